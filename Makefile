@@ -1,0 +1,49 @@
+# The two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint pytest pytest-pure bench system-deps clean
+
+setup: $(STAMP) aionetstack/_accel.stamp
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip "setuptools>=77" wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# Build the Cython core in place (the editable install may not); failure is not fatal.
+aionetstack/_accel.stamp: aionetstack/_accel.pyx $(STAMP)
+	$(PY) setup.py -q build_ext --inplace || echo "aionetstack: accelerator not built; pure Python in use"
+	touch $@
+
+# Debian tools some TUN tests use (nftables for drop rules). Only as root, only if missing.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && ! command -v nft >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null) \
+		|| echo "aionetstack: could not install nftables; tests that need it will skip"; \
+	fi
+
+demo: setup
+	$(PY) -m aionetstack demo
+
+lint: setup
+	$(VENV)/bin/ruff check aionetstack tests benchmarks examples
+	$(VENV)/bin/mypy --strict aionetstack
+
+pytest: setup system-deps
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+# The codec and checksum tests once more on the pure-Python fallback.
+pytest-pure: setup
+	AIONETSTACK_PURE_PYTHON=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/wire
+
+test: lint pytest pytest-pure
+
+bench: setup
+	$(PY) benchmarks/bench_wire.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info aionetstack/_accel.c aionetstack/*.so aionetstack/_accel.stamp
