@@ -1,1 +1,56 @@
-"""aionetstack.wire."""
+"""aionetstack.wire: stateless packet codecs (no state, no I/O, no clock).
+
+Submodules: ``errors``, ``checksum``, ``siphash``, ``seq``, ``addr``, ``ipv4``,
+``tcp``, ``udp``, ``icmp``, ``pcap``. They are imported on first attribute
+access, so ``import aionetstack.wire`` stays cheap::
+
+    from aionetstack.wire import checksum, tcp
+    aionetstack.wire.checksum.internet_checksum(b"...")
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from aionetstack.wire.errors import (
+    BadHeaderError,
+    BadOptionError,
+    ChecksumError,
+    TruncatedError,
+    WireError,
+)
+
+if TYPE_CHECKING:
+    from aionetstack.wire import addr, checksum, icmp, ipv4, pcap, seq, siphash, tcp, udp
+
+__all__ = [
+    "BadHeaderError",
+    "BadOptionError",
+    "ChecksumError",
+    "TruncatedError",
+    "WireError",
+    "addr",
+    "checksum",
+    "errors",
+    "icmp",
+    "ipv4",
+    "pcap",
+    "seq",
+    "siphash",
+    "tcp",
+    "udp",
+]
+
+_SUBMODULES = frozenset(
+    ("addr", "checksum", "errors", "icmp", "ipv4", "pcap", "seq", "siphash", "tcp", "udp")
+)
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,76 @@
+"""TCP sequence-number arithmetic modulo 2**32 (RFC 9293 section 3.4).
+
+Sequence numbers live on a circle of 2**32 values. ``a < b`` means that ``b``
+lies less than half the circle ahead of ``a``: the signed 32-bit difference
+``b - a`` is positive. (RFC 1982 leaves the exact half-way point undefined;
+here ``seq_diff`` reports it as +2**31, so ``seq_gt(a + 2**31, a)`` holds.)
+Hot paths may inline ``(a - b) & 0xFFFFFFFF`` instead of calling these.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SEQ_MOD",
+    "seq_add",
+    "seq_diff",
+    "seq_ge",
+    "seq_gt",
+    "seq_in_window",
+    "seq_le",
+    "seq_lt",
+    "seq_max",
+    "seq_min",
+]
+
+SEQ_MOD = 1 << 32
+_MASK = 0xFFFFFFFF
+_HALF = 1 << 31
+
+
+def seq_diff(a: int, b: int) -> int:
+    """Signed distance ``a - b`` on the sequence circle, in (-2**31, 2**31]."""
+    d = (a - b) & _MASK
+    return d - SEQ_MOD if d > _HALF else d
+
+
+def seq_add(a: int, n: int) -> int:
+    """``a + n`` modulo 2**32 (``n`` may be negative)."""
+    return (a + n) & _MASK
+
+
+def seq_lt(a: int, b: int) -> bool:
+    """``a`` precedes ``b`` (RFC 9293 3.4: ``a < b``)."""
+    return 0 < ((b - a) & _MASK) <= _HALF
+
+
+def seq_le(a: int, b: int) -> bool:
+    """``a == b`` or ``a`` precedes ``b``."""
+    return ((b - a) & _MASK) <= _HALF
+
+
+def seq_gt(a: int, b: int) -> bool:
+    """``a`` follows ``b``."""
+    return 0 < ((a - b) & _MASK) <= _HALF
+
+
+def seq_ge(a: int, b: int) -> bool:
+    """``a == b`` or ``a`` follows ``b``."""
+    return ((a - b) & _MASK) <= _HALF
+
+
+def seq_in_window(x: int, start: int, length: int) -> bool:
+    """``start <= x < start + length`` on the circle (RFC 9293 3.10.7.4 acceptability).
+
+    ``length`` is in [0, 2**31]; a zero-length window contains nothing.
+    """
+    return ((x - start) & _MASK) < length
+
+
+def seq_max(a: int, b: int) -> int:
+    """The later of two sequence numbers."""
+    return a if ((a - b) & _MASK) <= _HALF else b
+
+
+def seq_min(a: int, b: int) -> int:
+    """The earlier of two sequence numbers."""
+    return b if ((a - b) & _MASK) <= _HALF else a
