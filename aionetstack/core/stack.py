@@ -1,0 +1,1229 @@
+"""StackEngine: the sans-IO IPv4 host (interfaces, routing, demux, UDP, ICMP, timers).
+
+Theory of operation
+-------------------
+One ``StackEngine`` is one host. It never reads a clock or touches a file
+descriptor: every input carries ``now`` and every output is pulled.
+
+*Input* ``receive(packet, ifindex, now)``: the IPv4 header is unpacked once and
+validated (RFC 791 3.1, RFC 1122 3.2.1.1-3.2.1.8; see ``ipv4.py``), the
+destination must be ours (weak host model, RFC 1122 3.3.4.2), a limited or
+subnet broadcast (UDP only), or anything for TCP when a transparent listener
+exists; martian sources are dropped (RFC 1812 5.3.7). Fragments go through the
+reassembler. Then one ``if`` chain dispatches on the protocol. Each drop is
+counted by reason (``stats.py``) and never raised.
+
+*TCP demux* (O(1) per segment, whatever the number of connections): the
+4-tuple dict (local addr, local port, remote addr, remote port) -> entry;
+then listeners by ``port -> addr`` with the exact address before the wildcard;
+then transparent listeners; otherwise an RST per RFC 9293 3.10.7.1. A SYN that
+hits a TIME-WAIT connection is given to it; if the TCP engine closes it in
+response (RFC 6191-style reuse), the SYN continues to the listener.
+
+*Connections* are owned by the TCP engine (``core/tcp``). The stack wraps each
+in a ``_ConnEntry`` (4-tuple, output interface, deadline last pushed on the
+heap, parent listener). After any call into a connection the entry is marked
+*touched*; ``_settle()`` (run by ``packets_to_send``, ``get_timer``,
+``take_ready`` and ``handle_timer``) pulls the connection's packets, re-syncs
+its heap deadline, moves a completed child to its listener's accept queue,
+removes CLOSED connections from demux (which frees their port), and records
+the connection as ready. The application calls connection methods directly;
+it then calls ``notify(conn)`` so the next flush pulls the output they produce.
+
+*Timers*: one heap of ``(deadline, seq, entry)`` with lazy deletion. A
+connection's deadline is pushed only when it is earlier than the one already
+pushed for it; when an entry pops, the connection's real ``get_timer()``
+decides whether to handle it now or push again. Reassembly expiry has one
+slot on the same heap.
+
+*Output*: everything to send accumulates in one list of ``(ifindex, packet)``
+returned by ``packets_to_send``: one flush per wakeup.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import itertools
+import os
+from typing import Final
+
+from aionetstack.core.config import StackConfig
+from aionetstack.core.icmp import PingRequest, TokenBucket, error_for
+from aionetstack.core.ipv4 import (
+    BAD,
+    DUPLICATE,
+    HEADER,
+    MAX_DATAGRAM,
+    OFFSET_MASK,
+    OVERLAP,
+    PENDING,
+    Reassembler,
+    ReassemblyResult,
+    fragment,
+)
+from aionetstack.core.listener import TcpListener
+from aionetstack.core.ports import PortAllocator
+from aionetstack.core.routing import RouteResult, RoutingTable
+from aionetstack.core.stats import (
+    DROP_ICMP_BAD_CHECKSUM,
+    DROP_ICMP_MALFORMED,
+    DROP_ICMP_NO_MATCH,
+    DROP_ICMP_OUT_OF_WINDOW,
+    DROP_ICMP_UNHANDLED_TYPE,
+    DROP_IP_BAD_CHECKSUM,
+    DROP_IP_BAD_FRAGMENT,
+    DROP_IP_BAD_IHL,
+    DROP_IP_BAD_TOTAL_LENGTH,
+    DROP_IP_BAD_VERSION,
+    DROP_IP_BROADCAST_NOT_UDP,
+    DROP_IP_MARTIAN_SOURCE,
+    DROP_IP_NOT_FOR_US,
+    DROP_IP_TRUNCATED,
+    DROP_IP_TTL_ZERO,
+    DROP_IP_UNKNOWN_PROTOCOL,
+    DROP_REASM_DUPLICATE,
+    DROP_REASM_MEMORY,
+    DROP_REASM_OVERLAP,
+    DROP_REASM_TIMEOUT,
+    DROP_TCP_BAD_CHECKSUM,
+    DROP_TCP_LISTEN_BAD_SEGMENT,
+    DROP_TCP_MALFORMED,
+    DROP_TCP_NO_LISTENER,
+    DROP_UDP_BAD_CHECKSUM,
+    DROP_UDP_MALFORMED,
+    DROP_UDP_RCVBUF,
+    Counters,
+)
+from aionetstack.core.tcp.connection import TcpConnection
+from aionetstack.core.tcp.isn import IsnGenerator
+from aionetstack.core.tcp.states import TcpState
+from aionetstack.core.udp import UdpEndpoint
+from aionetstack.wire.checksum import internet_checksum
+from aionetstack.wire.errors import ChecksumError, WireError
+from aionetstack.wire.icmp import (
+    DEST_UNREACH,
+    ECHO_REPLY,
+    ECHO_REQUEST,
+    ERROR_TYPES,
+    FRAG_NEEDED,
+    FRAG_REASSEMBLY_EXCEEDED,
+    PARAMETER_PROBLEM,
+    PORT_UNREACH,
+    PROTO_UNREACH,
+    TIME_EXCEEDED,
+    IcmpMessage,
+    build_dest_unreachable,
+    build_echo,
+    build_time_exceeded,
+    parse_icmp,
+)
+from aionetstack.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP
+from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, build_ipv4_tcp, parse_tcp
+from aionetstack.wire.udp import build_udp, parse_udp
+
+INF: Final = float("inf")
+MAX_UDP_PAYLOAD: Final = 65535 - 20 - 8  # RFC 768 over RFC 791: 65507
+MAX_PENDING_PINGS: Final = 65536
+SOMAXCONN: Final = 4096  # net.core.somaxconn
+LOOPBACK_IFINDEX: Final = 0  # the implicit loopback interface (traffic to our own addresses)
+LOOPBACK_ROUNDS: Final = 1000
+
+_CLOSED = TcpState.CLOSED
+_SYN_RECEIVED = TcpState.SYN_RECEIVED
+_TIME_WAIT = TcpState.TIME_WAIT
+_ESTAB_LIKE = frozenset({TcpState.ESTABLISHED, TcpState.CLOSE_WAIT})  # RFC 4022 tcpCurrEstab
+_OPENING = frozenset({TcpState.SYN_SENT, TcpState.SYN_RECEIVED})
+
+ConnKey = tuple[int, int, int, int]  # (local addr, local port, remote addr, remote port)
+
+
+class _ConnEntry:
+    """The stack's bookkeeping for one connection in the demux table."""
+
+    __slots__ = ("alive", "conn", "ifindex", "key", "listener", "pushed")
+
+    def __init__(
+        self, conn: TcpConnection, key: ConnKey, ifindex: int, listener: TcpListener | None
+    ) -> None:
+        self.conn = conn
+        self.key = key
+        self.ifindex = ifindex
+        self.listener = listener  # parent until accept()
+        self.pushed = INF  # deadline last pushed on the heap (INF: none pending)
+        self.alive = True
+
+
+class _ReasmSlot:
+    """The reassembler's place on the timer heap."""
+
+    __slots__ = ("alive", "pushed")
+
+    def __init__(self) -> None:
+        self.pushed = INF
+        self.alive = True
+
+
+def _is_martian_source(src: int) -> bool:
+    # RFC 1812 5.3.7 / RFC 1122 3.2.1.3: 0/8, 127/8, class D multicast and class E
+    # (including 255.255.255.255) are never valid sources.
+    top = src >> 24
+    return top == 0 or top == 127 or top >= 224
+
+
+def _check_addr(value: object, what: str) -> int:
+    if type(value) is not int:
+        raise TypeError(f"{what} must be an int IPv4 address, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"{what} out of range: {value}")
+    return value
+
+
+def _check_port(value: object, what: str, *, allow_zero: bool) -> int:
+    if type(value) is not int:
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not (0 if allow_zero else 1) <= value <= 65535:
+        raise ValueError(f"{what} out of range: {value}")
+    return value
+
+
+class StackEngine:
+    """One sans-IO IPv4 host: see the module docstring."""
+
+    def __init__(self, config: StackConfig, *, secret: bytes | None = None, now: float) -> None:
+        if secret is None:
+            secret = os.urandom(16)
+        if len(secret) != 16:
+            raise ValueError("the stack secret must be 16 bytes")
+        self.config = config
+        self._secret = secret
+        self._now = now
+        self._routes = RoutingTable()
+        self._counters = Counters()
+        self._c = self._counters.c
+        self._tcp_ports = PortAllocator(
+            secret, config.ephemeral_port_low, config.ephemeral_port_high
+        )
+        self._udp_ports = PortAllocator(
+            bytes(b ^ 0x5A for b in secret), config.ephemeral_port_low, config.ephemeral_port_high
+        )
+        self._isn = IsnGenerator(secret)
+        self._tcp: dict[ConnKey, _ConnEntry] = {}
+        self._listeners: dict[int, dict[int, TcpListener]] = {}  # port -> addr -> listener
+        self._transparent: list[TcpListener] = []
+        self._udp: dict[int, dict[int, UdpEndpoint]] = {}  # port -> addr -> endpoint
+        self._reasm = Reassembler(config.reassembly_timeout, config.reassembly_memory)
+        self._reasm_slot = _ReasmSlot()
+        self._icmp_bucket = TokenBucket(config.icmp_rate_limit, config.icmp_rate_burst, now)
+        self._pings: dict[tuple[int, int, int], PingRequest] = {}
+        self._out: list[tuple[int, bytes]] = []
+        self._touched: dict[_ConnEntry, None] = {}
+        self._ready: dict[int, object] = {}
+        self._heap: list[tuple[float, int, _ConnEntry | _ReasmSlot]] = []
+        self._heap_seq = itertools.count()
+        self._ip_id = int.from_bytes(os.urandom(2), "big")
+        self._retrans_of_closed = 0
+        self._loopback_used = False  # set once something is sent to a local address
+
+    # ------------------------------------------------------------------ config
+    def add_interface(self, address: int, prefixlen: int, mtu: int) -> int:
+        """Attach an interface (and its connected route); returns its ifindex."""
+        _check_addr(address, "address")
+        return self._routes.add_interface(address, prefixlen, mtu).ifindex
+
+    def set_gateway(self, gateway: int | None) -> None:
+        """Set (or with None remove) the default route; ENETUNREACH if not on a connected net."""
+        if gateway is not None:
+            _check_addr(gateway, "gateway")
+        self._routes.set_gateway(gateway)
+
+    def add_route(
+        self,
+        network: int,
+        prefixlen: int,
+        *,
+        gateway: int | None = None,
+        ifindex: int | None = None,
+    ) -> None:
+        self._routes.add_route(network, prefixlen, gateway=gateway, ifindex=ifindex)
+
+    def route(self, dest: int) -> RouteResult:
+        """The route to ``dest`` (OSError(ENETUNREACH) if none)."""
+        return self._routes.lookup(dest)
+
+    @property
+    def routing_table(self) -> RoutingTable:
+        return self._routes
+
+    # ------------------------------------------------------------------ input
+    def receive(self, packet: bytes | bytearray | memoryview, ifindex: int, now: float) -> None:
+        """Process one received IPv4 packet. Bad input is counted and dropped."""
+        self._now = now
+        c = self._c
+        c["IpInReceives"] += 1
+        n = len(packet)
+        if n < 20:
+            self._counters.drop("IpInHdrErrors", DROP_IP_TRUNCATED)
+            return
+        vihl, _tos, total, ident, frag, ttl, proto, _ck, src, dst = HEADER.unpack_from(packet)
+        if vihl >> 4 != 4:  # RFC 791 3.1 / RFC 1122 3.2.1.1
+            self._counters.drop("IpInHdrErrors", DROP_IP_BAD_VERSION)
+            return
+        ihl = (vihl & 0x0F) << 2
+        if ihl < 20 or ihl > n:
+            self._counters.drop("IpInHdrErrors", DROP_IP_BAD_IHL)
+            return
+        if total < ihl or total > n:
+            self._counters.drop("IpInHdrErrors", DROP_IP_BAD_TOTAL_LENGTH)
+            return
+        mv = packet if type(packet) is memoryview else memoryview(packet)
+        if internet_checksum(mv[:ihl]) != 0:  # RFC 1122 3.2.1.2
+            self._counters.drop("IpInHdrErrors", DROP_IP_BAD_CHECKSUM)
+            return
+        if ttl == 0:  # never valid on the wire (RFC 1812 5.3.1); ours: any TTL > 0
+            self._counters.drop("IpInHdrErrors", DROP_IP_TTL_ZERO)
+            return
+        routes = self._routes
+        local = routes.local_addresses
+        broadcast = False
+        if dst in local:
+            pass
+        elif dst in routes.broadcasts:
+            # RFC 1122 3.3.6 / 4.2.3.10: only UDP uses broadcasts here (no
+            # broadcast pings: Linux icmp_echo_ignore_broadcasts=1).
+            if proto != PROTO_UDP:
+                self._counters.drop("IpInAddrErrors", DROP_IP_BROADCAST_NOT_UDP)
+                return
+            broadcast = True
+        elif not (proto == PROTO_TCP and self._transparent and not _is_martian_source(dst)):
+            self._counters.drop("IpInAddrErrors", DROP_IP_NOT_FOR_US)
+            return
+        top = src >> 24  # RFC 1812 5.3.7 martians, inlined: 0/8, 127/8, 224/3; ours
+        if (
+            top == 0
+            or top == 127
+            or top >= 224
+            or (src in local and ifindex != LOOPBACK_IFINDEX)
+            or src in routes.broadcasts
+        ):
+            self._counters.drop("IpInAddrErrors", DROP_IP_MARTIAN_SOURCE)
+            return
+        payload = mv[ihl:total]
+        head: memoryview | bytes = mv
+        if frag & 0x3FFF:  # MF or a fragment offset: RFC 791 3.2 reassembly
+            offset = (frag & OFFSET_MASK) << 3
+            if total - ihl + offset + ihl > MAX_DATAGRAM:
+                c["IpReasmFails"] += 1
+                self._counters.drop("IpInHdrErrors", DROP_IP_BAD_FRAGMENT)
+                return
+            c["IpReasmReqds"] += 1
+            result = self._reasm.add(
+                (src, dst, proto, ident), offset, bool(frag & 0x2000), payload, mv[:total], now
+            )
+            self._sync_reasm_timer()
+            if type(result) is ReassemblyResult:
+                c["IpReasmOKs"] += 1
+                payload = memoryview(result.payload)
+                head = result.first_packet
+            else:
+                if result == PENDING:
+                    pass
+                elif result == DUPLICATE:
+                    self._counters.drop(None, DROP_REASM_DUPLICATE)
+                elif result == OVERLAP:
+                    self._counters.drop("IpReasmFails", DROP_REASM_OVERLAP)
+                elif result == BAD:
+                    self._counters.drop("IpInHdrErrors", DROP_IP_BAD_FRAGMENT)
+                elif isinstance(result, list):
+                    c["IpReasmFails"] += len(result)
+                    c[DROP_REASM_MEMORY] += len(result)
+                return
+        if proto == PROTO_TCP:
+            c["IpInDelivers"] += 1
+            self._tcp_input(src, dst, payload, ifindex, now)
+        elif proto == PROTO_UDP:
+            c["IpInDelivers"] += 1
+            self._udp_input(src, dst, payload, head, broadcast, ifindex, now)
+        elif proto == PROTO_ICMP:
+            c["IpInDelivers"] += 1
+            self._icmp_input(src, dst, payload, ttl, ifindex, now)
+        else:
+            # RFC 1122 3.2.2.1: protocol unreachable for an unknown transport.
+            self._counters.drop("IpInUnknownProtos", DROP_IP_UNKNOWN_PROTOCOL)
+            self._send_icmp_error(DEST_UNREACH, PROTO_UNREACH, head, src, dst, ifindex, now)
+
+    # ------------------------------------------------------------------ TCP input
+    def _tcp_input(self, src: int, dst: int, payload: memoryview, ifindex: int, now: float) -> None:
+        c = self._c
+        try:
+            seg = parse_tcp(payload, src, dst)
+        except ChecksumError:
+            c["TcpInCsumErrors"] += 1
+            self._counters.drop("TcpInErrs", DROP_TCP_BAD_CHECKSUM)
+            return
+        except WireError:
+            self._counters.drop("TcpInErrs", DROP_TCP_MALFORMED)
+            return
+        c["TcpInSegs"] += 1
+        key = (dst, seg.dst_port, src, seg.src_port)
+        entry = self._tcp.get(key)
+        iss: int | None = None
+        if entry is not None:
+            conn = entry.conn
+            if conn.state is _TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN:
+                if not conn.time_wait_accepts_syn(seg):
+                    conn.receive(seg, now)
+                    self._touched[entry] = None
+                    return
+                # Linux TCP_TW_SYN / RFC 6191: the SYN reopens the pair; the
+                # TIME-WAIT connection leaves demux and the listener decides.
+                iss = conn.time_wait_iss()
+                self._remove(entry, now)
+            else:
+                conn.receive(seg, now)
+                self._touched[entry] = None
+                return
+        listener: TcpListener | None = None
+        by_addr = self._listeners.get(seg.dst_port)
+        if by_addr is not None:
+            listener = by_addr.get(dst)
+            if listener is None and dst in self._routes.local_addresses:
+                listener = by_addr.get(0)
+        if listener is None and self._transparent:
+            listener = self._transparent[0]
+        if listener is None:
+            self._counters.drop(None, DROP_TCP_NO_LISTENER)
+            self._send_rst(
+                src,
+                dst,
+                seg.src_port,
+                seg.dst_port,
+                seg.seq,
+                seg.ack,
+                seg.flags,
+                len(seg.payload),
+                ifindex,
+            )
+            return
+        self._listen_input(listener, key, seg, src, dst, ifindex, now, iss)
+
+    def _listen_input(
+        self,
+        listener: TcpListener,
+        key: ConnKey,
+        seg: TcpSegment,
+        src: int,
+        dst: int,
+        ifindex: int,
+        now: float,
+        iss: int | None = None,
+    ) -> None:
+        """RFC 9293 3.10.7.2, the LISTEN state, plus Linux's queue limits."""
+        flags = seg.flags
+        if flags & RST:  # first: ignore an RST
+            self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
+            return
+        if flags & ACK:  # second: any ACK is bad in LISTEN -> <SEQ=SEG.ACK><CTL=RST>
+            self._send_rst(
+                src,
+                dst,
+                seg.src_port,
+                seg.dst_port,
+                seg.seq,
+                seg.ack,
+                flags,
+                len(seg.payload),
+                ifindex,
+            )
+            return
+        if not flags & SYN:  # fourth: other text or control: drop
+            self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
+            return
+        c = self._c
+        accept_len = len(listener.accept_queue)
+        if accept_len >= listener.backlog:  # Linux tcp_conn_request: sk_acceptq_is_full
+            c["ListenOverflows"] += 1
+            c["ListenDrops"] += 1
+            return
+        if accept_len + len(listener.syn_queue) >= listener.backlog:  # reqsk queue full
+            c["ListenDrops"] += 1
+            return
+        iface = self._routes.interfaces.get(ifindex)
+        if iface is None:
+            try:
+                route = self._routes.lookup(src)
+            except OSError:
+                return
+            ifindex, mtu = route.ifindex, route.mtu
+        else:
+            mtu = iface.mtu
+        if iss is None:
+            iss = self._isn.isn(dst, seg.dst_port, src, seg.src_port, now)
+        conn = TcpConnection.accept(
+            self.config, seg, local_addr=dst, remote_addr=src, iss=iss, mtu=mtu, now=now,
+            ts_offset=self._isn.ts_offset(dst, src),
+        )  # fmt: skip
+        entry = _ConnEntry(conn, key, ifindex, listener)
+        self._tcp[key] = entry
+        listener.syn_queue[key] = conn
+        c["TcpPassiveOpens"] += 1
+        self._touched[entry] = None
+
+    def _send_rst(
+        self,
+        src: int,
+        dst: int,
+        src_port: int,
+        dst_port: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        payload_len: int,
+        ifindex: int,
+    ) -> None:
+        """Reply to a segment nobody wants: RFC 9293 3.10.7.1 (CLOSED state)."""
+        if flags & RST:  # never answer an RST
+            return
+        if flags & ACK:
+            rseq, rack, rflags = ack, 0, RST  # <SEQ=SEG.ACK><CTL=RST>
+        else:
+            seg_len = payload_len + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+            rseq, rack, rflags = 0, (seq + seg_len) & 0xFFFFFFFF, RST | ACK
+        packet = build_ipv4_tcp(
+            dst, src, self._next_ip_id(), self.config.ttl, dst_port, src_port,
+            rseq, rack, rflags, 0, b"", b"",
+        )  # fmt: skip
+        self._out.append((ifindex, packet))
+        c = self._c
+        c["TcpOutSegs"] += 1
+        c["TcpOutRsts"] += 1
+        c["IpOutRequests"] += 1
+
+    # ------------------------------------------------------------------ UDP input
+    def _udp_input(
+        self,
+        src: int,
+        dst: int,
+        payload: memoryview,
+        head: memoryview | bytes,
+        broadcast: bool,
+        ifindex: int,
+        now: float,
+    ) -> None:
+        c = self._c
+        try:
+            dgram = parse_udp(payload, src, dst)
+        except ChecksumError:
+            c["UdpInCsumErrors"] += 1
+            self._counters.drop("UdpInErrors", DROP_UDP_BAD_CHECKSUM)
+            return
+        except WireError:
+            self._counters.drop("UdpInErrors", DROP_UDP_MALFORMED)
+            return
+        endpoint: UdpEndpoint | None = None
+        by_addr = self._udp.get(dgram.dst_port)
+        if by_addr is not None:
+            endpoint = by_addr.get(dst)
+            if endpoint is None:
+                endpoint = by_addr.get(0)
+            # Linux __udp4_lib_lookup: a connected socket matches only its peer.
+            remote = endpoint.remote if endpoint is not None else None
+            if remote is not None and (remote[0] != src or remote[1] != dgram.src_port):
+                endpoint = None
+        if endpoint is None:
+            c["UdpNoPorts"] += 1
+            if not broadcast:  # RFC 1122 3.2.2: never an ICMP error about a broadcast
+                self._send_icmp_error(DEST_UNREACH, PORT_UNREACH, head, src, dst, ifindex, now)
+            return
+        if endpoint._deliver(bytes(dgram.payload), (src, dgram.src_port)):
+            c["UdpInDatagrams"] += 1
+            self._ready[id(endpoint)] = endpoint
+        else:
+            c["UdpRcvbufErrors"] += 1
+            self._counters.drop("UdpInErrors", DROP_UDP_RCVBUF)
+
+    # ------------------------------------------------------------------ ICMP input
+    def _icmp_input(
+        self, src: int, dst: int, payload: memoryview, ttl: int, ifindex: int, now: float
+    ) -> None:
+        c = self._c
+        c["IcmpInMsgs"] += 1
+        try:
+            msg = parse_icmp(payload)
+        except ChecksumError:
+            c["IcmpInCsumErrors"] += 1
+            self._counters.drop("IcmpInErrors", DROP_ICMP_BAD_CHECKSUM)
+            return
+        except WireError:
+            self._counters.drop("IcmpInErrors", DROP_ICMP_MALFORMED)
+            return
+        itype = msg.type
+        if itype == ECHO_REQUEST:  # RFC 792 echo; RFC 1122 3.2.2.6: same id, seq, data
+            c["IcmpInEchos"] += 1
+            reply = build_echo(ECHO_REPLY, msg.ident, msg.sequence, msg.payload)
+            iface = self._routes.interfaces.get(ifindex)
+            if iface is not None:
+                out_if, mtu = iface.ifindex, iface.mtu
+            else:  # looped back: route it
+                try:
+                    route = self._lookup(src)
+                except OSError:
+                    return
+                out_if, mtu = route.ifindex, route.mtu
+            self._ip_output(dst, src, PROTO_ICMP, reply, out_if, mtu)
+            c["IcmpOutEchoReps"] += 1
+            c["IcmpOutMsgs"] += 1
+        elif itype == ECHO_REPLY:
+            c["IcmpInEchoReps"] += 1
+            ping = self._pings.pop((src, msg.ident, msg.sequence), None)
+            if ping is None:
+                self._counters.drop(None, DROP_ICMP_NO_MATCH)
+                return
+            ping.done = True
+            ping.reply_time = now
+            ping.reply_payload = bytes(msg.payload)
+            ping.reply_ttl = ttl
+            self._ready[id(ping)] = ping
+        elif itype in (DEST_UNREACH, TIME_EXCEEDED, PARAMETER_PROBLEM):
+            if itype == DEST_UNREACH:
+                c["IcmpInDestUnreachs"] += 1
+            elif itype == TIME_EXCEEDED:
+                c["IcmpInTimeExcds"] += 1
+            else:
+                c["IcmpInParmProbs"] += 1
+            self._icmp_error_input(msg, now)
+        else:
+            self._counters.drop(None, DROP_ICMP_UNHANDLED_TYPE)
+
+    def _icmp_error_input(self, msg: IcmpMessage, now: float) -> None:
+        """Match an ICMP error to its socket through the quoted header (RFC 1122 3.2.2)."""
+        quoted = msg.quoted
+        if quoted is None:
+            self._counters.drop(None, DROP_ICMP_MALFORMED)
+            return
+        itype, code = msg.type, msg.code
+        error = error_for(itype, code)
+        if error is None:
+            self._counters.drop(None, DROP_ICMP_UNHANDLED_TYPE)
+            return
+        header = quoted.header
+        proto = header.protocol
+        if proto == PROTO_TCP:
+            entry = self._tcp.get((header.src, quoted.src_port, header.dst, quoted.dst_port))
+            if entry is not None:
+                conn = entry.conn
+                seq = quoted.tcp_seq
+                una = conn.snd_una
+                # RFC 5927 4.1 / Linux tcp_v4_err: the quoted sequence number must
+                # lie in SND.UNA..SND.NXT, else the "error" is ignored (blind attacks).
+                if seq is None or (seq - una) & 0xFFFFFFFF > (conn.snd_nxt - una) & 0xFFFFFFFF:
+                    self._counters.drop(None, DROP_ICMP_OUT_OF_WINDOW)
+                    return
+                mtu = msg.next_hop_mtu if itype == DEST_UNREACH and code == FRAG_NEEDED else 0
+                conn.icmp_error(error, now, next_hop_mtu=mtu)
+                self._touched[entry] = None
+                return
+        elif proto == PROTO_UDP:
+            by_addr = self._udp.get(quoted.src_port)
+            if by_addr is not None:
+                endpoint = by_addr.get(header.src) or by_addr.get(0)
+                # __udp4_lib_err: only connected sockets hear about it.
+                if endpoint is not None and endpoint.remote == (header.dst, quoted.dst_port):
+                    endpoint._error(error)
+                    self._ready[id(endpoint)] = endpoint
+                    return
+        elif proto == PROTO_ICMP and not header.frag_offset:
+            # The quote's 8 data bytes are our echo request's header.
+            raw = msg.payload
+            ihl = header.header_len
+            if len(raw) >= ihl + 8 and raw[ihl] == ECHO_REQUEST:
+                ident = (raw[ihl + 4] << 8) | raw[ihl + 5]
+                sequence = (raw[ihl + 6] << 8) | raw[ihl + 7]
+                ping = self._pings.pop((header.dst, ident, sequence), None)
+                if ping is not None:
+                    ping.done = True
+                    ping.error = error
+                    self._ready[id(ping)] = ping
+                    return
+        self._counters.drop(None, DROP_ICMP_NO_MATCH)
+
+    # ------------------------------------------------------------------ output helpers
+    def _next_ip_id(self) -> int:
+        self._ip_id = ident = (self._ip_id + 1) & 0xFFFF
+        return ident
+
+    def _ip_output(
+        self, src: int, dst: int, proto: int, payload: bytes, ifindex: int, mtu: int
+    ) -> None:
+        """Send a UDP/ICMP datagram, fragmenting it when larger than the MTU (RFC 791 3.2)."""
+        packets = fragment(src, dst, proto, payload, ident=self._next_ip_id(),
+                           ttl=self.config.ttl, mtu=mtu)  # fmt: skip
+        c = self._c
+        c["IpOutRequests"] += 1
+        if len(packets) > 1:
+            c["IpFragOKs"] += 1
+            c["IpFragCreates"] += len(packets)
+        out = self._out
+        for packet in packets:
+            out.append((ifindex, packet))
+
+    def _send_icmp_error(
+        self,
+        itype: int,
+        code: int,
+        original: memoryview | bytes,
+        orig_src: int,
+        orig_dst: int,
+        ifindex: int | None,
+        now: float,
+        next_hop_mtu: int = 0,
+    ) -> None:
+        """An ICMP error about ``original`` (RFC 1122 3.2.2 rules, RFC 1812 4.3.2.8 rate limit)."""
+        c = self._c
+        routes = self._routes
+        # Never about a broadcast/multicast destination or a martian source,
+        # never from a non-local address (transparent TCP is RST-only).
+        if orig_dst not in routes.local_addresses or _is_martian_source(orig_src):
+            return
+        # Never about an ICMP error; never about a fragment other than the first.
+        frag_word = (original[6] << 8) | original[7]
+        if frag_word & OFFSET_MASK:
+            return
+        if original[9] == PROTO_ICMP:
+            ihl = (original[0] & 0x0F) << 2
+            if len(original) <= ihl or original[ihl] in ERROR_TYPES:
+                return
+        if not self._icmp_bucket.allow(now):
+            c["IcmpOutRateLimited"] += 1
+            return
+        if itype == DEST_UNREACH:
+            message = build_dest_unreachable(code, original, next_hop_mtu)
+            c["IcmpOutDestUnreachs"] += 1
+        else:
+            message = build_time_exceeded(code, original)
+            c["IcmpOutTimeExcds"] += 1
+        iface = routes.interfaces.get(ifindex) if ifindex is not None else None
+        if iface is None:
+            try:
+                route = routes.lookup(orig_src)
+            except OSError:
+                c["IpOutNoRoutes"] += 1
+                return
+            out_if, mtu = route.ifindex, route.mtu
+        else:
+            out_if, mtu = iface.ifindex, iface.mtu
+        c["IcmpOutMsgs"] += 1
+        self._ip_output(orig_dst, orig_src, PROTO_ICMP, message, out_if, mtu)
+
+    # ------------------------------------------------------------------ connections
+    def _remove(self, entry: _ConnEntry, now: float) -> None:
+        """Take a CLOSED connection out of demux (frees its 4-tuple/port)."""
+        if not entry.alive:
+            return
+        entry.alive = False
+        conn = entry.conn
+        if self._tcp.get(entry.key) is entry:
+            del self._tcp[entry.key]
+        listener = entry.listener
+        if listener is not None:
+            listener.syn_queue.pop(entry.key, None)
+        transitions = conn.transitions
+        previous = transitions[-1][1] if transitions else None
+        if conn.state is _CLOSED:
+            if previous in _OPENING:
+                self._c["TcpAttemptFails"] += 1  # RFC 4022 tcpAttemptFails
+            elif previous in _ESTAB_LIKE:
+                self._c["TcpEstabResets"] += 1  # RFC 4022 tcpEstabResets
+        self._retrans_of_closed += _retrans_of(conn)
+        # The application already heard ConnectionClosed when TIME-WAIT began.
+        if listener is None and previous is not _TIME_WAIT:
+            self._ready[id(conn)] = conn
+
+    def _settle(self) -> None:
+        """Pull output, re-sync timers and queues of every touched connection."""
+        touched = self._touched
+        if not touched:
+            return
+        self._touched = {}
+        now = self._now
+        out = self._out
+        ready = self._ready
+        heap = self._heap
+        c = self._c
+        for entry in touched:
+            if not entry.alive:
+                continue
+            conn = entry.conn
+            packets = conn.packets_to_send(now)
+            if packets:
+                ifindex = entry.ifindex
+                rsts = 0
+                for packet in packets:
+                    out.append((ifindex, packet))
+                    if packet[33] & RST:  # 20-byte IP header + 13: the TCP flags
+                        rsts += 1
+                n = len(packets)
+                c["TcpOutSegs"] += n
+                c["IpOutRequests"] += n
+                if rsts:
+                    c["TcpOutRsts"] += rsts
+            state = conn.state
+            listener = entry.listener
+            if state is _CLOSED:
+                self._remove(entry, now)
+                continue
+            deadline = conn.get_timer()
+            if deadline is not None and deadline < entry.pushed:
+                entry.pushed = deadline
+                heapq.heappush(heap, (deadline, next(self._heap_seq), entry))
+            if listener is not None:
+                if (
+                    state is not _SYN_RECEIVED
+                    and listener.syn_queue.pop(entry.key, None) is not None
+                ):
+                    listener.accept_queue.append(conn)
+                    ready[id(listener)] = listener
+                continue
+            ready[id(conn)] = conn
+
+    def notify(self, obj: object, now: float | None = None) -> None:
+        """Tell the engine the application called a method of ``obj`` (a TcpConnection):
+        the next ``packets_to_send`` pulls its output and ``get_timer`` sees its deadline."""
+        if now is not None:
+            self._now = now
+        if isinstance(obj, TcpConnection):
+            entry = self._tcp.get(
+                (obj.local_addr, obj.local_port, obj.remote_addr, obj.remote_port)
+            )
+            if entry is not None and entry.conn is obj:
+                self._touched[entry] = None
+
+    # ------------------------------------------------------------------ output / timers
+    def packets_to_send(self, now: float) -> list[tuple[int, bytes]]:
+        """Everything to transmit now, as (ifindex, packet); call once per wakeup."""
+        self._now = now
+        self._settle()
+        if self._loopback_used and self._out:
+            self._deliver_loopback(now)
+        out = self._out
+        if not out:
+            return []
+        self._out = []
+        return out
+
+    def _deliver_loopback(self, now: float) -> None:
+        """Packets to one of our own addresses never leave: feed them back in.
+
+        Like Linux's ``lo`` (RFC 1122 3.2.1.3 (g): traffic to a local address is
+        looped back internally). Rounds are bounded; what is left stays queued
+        and ``get_timer()`` returns ``now`` so the driver comes back for it.
+        """
+        local = self._routes.local_addresses
+        for _ in range(LOOPBACK_ROUNDS):
+            looped = [item for item in self._out if int.from_bytes(item[1][16:20], "big") in local]
+            if not looped:
+                return
+            self._out = [
+                item for item in self._out if int.from_bytes(item[1][16:20], "big") not in local
+            ]
+            for _ifindex, packet in looped:
+                self.receive(packet, LOOPBACK_IFINDEX, now)
+            self._settle()
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline (may be early: handle_timer then re-arms), or None."""
+        self._settle()
+        if self._out and self._loopback_used:
+            return self._now  # looped-back packets still queued (see _deliver_loopback)
+        heap = self._heap
+        while heap:
+            deadline, _, obj = heap[0]
+            if obj.alive and deadline == obj.pushed:
+                return deadline
+            heapq.heappop(heap)  # stale (lazy deletion)
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        """Run every timer due at ``now`` (safe to call early or late)."""
+        self._now = now
+        self._settle()
+        heap = self._heap
+        touched = self._touched
+        while heap and heap[0][0] <= now:
+            deadline, _, obj = heapq.heappop(heap)
+            if deadline != obj.pushed:
+                continue
+            obj.pushed = INF
+            if type(obj) is _ReasmSlot:
+                self._expire_reassembly(now)
+                continue
+            assert isinstance(obj, _ConnEntry)
+            if not obj.alive:
+                continue
+            conn = obj.conn
+            real = conn.get_timer()
+            if real is not None and real > now:  # moved later: re-push, no work now
+                obj.pushed = real
+                heapq.heappush(heap, (real, next(self._heap_seq), obj))
+                continue
+            conn.handle_timer(now)
+            touched[obj] = None
+        self._settle()
+
+    def _sync_reasm_timer(self) -> None:
+        deadline = self._reasm.get_timer()
+        slot = self._reasm_slot
+        if deadline is not None and deadline < slot.pushed:
+            slot.pushed = deadline
+            heapq.heappush(self._heap, (deadline, next(self._heap_seq), slot))
+
+    def _expire_reassembly(self, now: float) -> None:
+        c = self._c
+        for first in self._reasm.expire(now):
+            c["IpReasmFails"] += 1
+            c["IpReasmTimeout"] += 1
+            c[DROP_REASM_TIMEOUT] += 1
+            if first is not None:
+                # RFC 792 / RFC 1122 3.3.2: time exceeded (reassembly), only with fragment 0.
+                src = int.from_bytes(first[12:16], "big")
+                dst = int.from_bytes(first[16:20], "big")
+                self._send_icmp_error(
+                    TIME_EXCEEDED, FRAG_REASSEMBLY_EXCEEDED, first, src, dst, None, now
+                )
+        self._sync_reasm_timer()
+
+    def take_ready(self) -> list[object]:
+        """Objects with news since the last call: TcpConnection, TcpListener,
+        UdpEndpoint, PingRequest (each at most once, in first-news order)."""
+        self._settle()
+        if not self._ready:
+            return []
+        ready = list(self._ready.values())
+        self._ready = {}
+        return ready
+
+    # ------------------------------------------------------------------ TCP API
+    def tcp_connect(
+        self,
+        remote_addr: int,
+        remote_port: int,
+        *,
+        local_addr: int | None = None,
+        local_port: int | None = None,
+        now: float,
+    ) -> TcpConnection:
+        """Active open (Linux tcp_v4_connect): route, source address, port, ISS, SYN."""
+        _check_addr(remote_addr, "remote_addr")
+        _check_port(remote_port, "remote_port", allow_zero=False)
+        self._now = now
+        routes = self._routes
+        if remote_addr == 0 or remote_addr >> 28 == 0xE or remote_addr in routes.broadcasts:
+            raise OSError(errno.ENETUNREACH, "Network is unreachable: not a unicast address")
+        route = self._lookup(remote_addr)
+        if local_addr is None or local_addr == 0:
+            local_addr = route.source
+        else:
+            _check_addr(local_addr, "local_addr")
+            if local_addr not in routes.local_addresses:
+                raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        tcp = self._tcp
+        if local_port:
+            _check_port(local_port, "local_port", allow_zero=True)
+            by_addr = self._listeners.get(local_port)
+            if (local_addr, local_port, remote_addr, remote_port) in tcp or (
+                by_addr is not None and (local_addr in by_addr or 0 in by_addr)
+            ):
+                raise OSError(errno.EADDRINUSE, "Address already in use")
+        else:
+            listeners = self._listeners
+            la, ra, rp = local_addr, remote_addr, remote_port
+
+            def suitable(port: int) -> bool:
+                return (la, port, ra, rp) not in tcp and port not in listeners
+
+            local_port = self._tcp_ports.allocate(la, ra, rp, suitable)
+        key = (local_addr, local_port, remote_addr, remote_port)
+        iss = self._isn.isn(local_addr, local_port, remote_addr, remote_port, now)
+        conn = TcpConnection.connect(
+            self.config,
+            local_addr=local_addr,
+            local_port=local_port,
+            remote_addr=remote_addr,
+            remote_port=remote_port,
+            iss=iss,
+            mtu=route.mtu,
+            now=now,
+            ts_offset=self._isn.ts_offset(local_addr, remote_addr),
+        )
+        entry = _ConnEntry(conn, key, route.ifindex, None)
+        tcp[key] = entry
+        self._c["TcpActiveOpens"] += 1
+        self._touched[entry] = None
+        return conn
+
+    def tcp_listen(
+        self, addr: int, port: int, backlog: int, *, transparent: bool = False
+    ) -> TcpListener:
+        """Passive open. ``addr`` 0 is every local address; ``port`` 0 picks one.
+
+        ``transparent``: accept connections to *any* destination (the tun2socks
+        gateway case); addr/port are then ignored. EADDRINUSE if the address and
+        port are taken, EADDRNOTAVAIL if ``addr`` is not ours.
+        """
+        _check_addr(addr, "addr")
+        _check_port(port, "port", allow_zero=True)
+        if type(backlog) is not int:
+            raise TypeError("backlog must be an int")
+        backlog = max(1, min(backlog, SOMAXCONN, self.config.max_syn_backlog))
+        if transparent:
+            listener = TcpListener(self, addr, port, backlog, transparent=True)
+            self._transparent.append(listener)
+            return listener
+        if addr != 0 and addr not in self._routes.local_addresses:
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        listeners = self._listeners
+        if port == 0:
+            port = self._tcp_ports.allocate(addr, 0, 0, lambda p: p not in listeners)
+        by_addr = listeners.get(port)
+        if by_addr is not None and (addr in by_addr or 0 in by_addr or addr == 0):
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        listener = TcpListener(self, addr, port, backlog, transparent=False)
+        listeners.setdefault(port, {})[addr] = listener
+        return listener
+
+    def _listener_close(self, listener: TcpListener, now: float | None) -> None:
+        if now is not None:
+            self._now = now
+        now = self._now
+        if listener.transparent:
+            if listener in self._transparent:
+                self._transparent.remove(listener)
+        else:
+            by_addr = self._listeners.get(listener.port)
+            if by_addr is not None and by_addr.get(listener.addr) is listener:
+                del by_addr[listener.addr]
+                if not by_addr:
+                    del self._listeners[listener.port]
+        # Linux inet_csk_listen_stop: reset every child never accepted.
+        children = list(listener.syn_queue.values()) + list(listener.accept_queue)
+        listener.syn_queue.clear()
+        listener.accept_queue.clear()
+        for conn in children:
+            entry = self._tcp.get(
+                (conn.local_addr, conn.local_port, conn.remote_addr, conn.remote_port)
+            )
+            if entry is None or entry.conn is not conn:
+                continue
+            if conn.state is not _CLOSED:
+                conn.abort(now)
+            self._touched[entry] = None
+
+    def _listener_accepted(self, listener: TcpListener, conn: TcpConnection) -> None:
+        key = (conn.local_addr, conn.local_port, conn.remote_addr, conn.remote_port)
+        entry = self._tcp.get(key)
+        if entry is not None and entry.conn is conn:
+            entry.listener = None
+        self._ready[id(conn)] = conn  # its events (Connected...) are now the app's
+
+    # ------------------------------------------------------------------ UDP API
+    def udp_open(
+        self,
+        local_addr: int | None = None,
+        local_port: int | None = None,
+        remote: tuple[int, int] | None = None,
+        allow_broadcast: bool = False,
+    ) -> UdpEndpoint:
+        """Bind a UDP endpoint (port None/0: ephemeral), optionally connected to ``remote``."""
+        laddr = 0 if local_addr is None else _check_addr(local_addr, "local_addr")
+        routes = self._routes
+        if laddr != 0 and laddr not in routes.local_addresses and laddr not in routes.broadcasts:
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        udp = self._udp
+        if local_port:
+            _check_port(local_port, "local_port", allow_zero=True)
+            by_addr = udp.get(local_port)
+            if by_addr is not None and (laddr in by_addr or 0 in by_addr or laddr == 0):
+                raise OSError(errno.EADDRINUSE, "Address already in use")
+            port = local_port
+        else:
+            ra, rp = (remote[0], remote[1]) if remote is not None else (0, 0)
+            port = self._udp_ports.allocate(laddr, ra, rp, lambda p: p not in udp)
+        endpoint = UdpEndpoint(
+            self, laddr, port, allow_broadcast=bool(allow_broadcast),
+            recv_buffer=self.config.recv_buffer,
+        )  # fmt: skip
+        udp.setdefault(port, {})[laddr] = endpoint
+        if remote is not None:
+            try:
+                self._udp_connect(endpoint, remote)
+            except BaseException:
+                self._udp_close(endpoint)
+                endpoint.closed = True
+                raise
+        return endpoint
+
+    def _lookup(self, dest: int) -> RouteResult:
+        """Route lookup for locally originated traffic (counts IpOutNoRoutes)."""
+        if dest in self._routes.local_addresses:
+            self._loopback_used = True
+        try:
+            return self._routes.lookup(dest)
+        except OSError:
+            self._c["IpOutNoRoutes"] += 1
+            raise
+
+    def _udp_check_remote(self, remote: object) -> tuple[int, int]:
+        if not isinstance(remote, tuple) or len(remote) != 2:
+            raise TypeError("a UDP address is an (address, port) tuple of ints")
+        addr = _check_addr(remote[0], "address")
+        port = _check_port(remote[1], "port", allow_zero=False)
+        return addr, port
+
+    def _udp_connect(self, endpoint: UdpEndpoint, remote: tuple[int, int]) -> None:
+        """Linux ip4_datagram_connect."""
+        if endpoint.closed:
+            raise OSError(errno.EBADF, "endpoint is closed")
+        raddr, rport = self._udp_check_remote(remote)
+        route = self._lookup(raddr)
+        if route.broadcast and not endpoint.allow_broadcast:
+            raise PermissionError(
+                errno.EACCES, "Permission denied: broadcast without allow_broadcast"
+            )
+        if endpoint.local_addr == 0:
+            source = route.source
+            by_addr = self._udp[endpoint.local_port]
+            if by_addr.get(0) is endpoint:
+                del by_addr[0]
+            by_addr[source] = endpoint
+            endpoint.local_addr = source
+        endpoint.remote = (raddr, rport)
+        endpoint.ifindex = route.ifindex
+
+    def _udp_close(self, endpoint: UdpEndpoint) -> None:
+        by_addr = self._udp.get(endpoint.local_port)
+        if by_addr is not None and by_addr.get(endpoint.local_addr) is endpoint:
+            del by_addr[endpoint.local_addr]
+            if not by_addr:
+                del self._udp[endpoint.local_port]
+
+    def _udp_sendto(
+        self,
+        endpoint: UdpEndpoint,
+        data: bytes | bytearray | memoryview,
+        addr: tuple[int, int] | None,
+        now: float,
+    ) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        if endpoint.closed:
+            raise OSError(errno.EBADF, "endpoint is closed")
+        self._now = now
+        if addr is None:
+            if endpoint.remote is None:
+                raise OSError(errno.EDESTADDRREQ, "Destination address required")
+            raddr, rport = endpoint.remote
+        else:
+            raddr, rport = self._udp_check_remote(addr)
+        if len(data) > MAX_UDP_PAYLOAD:
+            raise OSError(errno.EMSGSIZE, "Message too long")
+        route = self._lookup(raddr)
+        if route.broadcast and not endpoint.allow_broadcast:
+            raise PermissionError(
+                errno.EACCES, "Permission denied: broadcast without allow_broadcast"
+            )
+        src = endpoint.local_addr
+        if src == 0 or src in self._routes.broadcasts:
+            src = route.source
+        datagram = build_udp(src, raddr, endpoint.local_port, rport, data)
+        self._ip_output(src, raddr, PROTO_UDP, datagram, route.ifindex, route.mtu)
+        self._c["UdpOutDatagrams"] += 1
+
+    # ------------------------------------------------------------------ ICMP API
+    def ping(self, dest: int, ident: int, sequence: int, payload: bytes, now: float) -> PingRequest:
+        """Send an echo request; the returned PingRequest comes back from take_ready()
+        when its reply (or an ICMP error about it) arrives."""
+        _check_addr(dest, "dest")
+        if type(ident) is not int or not 0 <= ident <= 0xFFFF:
+            raise ValueError(f"ident out of range: {ident!r}")
+        if type(sequence) is not int or not 0 <= sequence <= 0xFFFF:
+            raise ValueError(f"sequence out of range: {sequence!r}")
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise TypeError("payload must be bytes-like")
+        if len(payload) > MAX_UDP_PAYLOAD:
+            raise OSError(errno.EMSGSIZE, "Message too long")
+        self._now = now
+        route = self._lookup(dest)
+        if route.broadcast:
+            raise PermissionError(errno.EACCES, "Permission denied: broadcast ping")
+        pings = self._pings
+        key = (dest, ident, sequence)
+        request = PingRequest(dest, route.source, ident, sequence, bytes(payload), now,
+                              self._ping_cancel)  # fmt: skip
+        if key not in pings and len(pings) >= MAX_PENDING_PINGS:
+            del pings[next(iter(pings))]
+        pings[key] = request
+        message = build_echo(ECHO_REQUEST, ident, sequence, payload)
+        self._ip_output(route.source, dest, PROTO_ICMP, message, route.ifindex, route.mtu)
+        c = self._c
+        c["IcmpOutEchos"] += 1
+        c["IcmpOutMsgs"] += 1
+        return request
+
+    def _ping_cancel(self, request: PingRequest) -> None:
+        key = (request.dest, request.ident, request.sequence)
+        if self._pings.get(key) is request:
+            del self._pings[key]
+
+    # ------------------------------------------------------------------ stats
+    def stats(self) -> dict[str, int]:
+        """Counters like ``netstat -s`` (IpInReceives, TcpCurrEstab, Drop* reasons...)."""
+        snapshot = self._counters.snapshot()
+        estab = 0
+        retrans = self._retrans_of_closed
+        for entry in self._tcp.values():
+            conn = entry.conn
+            if conn.state in _ESTAB_LIKE:
+                estab += 1
+            retrans += _retrans_of(conn)
+        snapshot["TcpCurrEstab"] = estab
+        snapshot["TcpRetransSegs"] = retrans
+        return snapshot
+
+    def connections(self) -> list[TcpConnection]:
+        """Every connection in the demux table (TIME-WAIT and unaccepted children included)."""
+        return [entry.conn for entry in self._tcp.values()]
+
+    def close(self, now: float) -> None:
+        """Shut the host down: RST every connection, close listeners and UDP endpoints.
+
+        The RSTs come out of the next ``packets_to_send``; the aborted
+        connections (accepted ones) are returned by ``take_ready``.
+        """
+        self._now = now
+        for listener in [
+            *self._transparent,
+            *(lst for by_addr in self._listeners.values() for lst in by_addr.values()),
+        ]:
+            listener.close(now)
+        for entry in list(self._tcp.values()):
+            conn = entry.conn
+            if conn.state is not _CLOSED:
+                conn.abort(now)
+            self._touched[entry] = None
+        for by_addr in list(self._udp.values()):
+            for endpoint in list(by_addr.values()):
+                endpoint.close()
+        self._pings.clear()
+        self._settle()
+
+    @property
+    def connection_count(self) -> int:
+        """Connections in the demux table (TIME-WAIT included)."""
+        return len(self._tcp)
+
+
+def _retrans_of(conn: TcpConnection) -> int:
+    value = getattr(conn, "total_retrans", None)
+    if isinstance(value, int):
+        return value
+    return 0
