@@ -1,0 +1,108 @@
+"""The public link factories: ``memory_link_pair``, ``impair``, ``capture``.
+
+Theory of operation
+-------------------
+The link implementations live in ``aionetstack.link`` and never import asyncio;
+these factories give them ``asyncio.get_running_loop`` as their loop factory so
+that an end used as a raw peer (``end.send(p)``, ``await end.recv()``) or an
+impaired end sending before a stack attaches finds the running loop lazily
+(the pair may be created outside a coroutine).
+
+``memory_link_pair(..., loss=...)``'s impairment knobs *are* the ``impair``
+wrapper: each end is wrapped with an egress-only ``ImpairedLink`` (so each
+direction of the wire is impaired exactly once, with its own derived seed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, cast
+
+from aionetstack.link.base import EventLoopLike, Link
+from aionetstack.link.capture import CaptureLink
+from aionetstack.link.impair import ImpairedLink
+from aionetstack.link.memory import MemoryLink
+
+__all__ = ["CaptureLink", "ImpairedLink", "MemoryLink", "capture", "impair", "memory_link_pair"]
+
+
+def _loop_factory() -> EventLoopLike:
+    return cast(EventLoopLike, asyncio.get_running_loop())
+
+
+def _current_loop() -> EventLoopLike | None:
+    try:
+        return cast(EventLoopLike, asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+
+
+def memory_link_pair(
+    mtu: int = 1500,
+    loss: float = 0.0,
+    delay: float = 0.0,
+    jitter: float = 0.0,
+    reorder: float = 0.0,
+    duplicate: float = 0.0,
+    corrupt: float = 0.0,
+    rate: float | None = None,
+    seed: int | None = None,
+) -> tuple[Any, Any]:
+    """Two ends of an in-memory wire, optionally impaired (both directions)."""
+    a, b = MemoryLink.pair(mtu, loop_factory=_loop_factory)
+    knobs = (loss, delay, jitter, reorder, duplicate, corrupt, rate)
+    if not any(knobs):
+        return a, b
+    ends: list[Any] = []
+    for i, end in enumerate((a, b)):
+        ends.append(
+            ImpairedLink(
+                end,
+                loss=loss,
+                delay=delay,
+                jitter=jitter,
+                reorder=reorder,
+                duplicate=duplicate,
+                corrupt=corrupt,
+                rate=rate,
+                seed=None if seed is None else seed * 7919 + i,
+                egress=True,
+                ingress=False,
+                loop=_current_loop(),
+                loop_factory=_loop_factory,
+            )
+        )
+    return ends[0], ends[1]
+
+
+def impair(
+    link: Link,
+    loss: float = 0.0,
+    delay: float = 0.0,
+    jitter: float = 0.0,
+    reorder: float = 0.0,
+    duplicate: float = 0.0,
+    corrupt: float = 0.0,
+    rate: float | None = None,
+    seed: int | None = None,
+) -> ImpairedLink:
+    """Wrap any link (TUN too) with seeded impairments in both directions."""
+    return ImpairedLink(
+        link,
+        loss=loss,
+        delay=delay,
+        jitter=jitter,
+        reorder=reorder,
+        duplicate=duplicate,
+        corrupt=corrupt,
+        rate=rate,
+        seed=seed,
+        loop=_current_loop(),
+        loop_factory=_loop_factory,
+    )
+
+
+def capture(link: Link, path: str | os.PathLike[str]) -> CaptureLink:
+    """Wrap any link and write both directions to a pcap file (closed with the link)."""
+    return CaptureLink(link, path, loop_factory=_loop_factory)

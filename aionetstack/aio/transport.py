@@ -1,0 +1,431 @@
+"""The asyncio TCP transport over a core ``TcpConnection``.
+
+Theory of operation
+-------------------
+A ``TcpTransport`` is a thin adapter between one engine connection and one
+asyncio protocol; it owns no task and no timer. The ``Stack`` driver calls
+``_on_ready()`` when ``StackEngine.take_ready()`` lists the connection; the
+transport then pulls the connection's events and turns them into protocol
+callbacks, in the order asyncio promises::
+
+    connection_made (call_soon) -> data_received* -> eof_received? -> connection_lost (once)
+
+Application calls (``write``, ``write_eof``, ``close``, ``abort``) go straight to
+the engine and mark the stack dirty; the stack flushes once per loop iteration.
+
+Write buffer. ``write()`` never blocks and never copies into a transport-side
+buffer: the engine queues everything. The engine's ``config.send_buffer`` bytes
+play the role of the kernel socket buffer, and the *transport's* write buffer
+is what the engine holds beyond it::
+
+    get_write_buffer_size() == max(0, conn.send_queued - config.send_buffer)
+
+so bulk writes keep the window full without ever pausing, while a stalled peer
+makes the size grow past the high-water mark (64 KiB default) and
+``pause_writing()`` is called; ``SendSpace`` events bring it back under the
+low-water mark (16 KiB) and ``resume_writing()`` follows, so
+``StreamWriter.drain()`` waits exactly when it should.
+
+Reading. Data is pulled with ``conn.read()`` only while reading is not paused;
+``pause_reading()`` therefore lets the engine's receive buffer fill, and the
+advertised window shrinks to zero, as with a kernel socket. ``BufferedProtocol``
+is served through ``get_buffer``/``buffer_updated``.
+
+``close()`` stops reading and asks the engine for an orderly close (queued data,
+then FIN); like CPython's socket transports, ``connection_lost(None)`` follows as
+soon as the transport's write buffer is empty (the engine, like a kernel, keeps
+delivering the data of the orphaned connection). ``abort()`` sends RST.
+Exceptions raised by protocol callbacks go to ``loop.call_exception_handler``
+and abort the connection; the protocol's ``connection_lost`` gets the exception.
+Writes after ``write_eof()`` raise RuntimeError; writes after ``close()`` or after
+the connection is lost are dropped (with a warning after a few), as CPython does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aionetstack.core.tcp.events import (
+    ConnectionClosed,
+    DataAvailable,
+    EofReceived,
+    SendSpace,
+)
+from aionetstack.wire.addr import int_to_ip
+
+if TYPE_CHECKING:
+    from aionetstack.aio.server import Server
+    from aionetstack.aio.stack import Stack
+
+logger = logging.getLogger("aionetstack")
+
+_LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
+_HIGH_WATER = 64 * 1024
+
+
+def _check_buffer_limits(high: int | None, low: int | None) -> tuple[int, int]:
+    if high is None:
+        high = _HIGH_WATER if low is None else 4 * low
+    if low is None:
+        low = high // 4
+    if not high >= low >= 0:
+        raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+    return high, low
+
+
+class TcpTransport(asyncio.Transport):
+    """An ``asyncio.Transport`` for one TCP connection of a ``Stack``."""
+
+    # loop.start_tls() / StreamWriter.start_tls() may layer TLS over this transport
+    _start_tls_compatible = True
+
+    def __init__(
+        self,
+        stack: Stack,
+        conn: Any,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[None] | None = None,
+        server: Server | None = None,
+    ) -> None:
+        super().__init__()
+        self._stack = stack
+        self._loop = stack._loop
+        self._conn = conn
+        self._protocol = protocol
+        self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
+        self._server = server
+        self._send_buffer = stack.config.send_buffer
+        self._high_water = _HIGH_WATER
+        self._low_water = _HIGH_WATER // 4
+        self._started = False
+        self._closing = False  # close()/abort() called, or connection lost
+        self._eof = False  # write_eof() called
+        self._reading_paused = False
+        self._protocol_paused = False
+        self._eof_pending = False  # peer FIN seen, eof_received not yet called
+        self._eof_delivered = False
+        self._lost = False  # connection_lost scheduled
+        self._conn_lost_writes = 0
+        self._resume_handle: asyncio.Handle | None = None
+        self._peername = (int_to_ip(conn.remote_addr), conn.remote_port)
+        self._sockname = (int_to_ip(conn.local_addr), conn.local_port)
+        stack._owners[conn] = self
+        if server is not None:
+            server._attach()
+        self._loop.call_soon(self._start, waiter)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._lost else "closing" if self._closing else "open"
+        return (
+            f"<TcpTransport {self._sockname[0]}:{self._sockname[1]} -> "
+            f"{self._peername[0]}:{self._peername[1]} {state} {self._conn.state}>"
+        )
+
+    # --- driver side ---------------------------------------------------
+    def _start(self, waiter: asyncio.Future[None] | None) -> None:
+        if self._lost:
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionAbortedError("connection lost before it was made"))
+            return
+        self._started = True
+        try:
+            self._protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.connection_made() call failed.")
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self._on_ready()
+
+    def _on_ready(self) -> None:
+        """Pull and handle the connection's events (called by the stack driver)."""
+        if not self._started:
+            return  # events wait in the connection until connection_made ran
+        conn = self._conn
+        next_event = conn.next_event
+        while not self._lost:
+            ev = next_event()
+            if ev is None:
+                break
+            kind = type(ev)
+            if kind is DataAvailable:
+                self._deliver_data()
+            elif kind is SendSpace:
+                if self._protocol_paused:
+                    self._maybe_resume_protocol()
+                if self._closing and not self._lost and self.get_write_buffer_size() == 0:
+                    self._connection_lost(None)
+            elif kind is EofReceived:
+                self._eof_pending = True
+                self._deliver_eof()
+            elif kind is ConnectionClosed:
+                self._on_closed(ev.error)
+        if self._lost:
+            # Drain what is left; nobody will read it.
+            while next_event() is not None:
+                pass
+
+    def _deliver_data(self) -> None:
+        if self._reading_paused or self._closing:
+            return
+        conn = self._conn
+        try:
+            if self._buffered:
+                self._deliver_buffered()
+            else:
+                data = conn.read()
+                if not data:
+                    return
+                self._stack._touch(self._conn)  # the window reopened
+                self._protocol.data_received(data)  # type: ignore[attr-defined]
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+
+    def _deliver_buffered(self) -> None:
+        conn = self._conn
+        protocol: asyncio.BufferedProtocol = self._protocol  # type: ignore[assignment]
+        while conn.readable and not self._reading_paused and not self._closing:
+            want = conn.readable
+            buf = protocol.get_buffer(want)
+            size = memoryview(buf).nbytes
+            if not size:
+                raise RuntimeError("get_buffer() returned an empty buffer")
+            data = conn.read(min(size, want))
+            n = len(data)
+            if not n:
+                return
+            self._stack._touch(self._conn)
+            memoryview(buf)[:n] = data
+            protocol.buffer_updated(n)
+
+    def _deliver_eof(self) -> None:
+        if not self._eof_pending or self._eof_delivered or self._closing:
+            return
+        if self._reading_paused or self._conn.readable:
+            return  # after the data, once reading resumes
+        self._eof_delivered = True
+        try:
+            keep_open = self._protocol.eof_received()  # type: ignore[attr-defined]
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
+            return
+        if not keep_open:
+            self.close()
+
+    def _on_closed(self, error: OSError | None) -> None:
+        if self._lost:
+            return
+        if error is None and not self._closing:
+            # Orderly end: hand over whatever is left first.
+            self._deliver_data()
+            self._deliver_eof()
+        if not self._lost:
+            self._closing = True
+            self._connection_lost(error)
+
+    def _connection_lost(self, exc: BaseException | None) -> None:
+        if self._lost:
+            return
+        self._lost = True
+        self._closing = True
+        if self._resume_handle is not None:
+            self._resume_handle.cancel()
+            self._resume_handle = None
+        self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            if self._started:
+                self._protocol.connection_lost(exc)  # type: ignore[arg-type]
+        finally:
+            stack = self._stack
+            if stack._owners.get(self._conn) is self:
+                del stack._owners[self._conn]
+            server, self._server = self._server, None
+            if server is not None:
+                server._detach()
+
+    def _fatal_error(self, exc: BaseException, message: str) -> None:
+        if not isinstance(exc, OSError) or self._loop.get_debug():
+            self._loop.call_exception_handler(
+                {
+                    "message": message,
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
+            )
+        self._force_close(exc)
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        if self._lost:
+            return
+        self._closing = True
+        try:
+            self._conn.abort(self._loop.time())
+        except OSError:
+            pass
+        self._stack._touch(self._conn)
+        self._connection_lost(exc)
+
+    # --- BaseTransport ---------------------------------------------------
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "peername":
+            return self._peername
+        if name == "sockname":
+            return self._sockname
+        if name == "tcp_info":
+            return self._conn.tcp_info()
+        if name == "stack":
+            return self._stack
+        if name == "connection":
+            return self._conn
+        return default
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        try:
+            self._conn.close(self._loop.time())
+        except OSError:
+            pass
+        self._stack._touch(self._conn)
+        if self.get_write_buffer_size() == 0:
+            self._connection_lost(None)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._protocol = protocol
+        self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol
+
+    # --- ReadTransport ---------------------------------------------------
+    def is_reading(self) -> bool:
+        return not self._reading_paused and not self._closing
+
+    def pause_reading(self) -> None:
+        if not self.is_reading():
+            return
+        self._reading_paused = True
+
+    def resume_reading(self) -> None:
+        if self._closing or not self._reading_paused:
+            return
+        self._reading_paused = False
+        if self._started and self._resume_handle is None:
+            self._resume_handle = self._loop.call_soon(self._resume_delivery)
+
+    def _resume_delivery(self) -> None:
+        self._resume_handle = None
+        if self._reading_paused or self._closing:
+            return
+        if self._conn.readable:
+            self._deliver_data()
+        self._deliver_eof()
+
+    # --- WriteTransport --------------------------------------------------
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._high_water, self._low_water = _check_buffer_limits(high, low)
+        self._maybe_pause_protocol()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (self._low_water, self._high_water)
+
+    def get_write_buffer_size(self) -> int:
+        size: int = self._conn.send_queued - self._send_buffer
+        return size if size > 0 else 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if type(data) is not bytes and not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
+            )
+        if self._eof:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if not data:
+            return
+        if self._closing:
+            if self._conn_lost_writes >= _LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                logger.warning("socket.send() raised exception.")
+            self._conn_lost_writes += 1
+            return
+        try:
+            self._conn.send(data, self._loop.time())  # copied into the engine's queue
+        except OSError as exc:
+            self._conn_lost_writes += 1
+            if self._conn.error is not None:
+                self._force_close(exc)
+            return
+        self._stack._touch(self._conn)
+        if not self._protocol_paused:
+            self._maybe_pause_protocol()
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"".join(list_of_data))
+
+    def write_eof(self) -> None:
+        if self._closing or self._eof:
+            return
+        self._eof = True
+        try:
+            self._conn.shutdown(self._loop.time())
+        except OSError:
+            pass
+        self._stack._touch(self._conn)
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    # --- flow control helpers ---------------------------------------------
+    def _maybe_pause_protocol(self) -> None:
+        if self.get_write_buffer_size() <= self._high_water or self._protocol_paused:
+            return
+        self._protocol_paused = True
+        try:
+            self._protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler(
+                {
+                    "message": "protocol.pause_writing() failed",
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
+            )
+
+    def _maybe_resume_protocol(self) -> None:
+        if self._protocol_paused and self.get_write_buffer_size() <= self._low_water:
+            self._protocol_paused = False
+            try:
+                self._protocol.resume_writing()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._loop.call_exception_handler(
+                    {
+                        "message": "protocol.resume_writing() failed",
+                        "exception": exc,
+                        "transport": self,
+                        "protocol": self._protocol,
+                    }
+                )
