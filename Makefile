@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint pytest pytest-pure bench system-deps clean
+.PHONY: setup demo test lint pytest pytest-pure bench bench-tun system-deps clean
 
 setup: $(STAMP) aionetstack/_accel.stamp
 
@@ -19,11 +19,16 @@ aionetstack/_accel.stamp: aionetstack/_accel.pyx $(STAMP)
 	$(PY) setup.py -q build_ext --inplace || echo "aionetstack: accelerator not built; pure Python in use"
 	touch $@
 
-# Debian tools some TUN tests use (nftables for drop rules). Only as root, only if missing.
+# Debian tools the TUN tests use (nft for drop rules, ping, curl). Only as root, only if missing.
+SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2
 system-deps:
-	@if [ "$$(id -u)" = 0 ] && ! command -v nft >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null) \
-		|| echo "aionetstack: could not install nftables; tests that need it will skip"; \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		echo "aionetstack: installing$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+		|| echo "aionetstack: could not install$$missing; tests that need them will skip"; \
 	fi
 
 demo: setup
@@ -44,6 +49,12 @@ test: lint pytest pytest-pure
 
 bench: setup
 	$(PY) benchmarks/bench_wire.py
+	$(PY) benchmarks/bench_sim.py
+	$(PY) benchmarks/bench_aio.py
+
+# Needs root: runs itself inside a private network namespace (unshare --net).
+bench-tun: setup
+	$(PY) benchmarks/bench_tun.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info aionetstack/_accel.c aionetstack/*.so aionetstack/_accel.stamp

@@ -1,0 +1,660 @@
+"""The ``aionetstack`` command: try the user-space stack from a shell.
+
+Theory of operation
+-------------------
+Every sub-command except ``demo`` creates a TUN device, gives the *kernel's*
+side of it an address (``--kernel-address``, default 198.18.0.1/24) and runs
+an ``aionetstack.Stack`` with its own address (``--address``, default
+198.18.0.2/24) on the other side. The kernel then sees the stack as a host
+on a point-to-point link: ``curl``, ``ping`` or ``nc`` aimed at 198.18.0.2
+talk to this process's Python TCP/IP stack, and the stack's own connections
+reach kernel sockets bound to 198.18.0.1.
+
+* ``demo``: the in-memory demo (no root, no device).
+* ``serve``: classic services (echo, discard, a small HTTP server), one status
+  line per connection and live counters; Ctrl-C stops cleanly.
+* ``connect HOST PORT``: netcat over the stack (stdin -> connection -> stdout).
+* ``ping HOST``: ICMP echo from the stack.
+
+Expected failures (no root, device busy, bad address, connection refused)
+print one line to stderr and exit with status 1 (2 for bad arguments); only
+real bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import functools
+import ipaddress
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from aionetstack.aio.stack import Stack
+
+__all__ = ["http_payload", "main", "serve_http"]
+
+PROG = "aionetstack"
+
+_SAFETY_NOTE = (
+    "The TUN device is created in the current network namespace. To keep the "
+    "experiment away from your real network, run it in a private one, e.g.: "
+    "sudo unshare --net sh -c 'ip link set lo up; aionetstack serve --echo 7'"
+)
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- small services, reusable by tests and benchmarks ------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def http_payload(size: int) -> bytes:
+    """The body of ``GET /bytes/SIZE``: ``size`` pseudo-random bytes seeded by ``size``.
+
+    Deterministic, so a client can check what it received (sha256) without
+    the server sending a digest, and with no repetition that could hide a
+    misplaced segment.
+    """
+    return random.Random(size).randbytes(size)
+
+
+_MAX_HTTP_BODY = 1 << 31
+
+
+async def serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A tiny HTTP/1.1 server for one connection (keep-alive, GET/HEAD only).
+
+    ``GET /`` says hello; ``GET /bytes/N`` returns ``http_payload(N)``. Enough
+    for ``curl`` and benchmarks; not a general web server.
+    """
+    try:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split()
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in lines[1:] if line)
+            }
+            keep_alive = headers.get("connection", "").lower() != "close" and (
+                len(parts) == 3 and parts[2] == "HTTP/1.1"
+            )
+            status, body = "200 OK", b""
+            if len(parts) != 3 or parts[0] not in ("GET", "HEAD"):
+                status, body, keep_alive = "400 Bad Request", b"bad request\n", False
+            elif parts[1] == "/":
+                body = b"Hello from aionetstack, a TCP/IP stack written in Python.\n"
+            elif parts[1].startswith("/bytes/") and parts[1][7:].isdigit():
+                size = int(parts[1][7:])
+                if size > _MAX_HTTP_BODY:
+                    status, body = "413 Content Too Large", b"too large\n"
+                else:
+                    body = http_payload(size)
+            else:
+                status, body = "404 Not Found", b"try / or /bytes/N\n"
+            writer.write(
+                (
+                    f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n"
+                    "Content-Type: application/octet-stream\r\n"
+                    f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+                ).encode()
+            )
+            if parts and parts[0] != "HEAD":
+                view = memoryview(body)
+                for i in range(0, len(view), 1 << 20):  # bounded buffering: drain per MiB
+                    writer.write(view[i : i + (1 << 20)])
+                    await writer.drain()
+            await writer.drain()
+            if not keep_alive:
+                return
+    except ConnectionError:
+        return
+    finally:
+        writer.close()
+
+
+async def serve_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """RFC 862 echo: send back everything, then close after the peer's FIN."""
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.write_eof()
+        await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+async def serve_discard(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """RFC 863 discard: read and drop everything."""
+    try:
+        while await reader.read(1 << 20):
+            pass
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+# --- shared plumbing ----------------------------------------------------------
+
+
+def _interface(text: str) -> str:
+    """argparse type: 'a.b.c.d/len' (a host address with its prefix length)."""
+    try:
+        iface = ipaddress.IPv4Interface(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IPv4 address with prefix, like 198.18.0.2/24"
+        ) from None
+    if "/" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a prefix length, like 198.18.0.2/24")
+    return str(iface)
+
+
+def _host(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IPv4 address (names are not resolved)"
+        ) from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _mtu(text: str) -> int:
+    if not text.isdigit() or not 576 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: the MTU must be from 576 to 65535")
+    return int(text)
+
+
+def _open_link(args: argparse.Namespace) -> Any:
+    """Create the TUN link (and the pcap wrapper) or raise CliError with a hint."""
+    from aionetstack.link.tun import TunLink
+
+    kernel_address = None if args.no_kernel_address else args.kernel_address
+    try:
+        link: Any = TunLink(args.tun, mtu=args.mtu, kernel_address=kernel_address)
+    except PermissionError as exc:
+        raise CliError(f"{exc.strerror or exc}") from None
+    except FileNotFoundError as exc:
+        raise CliError(f"{exc.strerror or exc}") from None
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            raise CliError(f"{exc.strerror}") from None
+        raise CliError(f"cannot open TUN device {args.tun!r}: {exc.strerror or exc}") from None
+    if args.pcap:
+        import aionetstack
+
+        try:
+            link = aionetstack.capture(link, args.pcap)
+        except OSError as exc:
+            link.close()
+            raise CliError(f"cannot write pcap {args.pcap!r}: {exc.strerror or exc}") from None
+    return link
+
+
+def _make_stack(args: argparse.Namespace, link: Any) -> Stack:
+    import aionetstack
+
+    config = aionetstack.StackConfig()
+    try:
+        return aionetstack.Stack(link, address=args.address, gateway=args.gateway, config=config)
+    except ValueError as exc:
+        link.close()
+        raise CliError(f"bad address: {exc}", 2) from None
+
+
+async def _until_interrupted() -> None:
+    """Wait for Ctrl-C (SIGINT) or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _say(*parts: object) -> None:
+    print(*parts, flush=True)
+
+
+def _err(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+# --- sub-commands ---------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from aionetstack import demo
+    except ImportError as exc:
+        if exc.name in ("aionetstack.demo",):
+            raise CliError("the in-memory demo is not available in this build yet") from None
+        raise
+    entry: Callable[[], object] | None = getattr(demo, "main", None)
+    if entry is not None:
+        result = entry()
+        return result if isinstance(result, int) else 0
+    run_demo: Callable[[], Awaitable[object]] = demo.run_demo
+    asyncio.run(run_demo())  # type: ignore[arg-type]
+    return 0
+
+
+def _fmt_peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+def _logged(
+    name: str,
+    port: int,
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    counters: dict[str, int],
+    quiet: bool,
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _fmt_peer(writer)
+        counters["connections"] += 1
+        counters["active"] += 1
+        started = time.monotonic()
+        if not quiet:
+            _say(f"[{name}:{port}] {peer} connected")
+        outcome = "closed"
+        try:
+            await handler(reader, writer)
+        except Exception as exc:  # a status line, not a crash of the server
+            outcome = f"failed: {type(exc).__name__}: {exc}"
+        finally:
+            counters["active"] -= 1
+            if not quiet:
+                _say(f"[{name}:{port}] {peer} {outcome} after {time.monotonic() - started:.3f}s")
+
+    return run
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    services = [
+        (name, port, handler)
+        for name, port, handler in (
+            ("echo", args.echo, serve_echo),
+            ("discard", args.discard, serve_discard),
+            ("http", args.http, serve_http),
+        )
+        if port
+    ]
+    link = _open_link(args)
+    stack = _make_stack(args, link)
+    counters = {"connections": 0, "active": 0}
+    async with stack:
+        servers = []
+        host = args.address.split("/")[0]
+        for name, port, handler in services:
+            try:
+                server = await stack.start_server(
+                    _logged(name, port, handler, counters, args.quiet), host, port
+                )
+            except OSError as exc:
+                raise CliError(f"cannot listen on {host}:{port} ({name}): {exc}") from None
+            servers.append(server)
+        tun = link
+        while getattr(tun, "inner", None) is not None:  # under the --pcap wrapper
+            tun = tun.inner
+        kernel = getattr(tun, "kernel_address", None)
+        _say(
+            f"aionetstack: stack {args.address} on {args.tun} (mtu {args.mtu})"
+            + (f", kernel side {kernel}" if kernel else "")
+            + "; services: "
+            + (", ".join(f"{n}:{p}" for n, p, _ in services) or "none (ping only)")
+        )
+        if services:
+            ip = host
+            hint = {
+                "echo": f"nc {ip} {args.echo}",
+                "discard": f"nc {ip} {args.discard} < /dev/zero",
+                "http": f"curl http://{ip}:{args.http}/",
+            }
+            _say("try:  " + "   ".join(hint[n] for n, _, _ in services) + f"   ping {ip}")
+        _say("Ctrl-C to stop")
+        reporter = None
+        if args.stats_interval > 0:
+            reporter = asyncio.create_task(_report(stack, link, counters, args.stats_interval))
+        try:
+            await _until_interrupted()
+        finally:
+            if reporter is not None:
+                reporter.cancel()
+            for server in servers:
+                server.close()
+            for server in servers:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 2.0)
+    link.close()
+    _say("aionetstack: stopped")
+    return 0
+
+
+def _link_stats(link: Any) -> dict[str, int]:
+    while link is not None:
+        stats = getattr(link, "stats", None)
+        if isinstance(stats, dict):
+            return stats
+        link = getattr(link, "inner", None) or getattr(link, "_inner", None)
+    return {}
+
+
+async def _report(stack: Stack, link: Any, counters: dict[str, int], interval: float) -> None:
+    keys = ("TcpPassiveOpens", "TcpActiveOpens", "TcpCurrEstab", "TcpRetransSegs", "TcpInErrs")
+    while True:
+        await asyncio.sleep(interval)
+        lstats = _link_stats(link)
+        try:
+            sstats: dict[str, int] = dict(stack.stats())
+        except Exception:
+            sstats = {}
+        extra = " ".join(f"{k}={sstats[k]}" for k in keys if k in sstats)
+        _say(
+            f"[stats] conns={counters['connections']} active={counters['active']} "
+            f"rx={lstats.get('rx_packets', 0)}pkt/{lstats.get('rx_bytes', 0)}B "
+            f"tx={lstats.get('tx_packets', 0)}pkt/{lstats.get('tx_bytes', 0)}B "
+            f"tx_dropped={lstats.get('tx_dropped', 0)} {extra}".rstrip()
+        )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return asyncio.run(_serve(args))
+
+
+def _stdin_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
+    """Thread: blocking reads of stdin (works for ttys, pipes and files alike)."""
+    stream: Any = sys.stdin.buffer  # BufferedReader (read1), typed as BinaryIO
+    while True:
+        try:
+            chunk = stream.read1(65536)
+        except (OSError, ValueError):
+            chunk = b""
+        loop.call_soon_threadsafe(queue.put_nowait, chunk)
+        if not chunk:
+            return
+
+
+async def _connect(args: argparse.Namespace) -> int:
+    link = _open_link(args)
+    stack = _make_stack(args, link)
+    async with stack:
+        try:
+            reader, writer = await stack.open_connection(args.host, args.port)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise CliError(f"cannot connect to {args.host}:{args.port}: {exc}") from None
+        if args.verbose:
+            _err(f"connected to {args.host}:{args.port} from {writer.get_extra_info('sockname')}")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=0)
+        threading.Thread(target=_stdin_reader, args=(loop, queue), daemon=True).start()
+
+        async def upstream() -> None:
+            while chunk := await queue.get():
+                writer.write(chunk)
+                await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+
+        async def downstream() -> None:
+            out = sys.stdout.buffer
+            while data := await reader.read(65536):
+                out.write(data)
+                out.flush()
+
+        up = asyncio.create_task(upstream())
+        try:
+            await downstream()  # the connection is over when the peer closes
+        except ConnectionError as exc:
+            raise CliError(f"connection lost: {exc}") from None
+        finally:
+            up.cancel()
+            writer.close()
+    link.close()
+    return 0
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    return asyncio.run(_connect(args))
+
+
+async def _ping(args: argparse.Namespace) -> int:
+    link = _open_link(args)
+    stack = _make_stack(args, link)
+    received = 0
+    rtts: list[float] = []
+    async with stack:
+        _say(f"PING {args.host} from {args.address.split('/')[0]} over {args.tun}")
+        for seq in range(args.count):
+            if seq:
+                await asyncio.sleep(args.interval)
+            try:
+                rtt = await stack.ping(args.host, timeout=args.timeout)
+            except TimeoutError:
+                _say(f"no reply from {args.host}: seq={seq}")
+                continue
+            except OSError as exc:
+                _say(f"{args.host}: seq={seq}: {exc.strerror or exc}")
+                continue
+            received += 1
+            rtts.append(rtt)
+            _say(f"reply from {args.host}: seq={seq} time={rtt * 1000:.3f} ms")
+    link.close()
+    loss = 100.0 * (args.count - received) / args.count
+    summary = f"--- {args.host}: {args.count} sent, {received} received, {loss:.0f}% loss"
+    if rtts:
+        summary += f", rtt min/avg/max {min(rtts) * 1e3:.3f}/{sum(rtts) / len(rtts) * 1e3:.3f}/{max(rtts) * 1e3:.3f} ms"
+    _say(summary)
+    return 0 if received else 1
+
+
+def cmd_ping(args: argparse.Namespace) -> int:
+    return asyncio.run(_ping(args))
+
+
+# --- argument parsing -------------------------------------------------------------
+
+
+def _tun_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group(
+        "TUN device", "where the stack lives (needs root or CAP_NET_ADMIN). " + _SAFETY_NOTE
+    )
+    group.add_argument(
+        "--tun",
+        metavar="NAME",
+        default="ans0",
+        help="name of the TUN device to create (default: %(default)s)",
+    )
+    group.add_argument(
+        "--kernel-address",
+        metavar="ADDR/LEN",
+        type=_interface,
+        default="198.18.0.1/24",
+        help="address of the kernel's side of the device; the kernel "
+        "reaches the stack through it (default: %(default)s)",
+    )
+    group.add_argument(
+        "--no-kernel-address",
+        action="store_true",
+        help="leave the device unconfigured and down (configure it "
+        "yourself with `ip addr` / `ip link set NAME up`)",
+    )
+    group.add_argument(
+        "--address",
+        metavar="ADDR/LEN",
+        type=_interface,
+        default="198.18.0.2/24",
+        help="the user-space stack's own address (default: %(default)s)",
+    )
+    group.add_argument(
+        "--gateway",
+        metavar="ADDR",
+        type=_host,
+        default=None,
+        help="default gateway of the stack (default: none, on-link only)",
+    )
+    group.add_argument(
+        "--mtu",
+        type=_mtu,
+        default=1500,
+        help="device MTU, 576-65535; TCP's MSS follows it (default: %(default)s)",
+    )
+    group.add_argument(
+        "--pcap",
+        metavar="FILE",
+        help="record every packet, both ways, to FILE (open it with Wireshark)",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="aionetstack: a TCP/IP stack written in Python for asyncio. These "
+        "commands run it on a Linux TUN device so you can talk to it with curl, ping "
+        "or nc, or run the in-memory demo.",
+        epilog="Example (as root, in a throw-away network namespace): "
+        "unshare --net sh -c 'ip link set lo up; aionetstack serve --http 80 & sleep 1; "
+        "curl http://198.18.0.2/'",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    tun = _tun_options()
+
+    p = sub.add_parser(
+        "demo",
+        help="run the in-memory demo (no root needed)",
+        description="Two stacks joined by an in-memory link talk TCP to each other.",
+    )
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "serve",
+        parents=[tun],
+        help="run services on the stack over a TUN device",
+        description="Bring the stack up on a TUN device and run classic services on it. "
+        "Prints one line per connection and live counters; Ctrl-C stops. " + _SAFETY_NOTE,
+    )
+    p.add_argument("--echo", metavar="PORT", type=_port, help="echo service (RFC 862) on PORT")
+    p.add_argument(
+        "--discard", metavar="PORT", type=_port, help="discard service (RFC 863) on PORT"
+    )
+    p.add_argument(
+        "--http",
+        metavar="PORT",
+        type=_port,
+        help="tiny HTTP server on PORT: GET / and GET /bytes/N (N random bytes)",
+    )
+    p.add_argument(
+        "--stats-interval",
+        metavar="SECONDS",
+        type=float,
+        default=5.0,
+        help="print counters every SECONDS (0: never; default: %(default)s)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-connection lines")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "connect",
+        parents=[tun],
+        help="netcat over the stack: stdin -> HOST:PORT -> stdout",
+        description="Open a TCP connection from the user-space stack (e.g. to a kernel "
+        "server on 198.18.0.1), copy stdin to it and what comes back to stdout. At the "
+        "end of stdin the stack sends FIN and keeps printing until the peer closes.",
+    )
+    p.add_argument("host", type=_host, help="IPv4 address to connect to, e.g. 198.18.0.1")
+    p.add_argument("port", type=_port, help="TCP port")
+    p.add_argument("-v", "--verbose", action="store_true", help="report the connection on stderr")
+    p.set_defaults(func=cmd_connect)
+
+    p = sub.add_parser(
+        "ping",
+        parents=[tun],
+        help="send ICMP echo requests from the stack",
+        description="Ping HOST (e.g. the kernel at 198.18.0.1) from the user-space stack.",
+    )
+    p.add_argument("host", type=_host, help="IPv4 address to ping")
+    p.add_argument("-c", "--count", type=int, default=4, help="requests to send (default: 4)")
+    p.add_argument(
+        "-i", "--interval", type=float, default=1.0, help="seconds between requests (default: 1)"
+    )
+    p.add_argument(
+        "-W",
+        "--timeout",
+        type=float,
+        default=1.0,
+        help="seconds to wait for each reply (default: 1)",
+    )
+    p.set_defaults(func=cmd_ping)
+    return parser
+
+
+def _version() -> str:
+    from aionetstack import __version__
+
+    return __version__
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    _err(message)
+    raise SystemExit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``aionetstack`` console script and ``python -m aionetstack``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "count", 1) < 1:
+        parser.error("--count must be at least 1")
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        _fail(str(exc), exc.code)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # stdout closed early (e.g. `| head`)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

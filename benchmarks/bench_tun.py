@@ -1,0 +1,372 @@
+"""Benchmark aionetstack against the Linux kernel over a TUN device.
+
+Run as root:  ``python benchmarks/bench_tun.py [--quick] [--uvloop]``
+
+Safety: the script re-executes itself under ``unshare --net`` so the TUN
+devices, addresses and traffic live in a private, throw-away network
+namespace (kernel side 198.18.0.1/24, stack 198.18.0.2/24) and vanish when
+it exits. (``unshare --net python benchmarks/bench_tun.py`` does the same.)
+
+Kernel-side peers run in a separate Python process (blocking sockets), so
+they do not share the stack's interpreter lock. Measured:
+
+* bulk throughput kernel -> stack and stack -> kernel, MTU 1500 and 65535;
+* connect latency (stack ``open_connection`` to a kernel listener);
+* 1-byte round trip (stack client, kernel echo server);
+* connections per second (open + close, 32 in parallel, stack client);
+* the ceiling: a pure-Python asyncio TUN-to-TUN forwarder's throughput.
+
+Results are printed beside the targets from DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+KERNEL_IP = "198.18.0.1"
+STACK_IP = "198.18.0.2"
+MiB = 1024 * 1024
+_MARK = "AIONETSTACK_BENCH_NETNS"
+
+# The kernel-side peer: `python -c PEER MODE ARGS...`, prints "ready PORT" then serves.
+PEER = r"""
+import os, socket, sys, threading, time
+mode = sys.argv[1]
+def server(handler):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("198.18.0.1", 0)); s.listen(1024)
+    print("ready", s.getsockname()[1], flush=True)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handler, args=(c,), daemon=True).start()
+def sink(c):
+    n = 0
+    while d := c.recv(1 << 20): n += len(d)
+    c.sendall(n.to_bytes(8, "big")); c.close()
+def echo(c):
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while d := c.recv(65536): c.sendall(d)
+    c.close()
+def accept_many():   # one asyncio loop: no thread per connection
+    import asyncio
+    async def handle(r, w):
+        while await r.read(65536): pass
+        w.close()
+    async def run():
+        srv = await asyncio.start_server(handle, "198.18.0.1", 0, backlog=1024)
+        print("ready", srv.sockets[0].getsockname()[1], flush=True)
+        await srv.serve_forever()
+    asyncio.run(run())
+if mode == "sink": server(sink)
+elif mode == "echo": server(echo)
+elif mode == "accept": accept_many()
+elif mode == "send":   # send N bytes to the stack, wait for its close; print seconds
+    port, n = int(sys.argv[2]), int(sys.argv[3])
+    buf = memoryview(os.urandom(1 << 20))
+    t0 = time.perf_counter()
+    c = socket.create_connection(("198.18.0.2", port))
+    left = n
+    while left > 0:
+        k = c.send(buf[: min(left, len(buf))]); left -= k
+    c.shutdown(socket.SHUT_WR)
+    while c.recv(65536): pass
+    print(time.perf_counter() - t0, flush=True)
+"""
+
+
+class Peer:
+    """A kernel-side peer process (inherits the private namespace)."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", PEER, *args], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "ready":
+            self.close()
+            raise RuntimeError(f"kernel peer {args} did not start")
+        self.port = int(line[1])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # our own child, by PID
+        self.proc.wait()
+
+
+def ensure_private_netns() -> None:
+    """Re-exec under `unshare --net` unless this process is already in a private namespace."""
+    if os.environ.get(_MARK) == str(os.getpid()):
+        return
+    try:
+        if os.stat("/proc/self/ns/net").st_ino != os.stat("/proc/1/ns/net").st_ino:
+            return  # already in a namespace other than init's (e.g. `unshare --net python ...`)
+    except OSError:
+        pass
+    if os.geteuid() != 0:
+        sys.exit("bench_tun: must run as root (it creates TUN devices in a private namespace)")
+    if shutil.which("unshare") is None:
+        sys.exit("bench_tun: `unshare` (util-linux) is needed to create a private namespace")
+    # exec keeps the PID, so the marker names this very process.
+    os.environ[_MARK] = str(os.getpid())
+    os.execvp("unshare", ["unshare", "--net", sys.executable, *sys.argv])
+
+
+async def _wait_eof(reader: asyncio.StreamReader) -> bytes:
+    return await reader.read()
+
+
+async def bench_bulk_in(stack: Any, size: int) -> float:
+    """kernel -> stack: a kernel client sends `size` bytes to a stack discard server."""
+    done = asyncio.get_running_loop().create_future()
+
+    async def discard(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        n = 0
+        while data := await reader.read(1 << 20):
+            n += len(data)
+        writer.close()
+        if not done.done():
+            done.set_result(n)
+
+    server = await stack.start_server(discard, STACK_IP, 5001)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PEER, "send", "5001", str(size), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    received = await done
+    server.close()
+    assert received == size, (received, size)
+    return size / float(out) / 1e6
+
+
+async def bench_bulk_out(stack: Any, size: int) -> float:
+    """stack -> kernel: the stack writes `size` bytes to a kernel sink, waits for its count."""
+    peer = await asyncio.to_thread(Peer, "sink")
+    try:
+        chunk = os.urandom(1 << 20)
+        t0 = time.perf_counter()
+        reader, writer = await stack.open_connection(KERNEL_IP, peer.port)
+        left = size
+        while left > 0:
+            writer.write(chunk[: min(left, len(chunk))])
+            left -= len(chunk)
+            await writer.drain()
+        writer.write_eof()
+        count = int.from_bytes(await reader.read(), "big")
+        elapsed = time.perf_counter() - t0
+        writer.close()
+    finally:
+        peer.close()
+    assert count == size, (count, size)
+    return size / elapsed / 1e6
+
+
+async def bench_connect(stack: Any, n: int) -> float:
+    """Median microseconds of `await stack.open_connection()` to a kernel listener."""
+    peer = await asyncio.to_thread(Peer, "accept")
+    samples = []
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            _, writer = await stack.open_connection(KERNEL_IP, peer.port)
+            samples.append(time.perf_counter() - t0)
+            writer.close()
+    finally:
+        peer.close()
+    return statistics.median(samples) * 1e6
+
+
+async def bench_rtt(stack: Any, n: int) -> float:
+    """Median microseconds for 1 byte out and back (stack client, kernel echo)."""
+    peer = await asyncio.to_thread(Peer, "echo")
+    samples = []
+    try:
+        reader, writer = await stack.open_connection(KERNEL_IP, peer.port)
+        for _ in range(n):
+            t0 = time.perf_counter()
+            writer.write(b"x")
+            await reader.readexactly(1)
+            samples.append(time.perf_counter() - t0)
+        writer.close()
+    finally:
+        peer.close()
+    return statistics.median(samples) * 1e6
+
+
+async def bench_conn_rate(stack: Any, n: int, parallel: int = 32) -> float:
+    """Connections per second: open, write 1 byte, close; `parallel` at a time."""
+    peer = await asyncio.to_thread(Peer, "accept")
+    try:
+        sem = asyncio.Semaphore(parallel)
+
+        async def one() -> None:
+            async with sem:
+                _, writer = await stack.open_connection(KERNEL_IP, peer.port)
+                writer.write(b"x")
+                writer.close()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(n)))
+        elapsed = time.perf_counter() - t0
+    finally:
+        peer.close()
+    return n / elapsed
+
+
+async def with_stack(mtu: int, body: Callable[[Any], Any]) -> Any:
+    import aionetstack
+
+    link = aionetstack.TunLink("ans0", mtu=mtu, kernel_address=f"{KERNEL_IP}/24")
+    async with aionetstack.Stack(link, address=f"{STACK_IP}/24") as stack:
+        return await body(stack)
+
+
+async def forwarder_ceiling(mtu: int, size: int) -> float:
+    """A pure-Python asyncio TUN-to-TUN forwarder: the ceiling for Python over TUN.
+
+    Two devices; the kernel's TCP connects 198.18.1.1 -> 198.18.2.2 (via
+    fwd1) and the script copies every packet between fwd1 and fwd2 unchanged,
+    with routes and policy rules so that what comes out of fwd2 is delivered
+    locally again (kernel <-> Python <-> kernel, as the stack is driven).
+    """
+    import aionetstack
+
+    a = aionetstack.TunLink("fwd1", mtu=mtu)
+    b = aionetstack.TunLink("fwd2", mtu=mtu)
+    cmds = [
+        "ip link set fwd1 up",
+        "ip link set fwd2 up",
+        "ip addr replace 198.18.1.1/32 dev lo",
+        "ip addr replace 198.18.2.2/32 dev lo",
+        "sysctl -qw net.ipv4.conf.all.rp_filter=0",
+        "sysctl -qw net.ipv4.conf.fwd1.rp_filter=0",
+        "sysctl -qw net.ipv4.conf.fwd2.rp_filter=0",
+        "sysctl -qw net.ipv4.conf.fwd1.accept_local=1",
+        "sysctl -qw net.ipv4.conf.fwd2.accept_local=1",
+        # locally generated: to 198.18.2.2 leaves by fwd1, replies to 198.18.1.1 by fwd2;
+        # what arrives from a device goes to the local table (pref 200) as usual.
+        "ip rule add pref 100 iif lo to 198.18.2.2 lookup 101",
+        "ip rule add pref 101 iif lo to 198.18.1.1 lookup 102",
+        "ip route add default dev fwd1 table 101",
+        "ip route add default dev fwd2 table 102",
+        "ip rule add pref 200 lookup local",
+        "ip rule del pref 0",
+    ]
+    undo = [
+        "ip rule add pref 0 lookup local",
+        "ip rule del pref 100",
+        "ip rule del pref 101",
+        "ip rule del pref 200",
+    ]
+    try:
+        for cmd in cmds:
+            subprocess.run(cmd.split(), check=True)
+        loop = asyncio.get_running_loop()
+        a.attach(loop, b.send_batch)
+        b.attach(loop, a.send_batch)
+        srv = socket.socket()
+        srv.bind(("198.18.2.2", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+
+        def receive() -> int:
+            conn, _ = srv.accept()
+            n = 0
+            while data := conn.recv(1 << 20):
+                n += len(data)
+            conn.close()
+            return n
+
+        def send() -> float:
+            buf = memoryview(os.urandom(1 << 20))
+            c = socket.socket()
+            c.bind(("198.18.1.1", 0))
+            c.connect(("198.18.2.2", port))
+            t0 = time.perf_counter()
+            left = size
+            while left > 0:
+                left -= c.send(buf[: min(left, len(buf))])
+            c.shutdown(socket.SHUT_WR)
+            c.recv(1)
+            elapsed = time.perf_counter() - t0
+            c.close()
+            return elapsed
+
+        rx = asyncio.ensure_future(asyncio.to_thread(receive))
+        elapsed = await asyncio.to_thread(send)
+        got = await rx
+        srv.close()
+        assert got == size
+        return size / elapsed / 1e6
+    finally:
+        for cmd in undo:
+            subprocess.run(cmd.split(), check=False, stderr=subprocess.DEVNULL)
+        a.close()
+        b.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller transfers and counts")
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument("--no-forwarder", action="store_true", help="skip the ceiling measurement")
+    args = parser.parse_args()
+    ensure_private_netns()
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    if args.uvloop:
+        import uvloop
+
+        uvloop.install()
+    scale = 4 if args.quick else 1
+    rows: list[tuple[str, str, str]] = []
+
+    def row(name: str, value: str, target: str) -> None:
+        rows.append((name, value, target))
+        print(f"  {name:<38} {value:>14}   {target}", flush=True)
+
+    print(
+        f"aionetstack over TUN vs the Linux kernel (loop: {'uvloop' if args.uvloop else 'asyncio'})"
+    )
+    print(f"  {'measure':<38} {'result':>14}   target (DESIGN.md)")
+    for mtu, size, target in (
+        (1500, 256 * MiB, ">= 150 MB/s"),
+        (65535, 1024 * MiB, ">= 1000 MB/s"),
+    ):
+        size //= scale
+        v = asyncio.run(with_stack(mtu, lambda s, n=size: bench_bulk_in(s, n)))
+        row(f"kernel -> stack, MTU {mtu}", f"{v:,.0f} MB/s", target)
+        v = asyncio.run(with_stack(mtu, lambda s, n=size: bench_bulk_out(s, n)))
+        row(f"stack -> kernel, MTU {mtu}", f"{v:,.0f} MB/s", target)
+    v = asyncio.run(with_stack(1500, lambda s: bench_connect(s, 2000 // scale)))
+    row("connect latency (median)", f"{v:,.0f} us", "<= 150 us")
+    v = asyncio.run(with_stack(1500, lambda s: bench_rtt(s, 10000 // scale)))
+    row("1-byte round trip (median)", f"{v:,.0f} us", "<= 100 us")
+    v = asyncio.run(with_stack(1500, lambda s: bench_conn_rate(s, 5000 // scale)))
+    row("connections/s (open+close, 32 parallel)", f"{v:,.0f} /s", ">= 5000 /s")
+    if not args.no_forwarder:
+        for mtu, size in ((1500, 512 * MiB), (65535, 2048 * MiB)):
+            try:
+                v = asyncio.run(forwarder_ceiling(mtu, size // scale))
+            except Exception as exc:
+                row(f"ceiling: asyncio TUN forwarder, MTU {mtu}", "n/a", f"({exc})")
+            else:
+                ref = "419 MB/s" if mtu == 1500 else "1790 MB/s"
+                row(
+                    f"ceiling: asyncio TUN forwarder, MTU {mtu}",
+                    f"{v:,.0f} MB/s",
+                    f"(DESIGN.md: {ref})",
+                )
+
+
+if __name__ == "__main__":
+    main()

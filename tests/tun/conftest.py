@@ -1,0 +1,99 @@
+"""The TUN tier: the Linux kernel as the peer, inside a private network namespace.
+
+Safety first. Before any device is created, the session fixture ``netns``
+moves the test process's main thread into a brand-new network namespace
+(``unshare(CLONE_NEWNET)``), brings up its ``lo``, and checks that the
+namespace really changed. Every TUN device, address, nftables rule, tc qdisc
+and kernel socket of this tier lives there; threads and subprocesses started
+by the tests inherit it. At the end of the session the thread returns to its
+original namespace (``setns``) and the private one, with everything in it,
+disappears. Only 198.18.0.0/15 addresses are used: kernel side 198.18.0.1/24,
+stack 198.18.0.2/24.
+
+Where this cannot run (no /dev/net/tun, no CAP_NET_ADMIN, unshare refused)
+the tier skips with the reason, unless ``AIONETSTACK_REQUIRE_TUN=1`` (CI),
+in which case it fails loudly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from tun_helpers import PRIVATE_NETNS, Nft, cannot_run, make_tun
+
+from aionetstack.link.tun import TunLink
+
+CLONE_NEWNET = 0x40000000
+
+
+def _netns_id() -> int:
+    return os.stat("/proc/thread-self/ns/net").st_ino
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.tun)
+
+
+@pytest.fixture(scope="session")
+def netns() -> Iterator[int]:
+    """Enter a private network namespace for the whole TUN tier; return its inode."""
+    if not os.path.exists("/dev/net/tun"):
+        cannot_run("/dev/net/tun does not exist (load the tun module / pass the device in)")
+    if os.geteuid() != 0:
+        cannot_run("needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN for unshare)")
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    original_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    original_id = _netns_id()
+    if libc.unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        os.close(original_fd)
+        cannot_run(f"unshare(CLONE_NEWNET) failed: {os.strerror(err)}")
+    try:
+        private_id = _netns_id()
+        # Absolute guard: never touch the original namespace.
+        assert private_id != original_id, "unshare did not change the network namespace"
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        PRIVATE_NETNS.add(private_id)
+        yield private_id
+    finally:
+        PRIVATE_NETNS.discard(_netns_id())
+        if libc.setns(original_fd, CLONE_NEWNET) != 0:  # pragma: no cover
+            err = ctypes.get_errno()
+            os.close(original_fd)
+            raise OSError(err, "setns back to the original network namespace failed")
+        os.close(original_fd)
+
+
+@pytest.fixture
+def in_netns(netns: int) -> int:
+    """Every test re-checks that it is still in the private namespace."""
+    assert _netns_id() == netns, "not in the private test network namespace"
+    return netns
+
+
+@pytest.fixture
+def nft(in_netns: int) -> Iterator[Nft]:
+    """nftables in the private namespace (skips or fails if ``nft`` is missing)."""
+    if shutil.which("nft") is None:
+        cannot_run("nft (nftables) is not installed: make system-deps")
+    helper = Nft()
+    yield helper
+    helper.flush()
+
+
+@pytest.fixture
+def tun(in_netns: int, request: pytest.FixtureRequest) -> Iterator[TunLink]:
+    """A TunLink named ans0, kernel side 198.18.0.1/24, MTU from indirect param (1500)."""
+    mtu = getattr(request, "param", 1500)
+    link = make_tun(mtu=mtu)
+    yield link
+    link.close()
