@@ -1,0 +1,112 @@
+"""Congestion control seam (RFC 5681, RFC 6582) and NewReno.
+
+Theory of operation
+-------------------
+The connection does loss *detection* (duplicate ACK counting, the NewReno
+recovery point, RTO expiry) and asks a ``CongestionControl`` object for the
+window *response*. All quantities are bytes. The connection calls:
+
+* ``on_ack(acked_bytes, rtt, now, in_flight)`` for every ACK that advances
+  SND.UNA outside recovery (``rtt`` is the sample or 0.0);
+* ``on_loss_fast(now, in_flight)`` when entering fast recovery (3 dup ACKs);
+* ``on_dupack_in_recovery()`` for each further duplicate ACK in recovery;
+* ``on_partial_ack(acked_bytes)`` for an ACK in recovery below the recovery
+  point (RFC 6582 3.2 step 5);
+* ``on_recovery_exit(now, in_flight)`` for the full ACK (RFC 6582 3.2 step 6);
+* ``on_rto(now, in_flight)`` when the retransmission timer expires.
+
+CUBIC, SACK-based recovery (RFC 6675) and RACK-TLP plug in through the same
+methods (an RFC 6675 variant would also read the connection's SACK scoreboard,
+which is why detection stays in the connection).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class CongestionControl(Protocol):
+    cwnd: int
+    ssthresh: int
+    mss: int
+
+    def on_ack(self, acked_bytes: int, rtt: float, now: float, in_flight: int) -> None: ...
+
+    def on_loss_fast(self, now: float, in_flight: int) -> None: ...
+
+    def on_dupack_in_recovery(self) -> None: ...
+
+    def on_partial_ack(self, acked_bytes: int) -> None: ...
+
+    def on_recovery_exit(self, now: float, in_flight: int) -> None: ...
+
+    def on_rto(self, now: float, in_flight: int) -> None: ...
+
+
+# RFC 5681 3.1: ssthresh starts "arbitrarily high"
+INITIAL_SSTHRESH = 0x7FFFFFFF
+
+
+class NewReno:
+    """RFC 5681 slow start / congestion avoidance with RFC 6582 fast recovery."""
+
+    __slots__ = ("_ca_acc", "cwnd", "initial_segments", "mss", "ssthresh")
+
+    def __init__(self, mss: int, initial_segments: int = 10) -> None:
+        self.mss = mss
+        self.initial_segments = initial_segments
+        # RFC 6928: IW = 10 segments (config.initial_cwnd_segments)
+        self.cwnd = initial_segments * mss
+        self.ssthresh = INITIAL_SSTHRESH
+        self._ca_acc = 0
+
+    def set_mss(self, mss: int) -> None:
+        """The effective MSS became known (after the handshake)."""
+        self.mss = mss
+        if self.ssthresh == INITIAL_SSTHRESH:
+            self.cwnd = self.initial_segments * mss
+
+    def on_ack(self, acked_bytes: int, rtt: float, now: float, in_flight: int) -> None:
+        if self.cwnd < self.ssthresh:
+            # RFC 5681 3.1 slow start with RFC 3465 byte counting; no L limit
+            # (as Linux): the driver's batching makes stretch ACKs the norm
+            self.cwnd += acked_bytes
+        else:
+            # RFC 5681 3.1 congestion avoidance: +1 SMSS per cwnd acked
+            self._ca_acc += acked_bytes
+            if self._ca_acc >= self.cwnd:
+                self._ca_acc -= self.cwnd
+                self.cwnd += self.mss
+
+    def on_loss_fast(self, now: float, in_flight: int) -> None:
+        # RFC 5681 3.2 step 2 (eq. 4) and step 3; RFC 6582 3.2 step 2
+        self.ssthresh = max(in_flight // 2, 2 * self.mss)
+        self.cwnd = self.ssthresh + 3 * self.mss
+        self._ca_acc = 0
+
+    def on_dupack_in_recovery(self) -> None:
+        # RFC 5681 3.2 step 4: inflate by one SMSS per further dup ACK
+        self.cwnd += self.mss
+
+    def on_partial_ack(self, acked_bytes: int) -> None:
+        # RFC 6582 3.2 step 5: deflate by the amount acked, add back one SMSS
+        self.cwnd = max(self.cwnd - acked_bytes + self.mss, self.mss)
+
+    def on_recovery_exit(self, now: float, in_flight: int) -> None:
+        # RFC 6582 3.2 step 6 option (1) / RFC 5681 3.2 step 6: cwnd = ssthresh
+        # (option (2)'s min with FlightSize + SMSS collapses the window after a
+        # recovery that drained the pipe, and small windows then end in RTOs)
+        self.cwnd = max(self.ssthresh, 2 * self.mss)
+
+    def on_rto(self, now: float, in_flight: int) -> None:
+        # RFC 5681 3.1 eq. 4 and loss window LW = 1 SMSS
+        self.ssthresh = max(in_flight // 2, 2 * self.mss)
+        self.cwnd = self.mss
+        self._ca_acc = 0
+
+
+def make_congestion_control(name: str, mss: int, initial_segments: int) -> NewReno:
+    """Factory keyed by config.congestion_control."""
+    if name != "newreno":
+        raise ValueError(f"unknown congestion control {name!r}")
+    return NewReno(mss, initial_segments)
