@@ -265,7 +265,7 @@ class StackEngine:
         if n < 20:
             self._counters.drop("IpInHdrErrors", DROP_IP_TRUNCATED)
             return
-        vihl, _tos, total, ident, frag, ttl, proto, _ck, src, dst = HEADER.unpack_from(packet)
+        vihl, tos, total, ident, frag, ttl, proto, ck, src, dst = HEADER.unpack_from(packet)
         if vihl >> 4 != 4:  # RFC 791 3.1 / RFC 1122 3.2.1.1
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_VERSION)
             return
@@ -277,7 +277,16 @@ class StackEngine:
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_TOTAL_LENGTH)
             return
         mv = packet if type(packet) is memoryview else memoryview(packet)
-        if internet_checksum(mv[:ihl]) != 0:  # RFC 1122 3.2.1.2
+        # RFC 1122 3.2.1.2. Without options the header is the ten fields just
+        # unpacked: their ones' complement sum (addition modulo 0xFFFF, 32-bit
+        # fields added whole) must be 0xFFFF, i.e. the plain sum (never 0: the
+        # version is in it) a multiple of 0xFFFF. With options, sum the bytes.
+        if ihl == 20:
+            hsum = (vihl << 8) + tos + total + ident + frag + (ttl << 8) + proto + ck + src + dst
+            bad_checksum = hsum % 0xFFFF != 0
+        else:
+            bad_checksum = internet_checksum(mv[:ihl]) != 0
+        if bad_checksum:
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_CHECKSUM)
             return
         if ttl == 0:  # never valid on the wire (RFC 1812 5.3.1); ours: any TTL > 0
@@ -368,29 +377,28 @@ class StackEngine:
         key = (dst, seg.dst_port, src, seg.src_port)
         entry = self._tcp.get(key)
         iss: int | None = None
+        listener: TcpListener | None = None
         if entry is not None:
             conn = entry.conn
-            if conn.state is _TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN:
-                if not conn.time_wait_accepts_syn(seg):
-                    conn.receive(seg, now)
-                    self._touched[entry] = None
-                    return
-                # Linux TCP_TW_SYN / RFC 6191: the SYN reopens the pair; the
-                # TIME-WAIT connection leaves demux and the listener decides.
-                iss = conn.time_wait_iss()
-                self._remove(entry, now)
-            else:
+            if (
+                conn.state is _TIME_WAIT
+                and seg.flags & (SYN | ACK | RST) == SYN
+                and conn.time_wait_accepts_syn(seg)
+            ):
+                listener = self._find_listener(seg.dst_port, dst)
+            if listener is None:
+                # Linux tcp_v4_rcv TCP_TW_SYN without a listener falls through
+                # to TCP_TW_ACK: TIME-WAIT stays and answers (RFC 9293 3.10.7.4)
                 conn.receive(seg, now)
                 self._touched[entry] = None
                 return
-        listener: TcpListener | None = None
-        by_addr = self._listeners.get(seg.dst_port)
-        if by_addr is not None:
-            listener = by_addr.get(dst)
-            if listener is None and dst in self._routes.local_addresses:
-                listener = by_addr.get(0)
-        if listener is None and self._transparent:
-            listener = self._transparent[0]
+            # Linux TCP_TW_SYN / RFC 6191 / RFC 9293 3.10.7.4 note: the SYN
+            # reopens the pair through the listener, with an ISS above the old
+            # SND.NXT; the TIME-WAIT connection leaves demux.
+            iss = conn.time_wait_iss()
+            self._remove(entry, now)
+        else:
+            listener = self._find_listener(seg.dst_port, dst)
         if listener is None:
             self._counters.drop(None, DROP_TCP_NO_LISTENER)
             self._send_rst(
@@ -406,6 +414,17 @@ class StackEngine:
             )
             return
         self._listen_input(listener, key, seg, src, dst, ifindex, now, iss)
+
+    def _find_listener(self, port: int, dst: int) -> TcpListener | None:
+        listener: TcpListener | None = None
+        by_addr = self._listeners.get(port)
+        if by_addr is not None:
+            listener = by_addr.get(dst)
+            if listener is None and dst in self._routes.local_addresses:
+                listener = by_addr.get(0)
+        if listener is None and self._transparent:
+            listener = self._transparent[0]
+        return listener
 
     def _listen_input(
         self,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
 from aionetstack.core.config import StackConfig
 from aionetstack.core.sim import SimLink, Simulator, StackEndpoint
+from aionetstack.wire.tcp import TcpSegment
 
 stack = pytest.importorskip("aionetstack.core.stack")
 
@@ -44,3 +46,70 @@ def test_two_stacks_transfer_over_lossy_link() -> None:
                 break
     assert server is not None
     assert bytes(received) == data
+
+
+# --- TIME-WAIT: a new SYN for the same 4-tuple (RFC 6191, RFC 9293 3.10.7.4) ---------
+
+
+def _peer_packet(seq: int, ack: int, flags: int, ts: tuple[int, int], **opts: object) -> bytes:
+    from aionetstack.wire.tcp import build_ipv4_tcp, build_tcp_options
+
+    options = build_tcp_options(timestamps=ts, **opts)  # type: ignore[arg-type]
+    return build_ipv4_tcp(A, B, 1, 64, 40000, 80, seq, ack, flags, 0xFFFF, options, b"")
+
+
+def _flush(e: Any, now: float) -> list[TcpSegment]:
+    from aionetstack.core.sim import parse_packet
+
+    return [parse_packet(p) for _i, p in e.packets_to_send(now)]
+
+
+class TestTimeWaitSyn:
+    """The stack holds TIME-WAIT (it closed first); Linux reconnects from the same port."""
+
+    def _time_wait(self) -> tuple[Any, Any, Any, int]:
+        from aionetstack.core.tcp.states import TcpState
+        from aionetstack.wire.tcp import ACK, FIN, SYN
+
+        e = stack.StackEngine(StackConfig(), secret=bytes(16), now=0.0)
+        ifx = e.add_interface(B, 24, 1500)
+        lst = e.tcp_listen(B, 80, 8)
+        e.receive(_peer_packet(1000, 0, SYN, (100, 0), mss=1460, sack_permitted=True,
+                               wscale=7), ifx, 0.0)  # fmt: skip
+        (synack,) = _flush(e, 0.0)
+        e.receive(_peer_packet(1001, synack.seq + 1, ACK, (100, synack.ts_val)), ifx, 0.001)
+        server = lst.accept()
+        assert server is not None
+        assert server.state is TcpState.ESTABLISHED
+        server.close(0.002)
+        e.notify(server, 0.002)
+        (fin,) = _flush(e, 0.002)
+        assert fin.flags & FIN
+        # Linux ACKs our FIN and closes too (same ms timestamp)
+        e.receive(_peer_packet(1001, fin.seq + 1, ACK | FIN, (101, fin.ts_val)), ifx, 0.003)
+        assert server.state is TcpState.TIME_WAIT
+        _flush(e, 0.003)
+        return e, lst, server, fin.seq + 1
+
+    def test_syn_above_rcv_nxt_same_timestamp_gets_syn_ack(self) -> None:
+        from aionetstack.wire.tcp import ACK, SYN
+
+        e, _lst, _server, old_snd_nxt = self._time_wait()
+        # 1 ms later: a new SYN, ISN far above RCV.NXT (1002), TSval equal to the last one
+        e.receive(_peer_packet(50_000, 0, SYN, (101, 0), mss=1460, sack_permitted=True,
+                               wscale=7), 1, 0.004)  # fmt: skip
+        out = _flush(e, 0.004)
+        assert [s.flags for s in out] == [SYN | ACK], out
+        (synack,) = out
+        assert synack.ack == 50_001
+        assert ((synack.seq - old_snd_nxt) & 0xFFFFFFFF) < 0x80000000
+        assert synack.seq != old_snd_nxt
+
+    def test_old_duplicate_syn_is_not_accepted(self) -> None:
+        from aionetstack.wire.tcp import SYN
+
+        e, _lst, _server, _old = self._time_wait()
+        # RFC 6191 / RFC 7323 5.3: an older timestamp and an old ISN: no reopening
+        e.receive(_peer_packet(900, 0, SYN, (99, 0), mss=1460), 1, 0.004)
+        out = _flush(e, 0.004)
+        assert all(not s.flags & SYN for s in out)

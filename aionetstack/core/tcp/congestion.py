@@ -8,7 +8,10 @@ window *response*. All quantities are bytes. The connection calls:
 
 * ``on_ack(acked_bytes, rtt, now, in_flight)`` for every ACK that advances
   SND.UNA outside recovery (``rtt`` is the sample or 0.0);
-* ``on_loss_fast(now, in_flight)`` when entering fast recovery (3 dup ACKs);
+* ``on_loss_fast(now, in_flight)`` when entering NewReno fast recovery (3 dup ACKs);
+* ``on_loss_sack(now, in_flight)`` when entering SACK-based recovery (RFC 6675);
+* ``undo(prior_cwnd, prior_ssthresh)`` when a recovery proved spurious
+  (RFC 3708 / RFC 3522 / RFC 4015; Linux tcp_undo_cwnd_reduction);
 * ``on_dupack_in_recovery()`` for each further duplicate ACK in recovery;
 * ``on_partial_ack(acked_bytes)`` for an ACK in recovery below the recovery
   point (RFC 6582 3.2 step 5);
@@ -33,6 +36,10 @@ class CongestionControl(Protocol):
     def on_ack(self, acked_bytes: int, rtt: float, now: float, in_flight: int) -> None: ...
 
     def on_loss_fast(self, now: float, in_flight: int) -> None: ...
+
+    def on_loss_sack(self, now: float, in_flight: int) -> None: ...
+
+    def undo(self, prior_cwnd: int, prior_ssthresh: int) -> None: ...
 
     def on_dupack_in_recovery(self) -> None: ...
 
@@ -82,6 +89,22 @@ class NewReno:
         # RFC 5681 3.2 step 2 (eq. 4) and step 3; RFC 6582 3.2 step 2
         self.ssthresh = max(in_flight // 2, 2 * self.mss)
         self.cwnd = self.ssthresh + 3 * self.mss
+        self._ca_acc = 0
+
+    def on_loss_sack(self, now: float, in_flight: int) -> None:
+        # RFC 6675 5 step (4.2): ssthresh = cwnd = FlightSize / 2 (RFC 5681 eq. 4);
+        # the pipe, not window inflation, accounts for what has left the network
+        self.ssthresh = max(in_flight // 2, 2 * self.mss)
+        self.cwnd = self.ssthresh
+        self._ca_acc = 0
+
+    def undo(self, prior_cwnd: int, prior_ssthresh: int) -> None:
+        # RFC 3708 / RFC 4015 3.2 (Eifel response) / Linux tcp_undo_cwnd_reduction:
+        # the reduction was for nothing: restore the window (never shrink it)
+        if prior_cwnd > self.cwnd:
+            self.cwnd = prior_cwnd
+        if prior_ssthresh > self.ssthresh:
+            self.ssthresh = prior_ssthresh
         self._ca_acc = 0
 
     def on_dupack_in_recovery(self) -> None:

@@ -44,17 +44,40 @@ Moving one is a store. ``get_timer()`` returns their minimum;
 ``handle_timer(now)`` handles every one that is due and ignores the others,
 so an early or late call is harmless.
 
-Loss recovery. Detection lives here: three duplicate ACKs (RFC 5681), or,
-with SACK, DupThresh segments' worth of SACKed data above SND.UNA (RFC 6675;
-lowered for small flights as RFC 5827 early retransmit), or a SACKed tail
-loss probe (RFC 8985 7, armed from ACKs). In SACK recovery the holes below
-the highest SACK are resent while the pipe is below cwnd (RFC 6675 NextSeg
-rule 1); without SACK, NewReno resends one hole per partial ACK (RFC 6582).
-An RTO goes back to SND.UNA and resends what the peer has not SACKed. The
-window response is delegated to ``congestion.py``. Because the driver
-batches, a receiver produces one ACK per wakeup; it compensates for a peer
-without SACK by sending up to three duplicate ACKs when a batch held
-out-of-order segments.
+Loss recovery. Detection lives here: DupThresh duplicate ACKs (RFC 5681), or,
+with SACK, IsLost(SND.UNA): more than (DupThresh - 1) * SMSS bytes SACKed
+above it (RFC 6675 4; lowered for small flights as RFC 5827 early
+retransmit), or a SACKed tail loss probe (RFC 8985 7, armed from ACKs). The
+byte rule matters because the driver batches: one ACK may SACK a whole
+batch. DupThresh is ``_reordering`` (Linux tp->reordering, 3 to 300), raised
+when SACKs or ACKs show that never-retransmitted data arrived out of order.
+
+SACK recovery (RFC 6675). One *episode* per recovery: ``_xlog`` records every
+transmission sent during it (one entry per retransmitted segment, one per
+burst of new data) with its time. A piece of a hole (un-SACKed sequence space
+below SND.MAX) is *lost* when: IsLost says so (DupThresh); or it is the head
+marked by entry / a partial ACK (``_force_to``, RFC 6675 4.2 / RFC 6582 3.2
+step 5); or, RACK-style (RFC 8985 6.2), something sent later than it was
+delivered at least a reordering window after it (``_rack_xmit``): original
+holes once any transmission of the episode is delivered, retransmissions
+that stay unacknowledged while later ones arrive (lost again). After an RTO
+with SACK, every un-SACKed byte is lost (``_loss_all``, RFC 6675 5.1) and the
+same machinery resends holes under slow start. pipe = un-SACKed outstanding
+bytes minus lost ones (RFC 6675 SetPipe); NextSeg rule 1 resends lost pieces
+while pipe < cwnd (several per ACK), rule 2 sends new data. Without SACK,
+NewReno resends one segment per partial ACK (RFC 6582). Without SACK an RTO
+goes back to SND.UNA.
+
+Undo. Each recovery (and RTO) saves cwnd/ssthresh. DSACKs for retransmitted
+data (RFC 2883, RFC 3708) count down the retransmissions; when all were
+needless, or an ACK for retransmitted data echoes a timestamp older than the
+first retransmission (Eifel, RFC 3522 / RFC 4015), the reduction is undone
+(Linux tcp_try_undo_recovery / tcp_try_undo_dsack) and DupThresh grows.
+
+The window response is delegated to ``congestion.py``. Because the driver
+batches, a receiver produces one ACK per wakeup (at once when the batch held
+out-of-order data, RFC 5681 4.2, with SACK/DSACK blocks); it compensates for
+a peer without SACK by sending up to three duplicate ACKs.
 """
 
 from __future__ import annotations
@@ -105,6 +128,23 @@ OOW_RATE_LIMIT = 0.5
 _TS_OPT = struct.Struct(">III")
 _TS_WORD = 0x0101080A
 _TS_LEN = 12
+# RFC 6675 2 DupThresh / Linux net.ipv4.tcp_reordering; tcp_max_reordering caps it
+DUPTHRESH = 3
+MAX_REORDERING = 300
+
+
+class _Xmit:
+    """One transmission during a recovery episode (RFC 8985 6.1 per-segment state)."""
+
+    __slots__ = ("delivered", "end", "rtx", "start", "time")
+
+    def __init__(self, start: int, end: int, time: float, rtx: bool) -> None:
+        self.start = start
+        self.end = end
+        self.time = time
+        self.rtx = rtx
+        self.delivered = False
+
 
 _CLOSED = TcpState.CLOSED
 _SYN_SENT = TcpState.SYN_SENT
@@ -174,20 +214,23 @@ class TcpConnection:
         "_delack_deadline",
         "_dsack",
         "_dupacks",
+        "_entry_fack",
         "_eof_event_sent",
+        "_ep_start",
         "_events",
         "_fast_rtx",
         "_fin_acked",
         "_fin_queued",
         "_fin_seq",
+        "_force_to",
         "_freed",
-        "_high_rxt",
         "_ident",
         "_in_recovery",
         "_ka_deadline",
         "_ka_probes",
         "_last_ack_sent",
         "_last_ack_time",
+        "_loss_all",
         "_mtu",
         "_ooo_acks",
         "_ooo_fin_off",
@@ -196,18 +239,24 @@ class TcpConnection:
         "_persist_deadline",
         "_probe_pending",
         "_quick",
+        "_rack_rtt",
+        "_rack_xmit",
         "_rbuf",
         "_rcv_mss_est",
         "_rcv_off",
         "_rcv_unacked",
         "_reasm",
         "_recover",
+        "_reo_deadline",
+        "_reo_mult",
+        "_reordering",
         "_retransmits",
         "_rtt",
         "_rtt_seq",
         "_rtt_time",
         "_rtx_deadline",
         "_rtx_guard",
+        "_rtx_max",
         "_rtx_tsval",
         "_rtx_until",
         "_sack_recent",
@@ -223,11 +272,19 @@ class TcpConnection:
         "_tlp_deadline",
         "_tlp_pending",
         "_tlp_probe",
+        "_tlp_rearm",
         "_trace",
         "_ts_offset",
         "_ts_recent_stamp",
         "_tw_deadline",
+        "_undo_cwnd",
+        "_undo_marker",
+        "_undo_ok",
+        "_undo_retrans",
+        "_undo_ssthresh",
+        "_undo_tsval",
         "_ws_offered",
+        "_xlog",
         "bytes_acked",
         "bytes_received",
         "bytes_retrans",
@@ -238,6 +295,7 @@ class TcpConnection:
         "data_segs_out",
         "delivery_rate",
         "dropped",
+        "dsacks_in",
         "dsacks_out",
         "dup_acks_in",
         "eof_received",
@@ -269,11 +327,13 @@ class TcpConnection:
         "snd_wl2",
         "snd_wnd",
         "snd_wscale",
+        "spurious_retrans",
         "state",
         "total_retrans",
         "transitions",
         "ts_ok",
         "ts_recent",
+        "undos",
     )
 
     # ------------------------------------------------------------------ setup
@@ -368,8 +428,10 @@ class TcpConnection:
         self._sws_override = False
         # RFC 8985 7 tail loss probe
         self._tlp_deadline = INF
+        self._reo_deadline = INF  # RFC 8985 6.3 RACK reordering timer
         self._tlp_pending = False  # a probe is out, awaiting an ACK
         self._tlp_probe = False  # a probe is due in the next packets_to_send
+        self._tlp_rearm = False  # an ACK asked for the PTO; armed after the flush
         self._ka_deadline = INF
         self._ka_probes = 0
         self._tw_deadline = INF
@@ -383,7 +445,25 @@ class TcpConnection:
         self._fast_rtx = False
         self._scoreboard: list[tuple[int, int]] = []
         self._sacked = 0  # bytes SACKed above SND.UNA (the scoreboard's total)
-        self._high_rxt = iss  # RFC 6675 HighRxt: holes retransmitted up to here
+        # RFC 6675 recovery episode (see the module docstring)
+        self._xlog: list[_Xmit] = []
+        self._ep_start = 0.0
+        self._force_to = iss  # holes below are lost by fiat (entry, partial ACK)
+        self._loss_all = False  # RTO episode: every un-SACKed byte is lost
+        self._rack_xmit = -INF  # RFC 8985 RACK.xmit_ts of the latest delivered send
+        self._rack_rtt = 0.0
+        self._reo_mult = 1  # RFC 8985 6.2 step 4 RACK.reo_wnd_mult
+        self._rtx_max = iss  # highest end of anything ever retransmitted
+        self._entry_fack = iss
+        # Linux tp->reordering / RFC 6675 DupThresh (net.ipv4.tcp_reordering = 3)
+        self._reordering = DUPTHRESH
+        # undo state (RFC 3708, RFC 3522; Linux undo_marker / undo_retrans)
+        self._undo_ok = False
+        self._undo_marker = iss
+        self._undo_cwnd = 0
+        self._undo_ssthresh = 0
+        self._undo_retrans = 0
+        self._undo_tsval = 0
         self._ooo_acks = 0  # out-of-order segments this batch (dup ACKs owed)
         self._oow_last = -INF  # last ACK answering an unacceptable pure ACK
         # Karn for timestamps: after a retransmission, an echo older than it is ambiguous
@@ -417,6 +497,9 @@ class TcpConnection:
         self.rto_expirations = 0
         self.ooo_segs_in = 0
         self.dsacks_out = 0
+        self.dsacks_in = 0
+        self.spurious_retrans = 0
+        self.undos = 0
 
     @classmethod
     def connect(
@@ -482,12 +565,13 @@ class TcpConnection:
         elif new is _TIME_WAIT:
             # RFC 9293 3.10.7.4: the 2*MSL timer; nothing else may run
             self._rtx_deadline = self._persist_deadline = self._ka_deadline = INF
-            self._delack_deadline = self._tlp_deadline = INF
+            self._delack_deadline = self._tlp_deadline = self._reo_deadline = INF
             self._tw_deadline = now + self.config.time_wait
             self._emit_closed(None)
         elif new is _CLOSED:
             self._rtx_deadline = self._persist_deadline = self._ka_deadline = INF
             self._delack_deadline = self._tw_deadline = self._tlp_deadline = INF
+            self._reo_deadline = INF
             self._ack_now = False
             self._fast_rtx = False
             self._probe_pending = False
@@ -805,6 +889,14 @@ class TcpConnection:
 
     def packets_to_send(self, now: float) -> list[bytes]:
         """Everything due now, as whole IPv4 packets (see the batching contract)."""
+        out = self._output(now)
+        if self._tlp_rearm:
+            self._tlp_rearm = False
+            if not self._in_recovery and self.snd_una != self.snd_max:
+                self._arm_tlp(now)
+        return out
+
+    def _output(self, now: float) -> list[bytes]:
         out = self._ctl_out
         if out:
             self._ctl_out = []
@@ -853,18 +945,25 @@ class TcpConnection:
         tsval = self._ts_val(now) if self.ts_ok else 0
         sack = self._sack_blocks() if (self._dsack is not None or self._reasm.bytes) else None
         pipe = -1
-        if self._in_recovery and self._scoreboard:
-            # RFC 6675 5 (steps 4.x): retransmit the holes the pipe allows
+        sack_recovery = self._in_recovery and self.sack_ok
+        if sack_recovery:
+            # RFC 6675 5 (steps 4.x) / NextSeg rule 1: the lost pieces the pipe allows
+            force = self._fast_rtx
             self._fast_rtx = False
-            pipe = self._retransmit_holes(out, now, tsval, sack)
-            if len(out):
+            n0 = len(out)
+            pipe = self._recovery_send(out, now, tsval, sack, force)
+            if len(out) > n0:
                 sack = None
         elif self._fast_rtx:
             self._fast_rtx = False
             self._retransmit_first(out, now, tsval, sack)
             sack = None
         if st is not _TIME_WAIT:
+            smax = self.snd_max
             self._send_data(out, now, tsval, sack, pipe)
+            if sack_recovery and self.snd_max != smax:
+                # RFC 6675 NextSeg rule 2: new data, logged for RACK-style marking
+                self._xlog.append(_Xmit(smax, self.snd_max, now, False))
             if self._tlp_probe:
                 self._tlp_probe = False
                 if not out:
@@ -999,7 +1098,7 @@ class TcpConnection:
                 self.data_segs_out += 1
                 if is_rtx:
                     self.total_retrans += 1
-                    self._note_rtx(tsval)
+                    self._note_rtx(tsval, nxt)
                     self.bytes_retrans += n
                 else:
                     self.bytes_sent += n
@@ -1019,11 +1118,11 @@ class TcpConnection:
             self.snd_nxt = nxt
             if _sd(nxt, self.snd_max) > 0:
                 self.snd_max = nxt
-        # RFC 8985 7.2 also arms the PTO here; we arm it from ACKs only, so a
-        # fresh flight adds no early deadline to the stack's timer heap (one
-        # store per ACK instead of a push per flight)
         if sent_any and self._rtx_deadline == INF:
-            # RFC 6298 5.1: start the timer when data goes out and it is not running
+            # RFC 6298 5.1: start the timer when data goes out and it is not running.
+            # RFC 8985 7.2 would arm the PTO here too; a flight from idle arms only
+            # the RTO, so it adds no early deadline to the stack's timer heap (ACKs
+            # arm the PTO after their flush: packets_to_send)
             self._rtx_deadline = now + self._rtt.current()
             self._persist_deadline = INF
 
@@ -1045,7 +1144,7 @@ class TcpConnection:
             if self._fin_queued and not self._fin_acked and _sd(self.snd_max, self._fin_seq) > 0:
                 out.append(self._segment(self._fin_seq, ACK | FIN, b"", tsval, sack))
                 self.total_retrans += 1
-                self._note_rtx(tsval)
+                self._note_rtx(tsval, (self._fin_seq + 1) & MASK)
             return
         n = nbuf - off if nbuf - off < mss else mss
         nxt_sacked = self._next_sacked_start(seq)
@@ -1063,81 +1162,174 @@ class TcpConnection:
             flags |= FIN
         out.append(self._segment(seq, flags, bytes(self._sbuf[off : off + n]), tsval, sack))
         self.total_retrans += 1
-        self._note_rtx(tsval)
+        self._note_rtx(tsval, (seq + n) & MASK)
         self.bytes_retrans += n
         self.data_segs_out += 1
         self._rtt_seq = -1  # Karn's rule (RFC 6298 3)
         if self._rtx_deadline == INF:
             self._rtx_deadline = now + self._rtt.current()
 
-    def _note_rtx(self, tsval: int) -> None:
+    def _note_rtx(self, tsval: int, end: int) -> None:
         self._rtx_guard = True
         self._rtx_tsval = tsval
         self._rtx_until = self.snd_max
+        if _sd(end, self._rtx_max) > 0:
+            self._rtx_max = end
+        if self._undo_ok:
+            # Linux undo_retrans / retrans_stamp: what an undo must account for
+            self._undo_retrans += 1
+            if not self._undo_tsval:
+                self._undo_tsval = tsval or 1
 
-    def _pipe(self) -> int:
-        """RFC 6675 4 SetPipe: outstanding bytes not SACKed and not presumed lost.
+    # ------------------------------------------------ SACK recovery (RFC 6675)
 
-        Holes below the highest SACKed byte count as lost (a simplified IsLost)
-        unless already retransmitted (below HighRxt) in this recovery.
+    def _reo_wnd(self, recovery: bool = True) -> float:
+        """RFC 8985 6.2 step 4: reo_wnd = reo_wnd_mult * min_RTT / 4, at most SRTT;
+        0 in recovery while no reordering has been seen."""
+        if recovery and self._reordering <= DUPTHRESH:
+            return 0.0  # RFC 8985 6.2 step 4: RACK.reordering_seen is FALSE
+        r = self._rtt
+        w = r.min_rtt * 0.25 * self._reo_mult
+        return w if w < r.srtt else r.srtt
+
+    def _dup_boundary(self) -> int:
+        """RFC 6675 4 IsLost: holes below the result have more than
+        (DupThresh - 1) * SMSS bytes SACKed above them."""
+        thresh = (self._reordering - 1) * self.snd_mss
+        cum = 0
+        sb = self._scoreboard
+        for i in range(len(sb) - 1, -1, -1):
+            s, e = sb[i]
+            cum += _sd(e, s)
+            if cum > thresh:
+                return s
+        return self.snd_una
+
+    def _last_xmit(self, seq: int) -> _Xmit | None:
+        """The latest transmission of this episode that covers ``seq``."""
+        log = self._xlog
+        for i in range(len(log) - 1, -1, -1):
+            x = log[i]
+            if _sd(seq, x.start) >= 0 and _sd(seq, x.end) < 0:
+                return x
+        return None
+
+    def _classify(self, now: float) -> tuple[int, int, int]:
+        """RFC 6675 SetPipe and NextSeg rule 1 in one walk over the holes.
+
+        Returns (pipe, start, end) where [start, end) is the first lost piece
+        not yet resent (start == end when there is none).
         """
         una = self.snd_una
-        high_rxt = self._high_rxt
-        if _sd(high_rxt, una) < 0:
-            high_rxt = una
-        pipe = _sd(self.snd_max, una) - self._sacked
-        prev = una
-        for s, e in self._scoreboard:
-            hole = _sd(s, prev)
-            if hole > 0:
-                rtx = _sd(high_rxt, prev)
-                if rtx < 0:
-                    rtx = 0
-                elif rtx > hole:
-                    rtx = hole
-                pipe -= hole - rtx
-            prev = e
-        return pipe if pipe > 0 else 0
+        smax = self.snd_max
+        sb = self._scoreboard
+        nsb = len(sb)
+        dup_b = self._dup_boundary()
+        fack = sb[-1][1] if sb else una
+        rack_xmit = self._rack_xmit
+        rack_ok = rack_xmit >= self._ep_start
+        reo = self._reo_wnd()
+        # RFC 8985 6.2 step 5: sent before RACK.xmit_ts and RACK.rtt + reo_wnd ago
+        rack_deadline = now - self._rack_rtt - reo
+        tail_lost = self._loss_all or (rack_ok and rack_xmit - reo >= self._ep_start)
+        # RFC 8985 6.2 step 5 for holes below the highest SACK (sent before it):
+        # lost once reo_wnd has passed (0 until reordering is seen)
+        below_fack_lost = rack_ok or now - self._ep_start >= reo
+        force_to = self._force_to
+        recover = self._recover
+        log = self._xlog
+        lost = 0
+        first_s = first_e = una
+        found = False
+        p = una
+        i = 0
+        while _sd(p, smax) < 0:
+            if i < nsb and _sd(p, sb[i][0]) >= 0:
+                if _sd(p, sb[i][1]) < 0:
+                    p = sb[i][1]
+                i += 1
+                continue
+            hole_end = sb[i][0] if i < nsb else smax
+            x = self._last_xmit(p) if log else None
+            if x is not None:
+                end = x.end if _sd(x.end, hole_end) < 0 else hole_end
+                t = x.time
+                is_lost = t <= rack_xmit and t <= rack_deadline and not x.delivered
+            else:
+                end = hole_end
+                for y in log:
+                    if _sd(y.start, p) > 0 and _sd(y.start, end) < 0:
+                        end = y.start
+                is_lost = (
+                    _sd(p, dup_b) < 0
+                    or _sd(p, force_to) < 0
+                    or (
+                        _sd(p, recover) < 0
+                        and (tail_lost or (below_fack_lost and _sd(p, fack) < 0))
+                    )
+                )
+            if is_lost:
+                lost += _sd(end, p)
+                if not found:
+                    found = True
+                    first_s, first_e = p, end
+            p = end
+        pipe = _sd(smax, una) - self._sacked - lost
+        return (pipe if pipe > 0 else 0), first_s, first_e
 
-    def _retransmit_holes(
-        self, out: list[bytes], now: float, tsval: int, sack: list[tuple[int, int]] | None
+    def _recovery_send(
+        self,
+        out: list[bytes],
+        now: float,
+        tsval: int,
+        sack: list[tuple[int, int]] | None,
+        force: bool,
     ) -> int:
-        """RFC 6675 NextSeg rule 1: resend holes below the highest SACK while pipe < cwnd."""
-        pipe = self._pipe()
+        """RFC 6675 5 step (C): resend lost pieces while pipe < cwnd (the first one
+        unconditionally when ``force``: RFC 6675 5 step (4.2) on entry, RFC 6582
+        3.2 step 5 on a partial ACK). Returns the pipe."""
         cwnd = self._cc.cwnd
-        mss = self.snd_mss - (4 + 8 * len(sack) if sack else 0)
-        una = self.snd_una
-        high_sack = self._scoreboard[-1][1]
-        seq = self._high_rxt if _sd(self._high_rxt, una) > 0 else una
         sbuf = self._sbuf
         sbuf_seq = self._sbuf_seq
-        while pipe < cwnd:
-            skip = self._sacked_end(seq)
-            if skip is not None:
-                seq = skip
-                continue
-            if _sd(seq, high_sack) >= 0:
+        nbuf = len(sbuf)
+        fin_pending = self._fin_queued and not self._fin_acked
+        sent = False
+        while True:
+            pipe, ps, pe = self._classify(now)
+            if ps == pe or (pipe >= cwnd and not force):
                 break
-            n = mss
-            nxt = self._next_sacked_start(seq)
-            if nxt is not None and _sd(nxt, seq) < n:
-                n = _sd(nxt, seq)
-            off = _sd(seq, sbuf_seq)
-            if off < 0 or off >= len(sbuf):
-                break
-            if off + n > len(sbuf):
-                n = len(sbuf) - off
-            out.append(self._segment(seq, ACK, bytes(sbuf[off : off + n]), tsval, sack))
+            force = False
+            mss = self.snd_mss - (4 + 8 * len(sack) if sack else 0)
+            off = _sd(ps, sbuf_seq)
+            n = _sd(pe, ps)
+            if n > mss:
+                n = mss
+            flags = ACK
+            if off >= nbuf:
+                if not (fin_pending and ps == self._fin_seq):
+                    break
+                n = 0  # the FIN alone
+                flags |= FIN
+            elif off + n >= nbuf:
+                n = nbuf - off
+                if fin_pending and _sd(pe, self._fin_seq) > 0:
+                    flags |= FIN
+            seq_len = n + (1 if flags & FIN else 0)
+            payload = bytes(sbuf[off : off + n]) if n else b""
+            out.append(self._segment(ps, flags, payload, tsval, sack))
             sack = None
-            seq = (seq + n) & MASK
-            self._high_rxt = seq
-            pipe += n
+            sent = True
+            end = (ps + seq_len) & MASK
+            self._xlog.append(_Xmit(ps, end, now, True))
             self.total_retrans += 1
-            self._note_rtx(tsval)
+            self._note_rtx(tsval, end)
             self.bytes_retrans += n
             self.data_segs_out += 1
-        if out and self._rtx_deadline == INF:
-            self._rtx_deadline = now + self._rtt.current()
+        if sent:
+            self._rtt_seq = -1  # Karn's rule (RFC 6298 3)
+            if self._rtx_deadline == INF:
+                self._rtx_deadline = now + self._rtt.current()
+            pipe = self._classify(now)[0]
         return pipe
 
     def _sacked_end(self, seq: int) -> int | None:
@@ -1175,6 +1367,8 @@ class TcpConnection:
             t = self._tw_deadline
         if self._tlp_deadline < t:
             t = self._tlp_deadline
+        if self._reo_deadline < t:
+            t = self._reo_deadline
         return None if t == INF else t
 
     def handle_timer(self, now: float) -> None:
@@ -1190,6 +1384,8 @@ class TcpConnection:
             self._on_rto(now)
         elif now >= self._tlp_deadline:
             self._on_tlp(now)
+        if now >= self._reo_deadline:
+            self._on_reo_timer(now)
         if now >= self._delack_deadline:
             # RFC 1122 4.2.3.2: the delayed ACK is due
             self._delack_deadline = INF
@@ -1226,18 +1422,47 @@ class TcpConnection:
         self._tlp_deadline = INF
         self._tlp_probe = False
         in_flight = _sd(self.snd_max, self.snd_una)
-        # RFC 5681 3.1 / RFC 6298 5.5-5.6: shrink cwnd, back off, go back to SND.UNA
+        # RFC 3522 / RFC 4015: remember the window so a spurious timeout can be undone
+        self._start_undo()
+        self._entry_fack = self.snd_una  # a spurious timeout says nothing of reordering
+        # RFC 5681 3.1 / RFC 6298 5.5-5.6: shrink cwnd, back off, retransmit
         self._cc.on_rto(now, in_flight)
-        self._in_recovery = False
-        self._high_rxt = self.snd_una
-        self._recover = self.snd_max  # RFC 6582 4.1: no fast retransmit below this
+        self._recover = self.snd_max  # RFC 6582 4.1 / RFC 6675 5.1: the recovery point
         self._dupacks = 0
         self.lost += 1
         rtt.on_timeout()
-        self.snd_nxt = self.snd_una
         self._rtt_seq = -1  # Karn
+        if self._retransmits >= 2 and self._scoreboard:
+            # RFC 2018 8: a repeated timeout may mean the receiver reneged: forget SACKs
+            self._scoreboard = []
+            self._sacked = 0
+        if self.sack_ok and self.state is not _SYN_RECEIVED:
+            # RFC 6675 5.1: every un-SACKed byte is lost; the scoreboard is kept
+            # and the holes go out in order under slow start (RFC 5681 3.1), while
+            # later SACKs still reveal retransmissions lost again (RFC 8985 6.2)
+            self._begin_episode(now)
+            self._loss_all = True
+            self._in_recovery = True
+            self._fast_rtx = True
+        else:
+            self._in_recovery = False
+            self.snd_nxt = self.snd_una  # go back to SND.UNA
         self._rtx_deadline = now + rtt.current()
         self._tr(now, f"RTO #{self._retransmits}: go back to {self.snd_una}")
+
+    def _on_reo_timer(self, now: float) -> None:
+        """RFC 8985 6.3: the reordering window passed and the hole below SACKed
+        data is still there: it is lost (RACK), recovery starts."""
+        self._reo_deadline = INF
+        st = self.state
+        if (
+            not self._in_recovery
+            and self._sacked
+            and (st in _FAST_STATES or st is _CLOSING or st is _LAST_ACK)
+            and (_sd(self.snd_una, self._recover) >= 0 or self._recover == self.iss)
+        ):
+            self._tr(now, "RACK reordering timer: hole lost")
+            self._enter_recovery(now)
 
     def _arm_tlp(self, now: float) -> None:
         """RFC 8985 7.2: schedule a probe timeout (PTO) for the tail of a flight."""
@@ -1301,7 +1526,7 @@ class TcpConnection:
             out.append(self._segment(seq, flags, bytes(self._sbuf[off : off + n]), tsval, None))
             self.total_retrans += 1
             self.bytes_retrans += n
-            self._note_rtx(tsval)
+            self._note_rtx(tsval, (seq + n) & MASK)
         # RFC 8985 7.3: re-arm the RTO after the probe
         self._rtx_deadline = now + self._rtt.current()
 
@@ -1372,13 +1597,23 @@ class TcpConnection:
     def time_wait_accepts_syn(self, seg: TcpSegment) -> bool:
         """May a new SYN reopen this TIME-WAIT 4-tuple? (Linux tcp_timewait_state_process).
 
-        Yes when the SYN's timestamp is newer than the last one seen (RFC 6191), or,
-        without timestamps, when its sequence number is beyond RCV.NXT.
+        RFC 6191 2 (with timestamps): yes when the SYN's TSval is newer than the
+        last one seen; when it is not newer but not PAWS-old either, fall back to
+        the sequence number rule of RFC 9293 3.10.7.4 (note) / RFC 1122
+        4.2.2.13: yes when SEG.SEQ is beyond RCV.NXT. A TSval older than
+        TS.Recent is an old duplicate (RFC 7323 5.3 PAWS; Linux
+        tcp_timewait_state_process: ``!paws_reject && (after(seq, rcv_nxt) ||
+        newer tsval)``). A TSval equal to TS.Recent is common: Linux's ms clock
+        often has not ticked between its FIN and its reconnecting SYN.
         """
         if self.state is not _TIME_WAIT or not seg.flags & SYN or seg.flags & (ACK | RST):
             return False
         if self.ts_ok and seg.ts_val is not None:
-            return _sd(seg.ts_val, self.ts_recent) > 0
+            d = _sd(seg.ts_val, self.ts_recent)
+            if d > 0:
+                return True
+            if d < 0:
+                return False  # RFC 7323 5.3: PAWS rejects it
         return _sd(seg.seq, self.rcv_nxt) > 0
 
     def time_wait_iss(self) -> int:
@@ -1727,10 +1962,15 @@ class TcpConnection:
             self.dropped += 1
             self._challenge_ack(now)
             return
-        if seg.sack_blocks and self.sack_ok:
-            self._update_scoreboard(seg.sack_blocks, ack)
-            if self._in_recovery:
-                self._fast_rtx = True
+        blocks = seg.sack_blocks
+        if blocks and self.sack_ok:
+            s0, e0 = blocks[0]
+            if _sd(e0, ack) <= 0 or (
+                len(blocks) > 1 and _sd(s0, blocks[1][0]) >= 0 and _sd(e0, blocks[1][1]) <= 0
+            ):
+                # RFC 2883 4: a first block below the ACK or inside the second is a DSACK
+                self._on_dsack(s0, e0, now)
+            self._update_scoreboard(blocks, ack)
         # window update (RFC 9293 3.10.7.4)
         if da >= 0:
             wl1d = _sd(seq, self.snd_wl1)
@@ -1762,11 +2002,13 @@ class TcpConnection:
         ):
             # RFC 5681 2: a duplicate acknowledgment
             self._dupack(now)
+        if self._in_recovery and self.sack_ok and self._xlog:
+            self._rack_update(seg, now)
         if (
             not self._in_recovery
             and self._sacked
             and (
-                self._sacked >= self._dupthresh_bytes()
+                self._sacked > self._dupthresh_bytes()
                 # RFC 8985 6.2/7.4 (RACK in small): the tail probe was SACKed,
                 # so everything sent before it and still un-SACKed is lost
                 or (self._tlp_pending and self._scoreboard[-1][1] == self.snd_max)
@@ -1776,6 +2018,9 @@ class TcpConnection:
         ):
             # RFC 6675 5: DupThresh segments' worth SACKed above SND.UNA: loss
             self._enter_recovery(now)
+        elif self._sacked and not self._in_recovery and self._reo_deadline == INF:
+            # RFC 8985 6.3: a hole below SACKed data: wait one reordering window
+            self._reo_deadline = now + max(self._reo_wnd(False), 0.001)
         st = self.state
         if st is _TIME_WAIT:
             if flags & FIN:
@@ -1799,6 +2044,20 @@ class TcpConnection:
             self.bytes_acked += data_acked
             self._freed = True
         fin_acked = acked > data_acked and self._fin_queued
+        if (
+            self._in_recovery
+            and self._undo_ok
+            and self.ts_ok
+            and self._undo_tsval
+            and seg.ts_ecr
+            and _sd(ack, self._undo_marker) > 0
+            and _sd(seg.ts_ecr, self._undo_tsval) < 0
+        ):
+            # RFC 3522 3.2 (Eifel detection), while recovering (Linux
+            # tcp_try_undo_partial / _recovery / _loss): the ACK for retransmitted
+            # data echoes a TSval older than the first retransmission: the
+            # original arrived
+            self._undo(now, "timestamps (Eifel)")
         self.snd_una = ack
         if _sd(self.snd_nxt, ack) < 0:
             self.snd_nxt = ack
@@ -1833,25 +2092,50 @@ class TcpConnection:
         self._last_ack_time = now
         cc = self._cc
         in_flight = _sd(self.snd_max, ack)
-        if self._in_recovery:
-            if _sd(ack, self._recover) >= 0:
-                # RFC 6582 3.2 step 6: full acknowledgment
-                self._in_recovery = False
-                cc.on_recovery_exit(now, in_flight)
-            else:
-                # RFC 6582 3.2 step 5: partial acknowledgment, retransmit the next hole
-                if not self.sack_ok:
-                    cc.on_partial_ack(data_acked)
-                self._fast_rtx = True
-        else:
-            cc.on_ack(data_acked, rtt, now, in_flight)
-        self._dupacks = 0
         if self._scoreboard:
             sb = [
                 (s if _sd(s, ack) >= 0 else ack, e) for s, e in self._scoreboard if _sd(e, ack) > 0
             ]
             self._scoreboard = sb
             self._sacked = sum(_sd(e, s) for s, e in sb)
+            if not sb:
+                self._reo_deadline = INF
+        if self._in_recovery:
+            if _sd(ack, self._recover) >= 0:
+                # RFC 6582 3.2 step 6 / RFC 6675 5: full acknowledgment ends recovery
+                self._in_recovery = False
+                if self._undo_ok and self._undo_retrans <= 0:
+                    # Linux tcp_try_undo_recovery: nothing was retransmitted, or every
+                    # retransmission was DSACKed (RFC 3708 2): the loss was reordering
+                    self._in_recovery = True
+                    self._undo(now, "recovery without needed retransmissions")
+                    cc.on_ack(data_acked, rtt, now, in_flight)
+                elif self._loss_all:
+                    # after an RTO the window is what slow start made it (RFC 5681 3.1)
+                    cc.on_ack(data_acked, rtt, now, in_flight)
+                else:
+                    cc.on_recovery_exit(now, in_flight)
+                self._end_episode()
+            else:
+                if self.sack_ok:
+                    if self._loss_all:
+                        cc.on_ack(data_acked, rtt, now, in_flight)  # RFC 5681 3.1 slow start
+                    if self._scoreboard:
+                        # RFC 6582 3.2 step 5 for SACK too: a partial ACK with
+                        # SACKed data above the new SND.UNA: the head hole is lost
+                        head = (ack + self.snd_mss) & MASK
+                        if _sd(head, self._force_to) > 0:
+                            self._force_to = head
+                    self._prune_xlog(ack)
+                    if self._xlog:
+                        self._rack_update(seg, now)
+                else:
+                    # RFC 6582 3.2 step 5: deflate, retransmit the next hole at once
+                    cc.on_partial_ack(data_acked)
+                self._fast_rtx = True
+        else:
+            cc.on_ack(data_acked, rtt, now, in_flight)
+        self._dupacks = 0
         # RFC 6298 5.2 / 5.3: stop or restart the timer (a store, no heap work)
         self._tlp_pending = False
         if ack == self.snd_max:
@@ -1859,10 +2143,11 @@ class TcpConnection:
             self._tlp_deadline = INF
         else:
             self._rtx_deadline = now + self._rtt.current()
-            if self.sack_ok and not self._in_recovery:
-                self._arm_tlp(now)
-            else:
-                self._tlp_deadline = INF
+            # RFC 8985 7.2: re-arm the PTO, once the flush has sent what this ACK
+            # clocks out (a lone segment's PTO would exceed the RTO; the flight
+            # after the flush is what the probe protects)
+            self._tlp_deadline = INF
+            self._tlp_rearm = self.sack_ok and not self._in_recovery
         if fin_acked:
             self._fin_acked = True
             st = self.state
@@ -1884,7 +2169,7 @@ class TcpConnection:
             if not self.sack_ok:
                 # NewReno window inflation; with SACK the pipe does the accounting
                 self._cc.on_dupack_in_recovery()
-        elif self._dupacks == 3 and (
+        elif self._dupacks == self._reordering and (
             # RFC 6582 4.1: only when the ACK covers more than the last recovery point
             _sd(self.snd_una, self._recover) >= 0 or self._recover == self.iss
         ):
@@ -1894,23 +2179,128 @@ class TcpConnection:
         """RFC 6675 DupThresh in bytes, lowered for small flights (RFC 5827)."""
         mss = self.snd_mss
         flight = _sd(self.snd_max, self.snd_una)
-        if flight < 4 * mss:
+        if flight < 4 * mss and self._reordering <= DUPTHRESH:
             # RFC 5827 2.1 early retransmit: everything but one segment SACKed
-            return flight - mss if flight > mss else flight
-        return 3 * mss
+            # (RFC 5827 6: not when reordering has been seen)
+            return flight - mss - 1 if flight > mss else flight - 1
+        # RFC 6675 4 IsLost(SND.UNA): more than (DupThresh - 1) * SMSS SACKed above
+        return (self._reordering - 1) * mss
 
     def _enter_recovery(self, now: float) -> None:
         """RFC 5681 3.2 / RFC 6582 3.2 / RFC 6675 5: fast retransmit, fast recovery."""
+        self._start_undo()
+        self._entry_fack = self._scoreboard[-1][1] if self._scoreboard else self.snd_una
         self._in_recovery = True
         self._tlp_deadline = INF
+        self._reo_deadline = INF
         self._tlp_pending = False
         self._recover = self.snd_max
-        self._high_rxt = self.snd_una
-        self._cc.on_loss_fast(now, _sd(self.snd_max, self.snd_una))
+        flight = _sd(self.snd_max, self.snd_una)
+        if self.sack_ok:
+            self._begin_episode(now)
+            self._cc.on_loss_sack(now, flight)
+        else:
+            self._cc.on_loss_fast(now, flight)
         self._fast_rtx = True
         self.fast_retransmits += 1
         self.lost += 1
         self._tr(now, f"fast retransmit at {self.snd_una}")
+
+    def _begin_episode(self, now: float) -> None:
+        """A new RFC 6675 recovery episode: fresh log, the head marked lost."""
+        self._xlog = []
+        self._ep_start = now
+        self._rack_xmit = -INF
+        self._rack_rtt = 0.0
+        self._loss_all = False
+        # RFC 6675 5 step (4.2): the first segment is retransmitted at once
+        self._force_to = (self.snd_una + self.snd_mss) & MASK
+
+    def _end_episode(self) -> None:
+        self._xlog = []
+        self._loss_all = False
+        self._force_to = self.snd_una
+        self._rack_xmit = -INF
+
+    def _prune_xlog(self, ack: int) -> None:
+        log = self._xlog
+        if log and any(_sd(x.end, ack) <= 0 for x in log):
+            self._xlog = [x for x in log if _sd(x.end, ack) > 0]
+
+    def _rack_update(self, seg: TcpSegment, now: float) -> None:
+        """RFC 8985 6.2 steps 1-2: RACK.xmit_ts / RACK.rtt from the newest delivered send."""
+        ack = self.snd_una
+        min_rtt = self._rtt.min_rtt
+        ecr = seg.ts_ecr if self.ts_ok else None
+        for x in self._xlog:
+            if x.delivered:
+                continue
+            if _sd(x.end, ack) > 0:
+                e = self._sacked_end(x.start)
+                if e is None or _sd(e, x.end) < 0:
+                    continue
+            x.delivered = True
+            if x.rtx and (now - x.time < min_rtt or (ecr and _sd(ecr, self._ts_val(x.time)) < 0)):
+                # RFC 8985 6.2 step 2: probably the original's ACK, not this one
+                continue
+            if x.time > self._rack_xmit:
+                self._rack_xmit = x.time
+                self._rack_rtt = now - x.time
+
+    def _start_undo(self) -> None:
+        """Save the window before a reduction (Linux tcp_init_undo)."""
+        cc = self._cc
+        self._undo_ok = True
+        self._undo_cwnd = cc.cwnd
+        self._undo_ssthresh = cc.ssthresh
+        self._undo_marker = self.snd_una
+        self._undo_retrans = 0
+        self._undo_tsval = 0
+
+    def _undo(self, now: float, why: str) -> None:
+        """The reduction was spurious: restore cwnd/ssthresh, leave recovery
+        (RFC 3708 2 / RFC 4015 3; Linux tcp_try_undo_recovery, tcp_try_undo_dsack)."""
+        self._undo_ok = False
+        self.undos += 1
+        self._cc.undo(self._undo_cwnd, self._undo_ssthresh)
+        # the degree of the reordering that fooled us (Linux tcp_check_sack_reordering)
+        self._note_reordering(_sd(self._entry_fack, self._undo_marker) + self.snd_mss)
+        if self._in_recovery:
+            self._in_recovery = False
+            self._end_episode()
+        if _sd(self.snd_nxt, self.snd_max) < 0:
+            # RFC 4015 3.1 step (4): resume with new data after a spurious timeout
+            self.snd_nxt = self.snd_max
+        self._recover = self.snd_una  # Linux: back to Open, a new loss may start recovery
+        self._rtx_deadline = now + self._rtt.current() if self.snd_una != self.snd_max else INF
+        self._tr(now, f"undo ({why}): cwnd {self._cc.cwnd} ssthresh {self._cc.ssthresh}")
+
+    def _on_dsack(self, start: int, end: int, now: float) -> None:
+        """RFC 2883 / RFC 3708: a duplicate arrived; was it our retransmission?"""
+        self.dsacks_in += 1
+        # RFC 8985 6.2 step 4: widen the reordering window
+        if self._reo_mult < 4:
+            self._reo_mult += 1
+        if not self._undo_ok or _sd(end, self._undo_marker) <= 0:
+            return
+        if _sd(start, self._rtx_max) >= 0:
+            return  # not something we retransmitted (a network duplicate)
+        mss = self.snd_mss
+        segs = (_sd(end, start) + mss - 1) // mss
+        if segs < 1:
+            segs = 1
+        self.spurious_retrans += segs
+        self._undo_retrans -= segs
+        if self._undo_retrans <= 0:
+            # RFC 3708 2: every retransmission of the episode was needless
+            self._undo(now, "DSACK")
+
+    def _note_reordering(self, metric: int) -> None:
+        """Linux tcp_check_sack_reordering: raise DupThresh to the degree seen."""
+        mss = self.snd_mss
+        if metric > self._reordering * mss:
+            r = (metric + mss - 1) // mss
+            self._reordering = r if r < MAX_REORDERING else MAX_REORDERING
 
     def _update_scoreboard(self, blocks: tuple[tuple[int, int], ...], ack: int) -> None:
         """Record SACKed ranges (RFC 2018), ignoring DSACK blocks (RFC 2883)."""
@@ -1919,6 +2309,8 @@ class TcpConnection:
         limit = (self.snd_max - una) & MASK
         floor = (ack - una) & MASK
         added = False
+        old_fack = ((sb[-1][1] - una) & MASK) if sb else 0
+        rtx_max = ((self._rtx_max - una + 0x80000000) & MASK) - 0x80000000
         # work in offsets from SND.UNA (all held blocks lie in (0, limit])
         for s, e in blocks:
             so = ((s - una + 0x80000000) & MASK) - 0x80000000
@@ -1927,6 +2319,10 @@ class TcpConnection:
                 continue  # DSACK (RFC 2883) or bogus
             if so < floor:
                 s = ack
+                so = floor
+            if so < old_fack and so >= rtx_max and self._sacked_end(s) is None:
+                # never retransmitted, newly SACKed below the highest SACK: reordering
+                self._note_reordering(old_fack - so)
             sb.append((s, e))
             added = True
         if not added:
@@ -2085,7 +2481,7 @@ class TcpConnection:
             data_segs_in=self.data_segs_in,
             total_retrans=self.total_retrans,
             lost=self.lost,
-            reordering=3,
+            reordering=self._reordering,
             delivery_rate=self.delivery_rate,
             dropped=self.dropped,
             challenge_acks=self.challenge_acks,
@@ -2094,6 +2490,9 @@ class TcpConnection:
             rto_expirations=self.rto_expirations,
             ooo_segs_in=self.ooo_segs_in,
             dsacks_out=self.dsacks_out,
+            dsacks_in=self.dsacks_in,
+            spurious_retrans=self.spurious_retrans,
+            undos=self.undos,
         )
 
     def __repr__(self) -> str:

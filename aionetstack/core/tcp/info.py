@@ -47,7 +47,7 @@ class TcpInfo:
     data_segs_in: int
     total_retrans: int
     lost: int
-    reordering: int
+    reordering: int  # DupThresh in segments (Linux tp->reordering), adapted
     delivery_rate: float  # bytes per second, last sample
     dropped: int  # segments dropped as unacceptable or malformed
     challenge_acks: int
@@ -56,3 +56,6 @@ class TcpInfo:
     rto_expirations: int
     ooo_segs_in: int
     dsacks_out: int
+    dsacks_in: int  # DSACK blocks received (RFC 2883)
+    spurious_retrans: int  # retransmitted segments proven unnecessary (DSACK / Eifel)
+    undos: int  # cwnd reductions undone (RFC 3708 / RFC 3522; Linux TCPFullUndo etc.)
