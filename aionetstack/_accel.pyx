@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled core of aionetstack: the Internet checksum and SipHash-2-4.
+"""Compiled core of aionetstack: the Internet checksum, SipHash-2-4, the IPv4+TCP
+packet builder and the TUN write loop.
 
 Theory of operation
 -------------------
@@ -14,6 +15,26 @@ the compiler vectorises the loop), folds once to 16 bits with end-around carry,
 and byte-swaps on little-endian hosts: the ones' complement sum is byte-order
 independent (RFC 1071 section 2.B). The pure-Python fallbacks live in
 ``aionetstack.wire.checksum`` and ``aionetstack.wire.siphash``.
+
+``build_ipv4_tcp`` is the send hot path (``wire/tcp.py`` documents it): one
+``bytes`` object is allocated at its final size, the 40-byte header written
+field by field, options and payload copied in once, and the TCP checksum summed
+over the finished segment. Any argument it cannot take as is (not an exact
+``int``, out of its field's range, not a contiguous buffer, bad option length,
+too long) makes it call the pure-Python builder instead, so errors are exactly
+the fallback's.
+
+``parse_tcp`` handles the usual segment (no options, or Linux's ``NOP NOP TS``;
+checksum verified when both addresses are given) and builds the ``TcpSegment``
+record directly (its class and slot offsets are registered once by
+``wire/tcp.py``); anything else (other options, a bad header or checksum, a
+``bytearray``) goes to the pure-Python parser, which raises the errors.
+
+``write_packets(fd, packets, start)`` writes ``packets[start:]`` (``bytes``
+items) to a non-blocking descriptor, one ``write(2)`` each, releasing the GIL
+per chunk of up to 64 packets. It stops at the first item that is not
+``bytes`` or whose write fails, and returns ``(written, nbytes)``; the caller
+redoes that packet with ``os.write`` to get the error (``link/tun.py``).
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -23,6 +44,8 @@ cdef extern from *:
     """
     #include <stdint.h>
     #include <string.h>
+    #include <unistd.h>
+    #include <structmember.h>
 
     /* Folded 16-bit ones' complement sum in network order (RFC 1071). */
     static uint64_t ans_ones_sum(const unsigned char *p, size_t n, uint64_t initial)
@@ -114,9 +137,301 @@ cdef extern from *:
         ANS_SIPROUND(v0, v1, v2, v3);
         return v0 ^ v1 ^ v2 ^ v3;
     }
+
+    static inline void ans_put16(unsigned char *p, uint32_t v)
+    {
+        p[0] = (unsigned char)(v >> 8);
+        p[1] = (unsigned char)v;
+    }
+
+    static inline void ans_put32(unsigned char *p, uint32_t v)
+    {
+        p[0] = (unsigned char)(v >> 24);
+        p[1] = (unsigned char)(v >> 16);
+        p[2] = (unsigned char)(v >> 8);
+        p[3] = (unsigned char)v;
+    }
+
+    static inline uint32_t ans_fold(uint64_t s)
+    {
+        s = (s & 0xffffffffu) + (s >> 32);
+        s = (s & 0xffffu) + (s >> 16);
+        s = (s & 0xffffu) + (s >> 16);
+        s = (s & 0xffffu) + (s >> 16);
+        return (uint32_t)s;
+    }
+
+    /* An exact int in [0, limit], else -1 (no exception left set). */
+    static inline int ans_field(PyObject *o, unsigned long limit, uint32_t *out)
+    {
+        unsigned long v;
+        if (!PyLong_CheckExact(o))
+            return -1;
+        v = PyLong_AsUnsignedLong(o);
+        if (v == (unsigned long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (v > limit)
+            return -1;
+        *out = (uint32_t)v;
+        return 0;
+    }
+
+    /* The whole IPv4 (DF, no IP options) + TCP packet; Py_None (new reference)
+       means "not handled here: use the pure-Python builder". */
+    static PyObject *ans_build_ipv4_tcp(PyObject *a_src, PyObject *a_dst, PyObject *a_ident,
+                                        PyObject *a_ttl, PyObject *a_sport, PyObject *a_dport,
+                                        PyObject *a_seq, PyObject *a_ack, PyObject *a_flags,
+                                        PyObject *a_window, PyObject *options, PyObject *payload)
+    {
+        uint32_t src, dst, ident, ttl, sport, dport, seq, ack, flags, window;
+        Py_buffer ov, pv;
+        Py_ssize_t olen, hlen, tcp_len, total;
+        PyObject *res;
+        unsigned char *p, *t;
+        uint64_t s;
+        if (ans_field(a_src, 0xffffffffUL, &src) || ans_field(a_dst, 0xffffffffUL, &dst)
+            || ans_field(a_ident, 0xffffUL, &ident) || ans_field(a_ttl, 0xffUL, &ttl)
+            || ans_field(a_sport, 0xffffUL, &sport) || ans_field(a_dport, 0xffffUL, &dport)
+            || ans_field(a_seq, 0xffffffffUL, &seq) || ans_field(a_ack, 0xffffffffUL, &ack)
+            || ans_field(a_flags, 0xffUL, &flags) || ans_field(a_window, 0xffffUL, &window))
+            Py_RETURN_NONE;
+        if (PyObject_GetBuffer(options, &ov, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        if (PyObject_GetBuffer(payload, &pv, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            PyBuffer_Release(&ov);
+            Py_RETURN_NONE;
+        }
+        olen = ov.len;
+        hlen = 20 + olen;
+        tcp_len = hlen + pv.len;
+        total = 20 + tcp_len;
+        if ((olen & 3) || olen > 40 || total > 65535) {
+            PyBuffer_Release(&pv);
+            PyBuffer_Release(&ov);
+            Py_RETURN_NONE;
+        }
+        res = PyBytes_FromStringAndSize(NULL, total);
+        if (res == NULL) {
+            PyBuffer_Release(&pv);
+            PyBuffer_Release(&ov);
+            return NULL;
+        }
+        p = (unsigned char *)PyBytes_AS_STRING(res);
+        /* RFC 791 3.1: version/IHL 0x45, TOS 0, DF, protocol 6 */
+        p[0] = 0x45;
+        p[1] = 0;
+        ans_put16(p + 2, (uint32_t)total);
+        ans_put16(p + 4, ident);
+        p[6] = 0x40;
+        p[7] = 0;
+        p[8] = (unsigned char)ttl;
+        p[9] = 6;
+        ans_put32(p + 12, src);
+        ans_put32(p + 16, dst);
+        s = 0x4500u + (uint64_t)total + ident + 0x4000u + (ttl << 8) + 6u
+            + (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu);
+        ans_put16(p + 10, ~ans_fold(s) & 0xffffu);
+        /* RFC 9293 3.1 */
+        t = p + 20;
+        ans_put16(t, sport);
+        ans_put16(t + 2, dport);
+        ans_put32(t + 4, seq);
+        ans_put32(t + 8, ack);
+        t[12] = (unsigned char)(hlen << 2);
+        t[13] = (unsigned char)flags;
+        ans_put16(t + 14, window);
+        t[16] = t[17] = t[18] = t[19] = 0;
+        if (olen)
+            memcpy(t + 20, ov.buf, (size_t)olen);
+        if (pv.len)
+            memcpy(t + hlen, pv.buf, (size_t)pv.len);
+        PyBuffer_Release(&pv);
+        PyBuffer_Release(&ov);
+        /* pseudo-header + the finished segment (checksum field still zero) */
+        s = (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu) + 6u + (uint64_t)tcp_len;
+        ans_put16(t + 16, ~(uint32_t)ans_ones_sum(t, (size_t)tcp_len, s) & 0xffffu);
+        return res;
+    }
+
+    /* parse_tcp's usual case, building the TcpSegment record directly: the
+       record class and its slot offsets are registered once (register_segment). */
+    #define ANS_SEG_SLOTS 16
+    static PyTypeObject *ans_seg_type = NULL;
+    static Py_ssize_t ans_seg_offset[ANS_SEG_SLOTS];
+
+    static int ans_register_segment(PyObject *cls, PyObject *names)
+    {
+        Py_ssize_t i;
+        if (!PyType_Check(cls) || !PyTuple_Check(names) || PyTuple_GET_SIZE(names) != ANS_SEG_SLOTS) {
+            PyErr_SetString(PyExc_TypeError, "register_segment(cls, 16 slot names)");
+            return -1;
+        }
+        for (i = 0; i < ANS_SEG_SLOTS; i++) {
+            PyObject *d = PyObject_GetAttr(cls, PyTuple_GET_ITEM(names, i));
+            if (d == NULL)
+                return -1;
+            if (!Py_IS_TYPE(d, &PyMemberDescr_Type)
+                || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+                Py_DECREF(d);
+                PyErr_SetString(PyExc_TypeError, "not a __slots__ member");
+                return -1;
+            }
+            ans_seg_offset[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+            Py_DECREF(d);
+        }
+        Py_XDECREF((PyObject *)ans_seg_type);
+        Py_INCREF(cls);
+        ans_seg_type = (PyTypeObject *)cls;
+        return 0;
+    }
+
+    static inline uint32_t ans_get16(const unsigned char *p)
+    {
+        return ((uint32_t)p[0] << 8) | p[1];
+    }
+
+    static inline uint32_t ans_get32(const unsigned char *p)
+    {
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    }
+
+    /* The record, or Py_None (new reference): "use the pure-Python parser". */
+    static PyObject *ans_parse_tcp(PyObject *buf, PyObject *a_src, PyObject *a_dst)
+    {
+        Py_buffer v;
+        const unsigned char *p;
+        Py_ssize_t n, hlen;
+        uint32_t src, dst;
+        int has_ts = 0, verify;
+        PyObject *vals[ANS_SEG_SLOTS];
+        PyObject *seg;
+        int i;
+        if (ans_seg_type == NULL || PyByteArray_Check(buf))
+            Py_RETURN_NONE;
+        verify = a_src != Py_None && a_dst != Py_None;
+        if (verify && (ans_field(a_src, 0xffffffffUL, &src) || ans_field(a_dst, 0xffffffffUL, &dst)))
+            Py_RETURN_NONE;
+        if (PyObject_GetBuffer(buf, &v, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        p = (const unsigned char *)v.buf;
+        n = v.len;
+        hlen = n >= 20 ? (Py_ssize_t)((p[12] >> 4) << 2) : 0;
+        if (n < 20 || hlen > n)
+            goto fallback;
+        if (hlen == 32 && ans_get32(p + 20) == 0x0101080Au)
+            has_ts = 1;
+        else if (hlen != 20)
+            goto fallback;  /* other options (or a bad offset): the option walker */
+        if (verify && ans_ones_sum(p, (size_t)n, (uint64_t)src + dst + 6u + (uint64_t)n) != 0xffffu)
+            goto fallback;  /* ChecksumError, raised by the pure parser */
+        memset(vals, 0, sizeof(vals));
+        vals[0] = PyLong_FromUnsignedLong(ans_get16(p));
+        vals[1] = PyLong_FromUnsignedLong(ans_get16(p + 2));
+        vals[2] = PyLong_FromUnsignedLong(ans_get32(p + 4));
+        vals[3] = PyLong_FromUnsignedLong(ans_get32(p + 8));
+        vals[4] = PyLong_FromUnsignedLong(p[13]);
+        vals[5] = PyLong_FromUnsignedLong(ans_get16(p + 14));
+        vals[6] = PyLong_FromUnsignedLong(ans_get16(p + 18));
+        vals[7] = PyLong_FromSsize_t(hlen);
+        Py_INCREF(Py_None); vals[8] = Py_None;    /* mss */
+        Py_INCREF(Py_None); vals[9] = Py_None;    /* wscale */
+        Py_INCREF(Py_False); vals[10] = Py_False; /* sack_permitted */
+        vals[11] = PyTuple_New(0);                /* sack_blocks */
+        if (has_ts) {
+            vals[12] = PyLong_FromUnsignedLong(ans_get32(p + 24));
+            vals[13] = PyLong_FromUnsignedLong(ans_get32(p + 28));
+        } else {
+            Py_INCREF(Py_None); vals[12] = Py_None;
+            Py_INCREF(Py_None); vals[13] = Py_None;
+        }
+        vals[15] = PyLong_FromUnsignedLong(ans_get16(p + 16));
+        PyBuffer_Release(&v);
+        vals[14] = PySequence_GetSlice(buf, hlen, PY_SSIZE_T_MAX);  /* payload */
+        seg = NULL;
+        for (i = 0; i < ANS_SEG_SLOTS; i++)
+            if (vals[i] == NULL)
+                goto error;
+        seg = ans_seg_type->tp_alloc(ans_seg_type, 0);
+        if (seg == NULL)
+            goto error;
+        for (i = 0; i < ANS_SEG_SLOTS; i++)
+            *(PyObject **)((char *)seg + ans_seg_offset[i]) = vals[i];  /* steals */
+        return seg;
+    error:
+        for (i = 0; i < ANS_SEG_SLOTS; i++)
+            Py_XDECREF(vals[i]);
+        return NULL;
+    fallback:
+        PyBuffer_Release(&v);
+        Py_RETURN_NONE;
+    }
+
+    #define ANS_WRITE_CHUNK 64
+
+    /* write(2) packets[start:] while they are bytes and the writes succeed. */
+    static PyObject *ans_write_packets(int fd, PyObject *packets, Py_ssize_t start)
+    {
+        PyObject *fast, *held[ANS_WRITE_CHUNK];
+        const char *bufs[ANS_WRITE_CHUNK];
+        Py_ssize_t lens[ANS_WRITE_CHUNK];
+        Py_ssize_t n, i, k, m, done = 0;
+        long long nbytes = 0;
+        int failed = 0;
+        fast = PySequence_Fast(packets, "packets must be a sequence");
+        if (fast == NULL)
+            return NULL;
+        n = PySequence_Fast_GET_SIZE(fast);
+        i = start < 0 ? 0 : start;
+        while (i < n && !failed) {
+            m = 0;
+            while (m < ANS_WRITE_CHUNK && i + m < n) {
+                PyObject *item = PySequence_Fast_GET_ITEM(fast, i + m);
+                if (!PyBytes_CheckExact(item))
+                    break;
+                Py_INCREF(item);
+                held[m] = item;
+                bufs[m] = PyBytes_AS_STRING(item);
+                lens[m] = PyBytes_GET_SIZE(item);
+                m++;
+            }
+            if (m == 0)
+                break;  /* not bytes: the caller takes it */
+            k = 0;
+            Py_BEGIN_ALLOW_THREADS
+            for (; k < m; k++) {
+                if (write(fd, bufs[k], (size_t)lens[k]) < 0) {
+                    failed = 1;
+                    break;
+                }
+                nbytes += lens[k];
+            }
+            Py_END_ALLOW_THREADS
+            for (Py_ssize_t j = 0; j < m; j++)
+                Py_DECREF(held[j]);
+            done += k;
+            i += k;
+            if (k < m && !failed)
+                break;
+        }
+        Py_DECREF(fast);
+        return Py_BuildValue("nL", done, nbytes);
+    }
     """
     uint64_t ans_ones_sum(const unsigned char *p, size_t n, uint64_t initial) nogil
     uint64_t ans_siphash24(const unsigned char *key, const unsigned char *m, size_t n) nogil
+    object ans_build_ipv4_tcp(object src, object dst, object ident, object ttl, object sport,
+                              object dport, object seq, object ack, object flags, object window,
+                              object options, object payload)
+    object ans_write_packets(int fd, object packets, Py_ssize_t start)
+    int ans_register_segment(object cls, object names) except -1
+    object ans_parse_tcp(object buf, object src, object dst)
 
 
 def ones_sum(object data, uint64_t initial=0):
@@ -148,3 +463,42 @@ def siphash24(object key, object data):
     PyBuffer_Release(&dview)
     PyBuffer_Release(&kview)
     return h
+
+
+def build_ipv4_tcp(object src, object dst, object ident, object ttl, object src_port,
+                   object dst_port, object seq, object ack, object flags, object window,
+                   object options, object payload):
+    """A whole IPv4 (DF set) + TCP packet, both checksums filled (see wire/tcp.py)."""
+    cdef object packet = ans_build_ipv4_tcp(src, dst, ident, ttl, src_port, dst_port, seq, ack,
+                                            flags, window, options, payload)
+    if packet is None:
+        from aionetstack.wire.tcp import pure_build_ipv4_tcp
+
+        return pure_build_ipv4_tcp(src, dst, ident, ttl, src_port, dst_port, seq, ack, flags,
+                                   window, options, payload)
+    return packet
+
+
+def write_packets(int fd, object packets, Py_ssize_t start=0):
+    """write(2) ``packets[start:]`` until an item is not bytes or a write fails.
+
+    Returns ``(written, nbytes)``: the packet at ``start + written`` (if any) was
+    not written; redo it with ``os.write`` to learn why.
+    """
+    return ans_write_packets(fd, packets, start)
+
+
+
+def register_segment(object cls, object names):
+    """Tell ``parse_tcp`` the record class and its slot names (in field order)."""
+    ans_register_segment(cls, names)
+
+
+def parse_tcp(object buf, object src=None, object dst=None):
+    """``wire.tcp.parse_tcp``, compiled for the usual segment (see the module docstring)."""
+    cdef object seg = ans_parse_tcp(buf, src, dst)
+    if seg is None:
+        from aionetstack.wire.tcp import pure_parse_tcp
+
+        return pure_parse_tcp(buf, src, dst)
+    return seg

@@ -18,11 +18,22 @@ to 14 (RFC 7323 2.3 says the receiver clamps; that is the engine's policy).
 The checksum is verified when both addresses are given (the pseudo-header needs
 them). The payload is a slice of the input, never a copy for memoryviews.
 
-``build_ipv4_tcp`` is the send hot path: both checksums are computed from the
-field values (the ones' complement sum of a header is the sum of its 16-bit
-fields) plus one accelerated pass over options and payload, then the 40-byte
-IPv4+TCP header is packed once and joined with the options and the payload,
-which is copied exactly once, into the returned ``bytes``.
+With the compiled core, ``parse_tcp`` is ``aionetstack._accel.parse_tcp``: it
+handles those two layouts itself (header, timestamps and checksum read in C,
+the ``TcpSegment`` record filled slot by slot) and passes everything else
+(other options, bad headers and checksums, ``bytearray`` input) to the
+pure-Python ``pure_parse_tcp``, so records and errors are the same.
+
+``build_ipv4_tcp`` is the send hot path. The compiled builder
+(``aionetstack._accel.build_ipv4_tcp``) allocates the packet once at its final
+size, writes the 40-byte header field by field, copies options and payload in
+and sums the finished segment for the TCP checksum; it hands any argument it
+cannot take as is to the pure-Python ``pure_build_ipv4_tcp`` (so errors are the
+same). That one computes both checksums from the field values (the ones'
+complement sum of a header is the sum of its 16-bit fields) plus one pass over
+options and payload, packs the 40-byte header once and joins it with the
+options and the payload, which is copied exactly once, into the returned
+``bytes``. Both give identical packets.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
+from aionetstack.wire._loader import load_accel
 from aionetstack.wire._record import Record
 from aionetstack.wire.checksum import BytesLike, ones_sum
 from aionetstack.wire.errors import BadHeaderError, BadOptionError, ChecksumError, TruncatedError
@@ -50,6 +62,8 @@ __all__ = [
     "build_tcp_options",
     "flags_to_str",
     "parse_tcp",
+    "pure_build_ipv4_tcp",
+    "pure_parse_tcp",
 ]
 
 # RFC 9293 3.1 control bits, RFC 3168 6.1 ECE/CWR.
@@ -219,7 +233,7 @@ def _parse_options(seg: TcpSegment, buf: BytesLike, end: int) -> None:
         i += olen
 
 
-def parse_tcp(buf: BytesLike, src: int | None = None, dst: int | None = None) -> TcpSegment:
+def pure_parse_tcp(buf: BytesLike, src: int | None = None, dst: int | None = None) -> TcpSegment:
     """Parse a TCP segment (header + payload); verify the checksum when ``src`` and ``dst`` are given."""
     n = len(buf)
     ts_val: int | None
@@ -347,7 +361,7 @@ def build_tcp(
     return b"".join((header, options, payload))
 
 
-def build_ipv4_tcp(
+def pure_build_ipv4_tcp(
     src: int,
     dst: int,
     ident: int,
@@ -389,3 +403,12 @@ def build_ipv4_tcp(
         src_port, dst_port, seq, ack, off_byte, flags, window, tcp_ck, 0,
     )  # fmt: skip
     return b"".join((header, options, payload))
+
+
+_accel = load_accel()
+build_ipv4_tcp = pure_build_ipv4_tcp
+parse_tcp = pure_parse_tcp
+if _accel is not None:
+    build_ipv4_tcp = _accel.build_ipv4_tcp
+    _accel.register_segment(TcpSegment, TcpSegment.__slots__)
+    parse_tcp = _accel.parse_tcp

@@ -206,6 +206,22 @@ def test_inject_packets_into_kernel(tun: TunLink) -> None:
     assert tun.stats["tx_dropped"] == tun.stats["tx_errors"] == tun.stats["tx_queued"] == 0
 
 
+def test_send_batch_mixed_items_and_a_bad_packet(tun: TunLink) -> None:
+    """bytes, bytearray and memoryview items, and a packet the kernel refuses in the
+    middle: the others arrive in order, the bad one is counted (compiled loop + os.write)."""
+    packets: list[Any] = [_udp_packet(i) for i in range(10)]
+    packets[3] = bytearray(packets[3])
+    packets[6] = memoryview(packets[6])
+    packets.insert(5, b"\x00" * 20)  # IP version 0: EINVAL
+    with _udp_sink() as sink:
+        tun.send_batch(packets)
+        got = [sink.recvfrom(2048)[0] for _ in range(10)]
+    assert [int.from_bytes(d[:4], "big") for d in got] == list(range(10))
+    assert tun.stats["tx_packets"] == 10
+    assert tun.stats["tx_bytes"] == sum(len(p) for p in packets) - 20
+    assert tun.stats["tx_errors"] == 1
+
+
 def test_big_packet_at_mtu_65535(in_netns: int) -> None:
     with make_tun(mtu=65535) as link, _udp_sink() as sink:
         link.send(_udp_packet(7, size=65535 - 28))
