@@ -5,7 +5,41 @@ Every knob names the Linux sysctl or socket option it mirrors where there is one
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
+
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    # name: (lowest, highest) accepted, as Linux bounds the matching sysctl/sockopt
+    "ttl": (1, 255),
+    "reassembly_memory": (0, 1 << 40),
+    "icmp_rate_burst": (0, 1 << 30),
+    "ephemeral_port_low": (1, 65535),
+    "ephemeral_port_high": (1, 65535),
+    "syn_retries": (0, 127),  # TCP_SYNCNT allows 1..127; 0 is handy in tests
+    "synack_retries": (0, 255),
+    "max_syn_backlog": (1, 1 << 30),
+    "recv_buffer": (1, 1 << 31),
+    "send_buffer": (1, 1 << 31),
+    "retries2": (0, 255),
+    "quickack_segments": (0, 1 << 16),
+    "challenge_ack_limit": (0, 1 << 31),
+    "keepalive_count": (1, 127),  # TCP_KEEPCNT
+    "initial_cwnd_segments": (1, 1 << 16),
+}
+_POSITIVE_FLOATS = (
+    "reassembly_timeout",
+    "rto_initial",
+    "rto_min",
+    "rto_max",
+    "delayed_ack",
+    "delayed_ack_max",
+    "persist_min",
+    "keepalive_idle",
+    "keepalive_interval",
+)
+_NON_NEGATIVE_FLOATS = ("icmp_rate_limit", "time_wait", "fin_timeout")
+CONGESTION_CONTROLS = ("newreno",)
 
 
 @attrs.frozen(kw_only=True)
@@ -66,3 +100,38 @@ class StackConfig:
 
     # --- observability ------------------------------------------------------
     trace: bool = False  # record every state transition and timer event
+
+    def __attrs_post_init__(self) -> None:
+        """Reject values no kernel would accept: a mistake caught here, not mid-connection."""
+        for name, (low, high) in _INT_RANGES.items():
+            _check_int(name, getattr(self, name), low, high)
+        for name in _POSITIVE_FLOATS:
+            _check_float(name, getattr(self, name), positive=True)
+        for name in _NON_NEGATIVE_FLOATS:
+            _check_float(name, getattr(self, name), positive=False)
+        if self.ephemeral_port_low > self.ephemeral_port_high:
+            raise ValueError("ephemeral_port_low must not exceed ephemeral_port_high")
+        if not self.rto_min <= self.rto_max:
+            raise ValueError("rto_min must not exceed rto_max")
+        if self.delayed_ack > self.delayed_ack_max:
+            raise ValueError("delayed_ack must not exceed delayed_ack_max")
+        if self.congestion_control not in CONGESTION_CONTROLS:
+            raise ValueError(
+                f"unknown congestion_control {self.congestion_control!r}; "
+                f"available: {', '.join(CONGESTION_CONTROLS)}"
+            )
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"StackConfig.{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"StackConfig.{name} must be in {low}..{high}, got {value}")
+
+
+def _check_float(name: str, value: Any, *, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"StackConfig.{name} must be a number, not {type(value).__name__}")
+    if value != value or (value <= 0 if positive else value < 0):  # NaN, or out of range
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"StackConfig.{name} must be {kind}, got {value}")

@@ -235,3 +235,36 @@ class TestReceiverAcks:
         c.receive(segment(seq=RCV, ack=UNA, payload=b"y" * 1000), 2.1)
         (a,) = output(c, 2.1)
         assert a.sack_blocks[0] == (RCV, RCV + 1000)
+
+
+class TestRecoveryTerminates:
+    """Regression: a retransmission made in the current wakeup was judged lost
+    again when RACK.rtt and the reordering window were both 0 (a zero-delay
+    path), and ``packets_to_send`` resent the same piece forever."""
+
+    def test_zero_delay_lossy_path_in_both_directions(self) -> None:
+        import signal
+
+        class Blocked(BaseException):
+            """Escapes every handler on the way up (the engine catches nothing, but be sure)."""
+
+        def blocked(signum: int, frame: object) -> None:
+            raise Blocked("packets_to_send never returned (recovery loop)")
+
+        old = signal.signal(signal.SIGALRM, blocked)
+        signal.alarm(30)  # a hang detector, not a speed limit: this takes ~0.5 s
+        try:
+            sim = Simulator(0, trace=False, record_events=False)
+            c, s = sim.tcp_pair(link=SimLink(delay=0.0, loss=0.03))
+            c.connect(s.addr, s.port)
+            data = bytes(range(256)) * 4000
+            c.write(data)
+            s.write(data)
+            c.shutdown()
+            s.shutdown()
+            sim.run()
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+        assert bytes(s.received) == data
+        assert bytes(c.received) == data

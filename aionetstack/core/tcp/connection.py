@@ -1254,7 +1254,10 @@ class TcpConnection:
             if x is not None:
                 end = x.end if _sd(x.end, hole_end) < 0 else hole_end
                 t = x.time
-                is_lost = t <= rack_xmit and t <= rack_deadline and not x.delivered
+                # RFC 8985 6.2 step 5; a transmission made at ``now`` (this very
+                # wakeup: the loop's clock does not move within one) cannot be
+                # known lost yet, even when RACK.rtt and reo_wnd are both 0
+                is_lost = t < now and t <= rack_xmit and t <= rack_deadline and not x.delivered
             else:
                 end = hole_end
                 for y in log:
@@ -1294,10 +1297,14 @@ class TcpConnection:
         nbuf = len(sbuf)
         fin_pending = self._fin_queued and not self._fin_acked
         sent = False
+        last_ps = -1
         while True:
             pipe, ps, pe = self._classify(now)
-            if ps == pe or (pipe >= cwnd and not force):
+            if ps in (pe, last_ps) or (pipe >= cwnd and not force):
+                # ps == last_ps: the piece just resent would be resent again; never
+                # loop on it (each pass must move forward through the holes)
                 break
+            last_ps = ps
             force = False
             mss = self.snd_mss - (4 + 8 * len(sack) if sack else 0)
             off = _sd(ps, sbuf_seq)
@@ -1870,9 +1877,11 @@ class TcpConnection:
                 if st is _TIME_WAIT and flags & FIN:
                     # RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout
                     self._tw_deadline = now + self.config.time_wait
-                if seg_len == 0:
+                if seg_len == 0 and d != -1:
                     # Linux tcp_oow_rate_limited (tcp_invalid_ratelimit, 500 ms):
-                    # answering every unacceptable pure ACK can loop forever
+                    # answering every unacceptable pure ACK can loop forever. A
+                    # keepalive probe (SEG.SEQ = RCV.NXT - 1, RFC 1122 4.2.3.6) is
+                    # always answered: keepalive intervals may be shorter than 500 ms
                     if now - self._oow_last < OOW_RATE_LIMIT:
                         return
                     self._oow_last = now
