@@ -31,6 +31,7 @@ aborts the half-open connection (RST, removed from the demux table).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import errno
 import os
 import random
@@ -44,6 +45,7 @@ from aionetstack.aio.server import Server
 from aionetstack.aio.transport import TcpTransport
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.events import Connected, ConnectionClosed
+from aionetstack.core.tcp.states import TcpState
 from aionetstack.link.base import EventLoopLike, Link
 from aionetstack.wire.addr import int_to_ip, ip_to_int, parse_interface
 
@@ -53,13 +55,23 @@ _MAX_RUN_ROUNDS = 8
 
 
 class _ConnectWaiter:
-    """Owner of a connection in SYN-SENT: resolves the connect future."""
+    """Owner of a connection in SYN-SENT: resolves the connect future.
 
-    __slots__ = ("conn", "fut")
+    With ``make``, the future's result is ``make(conn)``, called by the driver
+    as soon as the handshake completes: ``create_connection`` builds its
+    transport there (``connection_made`` runs at once) instead of in two more
+    loop iterations after the awaiting task resumes.
+    """
 
-    def __init__(self, conn: Any, fut: asyncio.Future[None]) -> None:
+    __slots__ = ("conn", "ctx", "fut", "make")
+
+    def __init__(
+        self, conn: Any, fut: asyncio.Future[Any], make: Callable[[Any], Any] | None = None
+    ) -> None:
         self.conn = conn
         self.fut = fut
+        self.make = make
+        self.ctx = contextvars.copy_context()  # the connecting task's, for make()
 
     def _on_ready(self) -> None:
         fut = self.fut
@@ -72,7 +84,20 @@ class _ConnectWaiter:
                 return
             kind = type(ev)
             if kind is Connected:
-                fut.set_result(None)
+                make = self.make
+                if make is None:
+                    fut.set_result(None)
+                    return
+                try:
+                    # in (a copy of) the connecting task's context, as the
+                    # factory and connection_made would run in asyncio
+                    result = self.ctx.run(make, self.conn)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(result)
                 return
             if kind is ConnectionClosed:
                 error = ev.error
@@ -103,12 +128,47 @@ class _PingWaiter:
             fut.set_result(reply if reply is not None else self.loop.time())
 
 
+# States in which a connection the application closed still sends data or a FIN.
+_FINISHING_STATES = frozenset(
+    (
+        TcpState.ESTABLISHED,
+        TcpState.CLOSE_WAIT,
+        TcpState.FIN_WAIT_1,
+        TcpState.CLOSING,
+        TcpState.LAST_ACK,
+    )
+)
+
+_HOSTS: dict[str, int] = {}  # dotted quad -> int, for hosts parsed before (bounded)
+
+
+def _parse_sockaddr(addr: Any, what: str) -> tuple[int | None, int]:
+    """A ``(host, port)`` pair as asyncio takes it: the host parsed, the port checked."""
+    if not isinstance(addr, tuple | list) or len(addr) != 2:
+        raise TypeError(f"{what} must be a (host, port) tuple, not {addr!r}")
+    host, port = addr
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"{what} port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{what} port must be in 0..65535, got {port}")
+    return _parse_host(host, f"{what} host"), port
+
+
 def _parse_host(host: str | None, what: str = "host") -> int | None:
     if host is None or host == "" or host == "0.0.0.0":
         return None
-    if not isinstance(host, str):
+    if type(host) is str:
+        addr = _HOSTS.get(host)
+        if addr is not None:
+            return addr
+    elif not isinstance(host, str):
         raise TypeError(f"{what} must be a dotted-quad string, not {type(host).__name__}")
-    return ip_to_int(host)
+    addr = ip_to_int(host)
+    if type(host) is str:
+        if len(_HOSTS) >= 1024:
+            _HOSTS.clear()
+        _HOSTS[host] = addr
+    return addr
 
 
 class Stack:
@@ -130,6 +190,11 @@ class Stack:
         secret: bytes | None = None,
         tracer: Callable[[Any, str], None] | None = None,
     ) -> None:
+        if not isinstance(link, Link):
+            raise TypeError(
+                f"link must be an aionetstack link (TunLink, memory_link_pair(), ...), "
+                f"not {type(link).__name__}"
+            )
         self.link = link
         self.tracer = tracer
         self.config = config if config is not None else StackConfig()
@@ -152,7 +217,8 @@ class Stack:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._started = False
-        self._closed = False
+        self._closed = False  # close() called: the API refuses new work
+        self._stopped = False  # the driver no longer handles packets or timers
         # driver counters (cheap ints)
         self.wakeups = 0
         self.flushes = 0
@@ -178,10 +244,18 @@ class Stack:
         self._started = True
         return self
 
-    async def close(self) -> None:
-        """Close servers, abort every connection and endpoint, flush, close the link."""
+    async def close(self, *, linger: float = 2.0) -> None:
+        """Shut the stack down and close the link.
+
+        Servers close; connections and endpoints the application still holds are
+        aborted (their protocols get ConnectionAbortedError). Connections the
+        application already closed may still owe the peer data or their FIN: they
+        get up to ``linger`` seconds to finish, then whatever is left is reset, so
+        no peer is left believing in a connection that no longer exists.
+        """
         if self._closed or not self._started:
             self._closed = True
+            self._stopped = True
             return
         self._closed = True
         for server in list(self._servers):
@@ -199,6 +273,13 @@ class Stack:
         self._run(self._loop.time())
         # let connection_lost callbacks run before the link goes away
         await asyncio.sleep(0)
+        loop = self._loop
+        deadline = loop.time() + linger
+        while self._orphans_sending() and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        self._engine.close(loop.time())  # RST what is left, close listeners and endpoints
+        self._run(loop.time())
+        self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -207,6 +288,10 @@ class Stack:
             self._flush_handle = None
         self.link.detach()
         self.link.close()
+
+    def _orphans_sending(self) -> bool:
+        """Connections still sending data or a FIN (the application closed them)."""
+        return any(conn.state in _FINISHING_STATES for conn in self._engine.connections())
 
     async def __aenter__(self) -> Stack:
         return await self.start()
@@ -233,7 +318,7 @@ class Stack:
 
     # --- the driver ------------------------------------------------------------
     def _on_packets(self, batch: list[bytes]) -> None:
-        if self._closed:
+        if self._stopped:
             return
         now = self._loop.time()
         receive = self._engine.receive
@@ -338,7 +423,7 @@ class Stack:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._closed:
+        if self._stopped:
             return
         self.timer_fires += 1
         now = self._loop.time()
@@ -348,7 +433,15 @@ class Stack:
         self._run(now)
 
     # --- TCP -------------------------------------------------------------------
-    async def _connect(self, host: str, port: int, local_addr: tuple[str, int] | None) -> Any:
+    async def _connect(
+        self,
+        host: str,
+        port: int,
+        local_addr: tuple[str, int] | None,
+        make: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Open a connection; returns it, or with ``make`` what ``make(conn)`` returned
+        (called by the driver when the handshake completes, see ``_ConnectWaiter``)."""
         self._check_running()
         remote = _parse_host(host)
         if remote is None:
@@ -356,18 +449,22 @@ class Stack:
         la: int | None = None
         lp: int | None = None
         if local_addr is not None:
-            la = _parse_host(local_addr[0], "local_addr host")
-            lp = local_addr[1] or None
+            la, port_or_0 = _parse_sockaddr(local_addr, "local_addr")
+            lp = port_or_0 or None
         loop = self._loop
         conn = self._engine.tcp_connect(remote, port, local_addr=la, local_port=lp, now=loop.time())
         if self.tracer is not None:
             self._trace(conn)
-        fut: asyncio.Future[None] = loop.create_future()
-        self._owners[conn] = _ConnectWaiter(conn, fut)
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._owners[conn] = _ConnectWaiter(conn, fut, make)
         self._mark_dirty()
         try:
-            await fut
+            result = await fut
         except BaseException:
+            if make is not None and fut.done() and not fut.cancelled() and not fut.exception():
+                # cancelled after make() built the transport: it owns the connection
+                fut.result()[0].abort()
+                raise
             if isinstance(self._owners.get(conn), _ConnectWaiter):
                 del self._owners[conn]
             if conn.error is None and not self._closed:
@@ -377,7 +474,7 @@ class Stack:
                     pass
                 self._touch(conn)
             raise
-        return conn
+        return conn if make is None else result
 
     async def create_connection(
         self,
@@ -397,18 +494,30 @@ class Stack:
             raise ValueError("server_hostname is only meaningful with ssl")
         if ssl_handshake_timeout is not None and not ssl:
             raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+        if not ssl:
+
+            def make(conn: Any) -> tuple[TcpTransport, asyncio.BaseProtocol]:
+                # Called by the driver once the handshake is complete (_ConnectWaiter).
+                try:
+                    protocol = protocol_factory()
+                except BaseException:
+                    conn.abort(self._loop.time())
+                    self._touch(conn)
+                    raise
+                waiter: asyncio.Future[None] = self._loop.create_future()
+                transport = TcpTransport(self, conn, protocol, waiter, start=False)
+                transport._start(waiter)  # connection_made, then any events already queued
+                if waiter.exception() is not None:  # connection_made() failed
+                    transport.abort()
+                    waiter.result()  # raises it
+                return transport, protocol
+
+            transport, protocol = await self._connect(host, port, local_addr, make)
+            return transport, protocol
         conn = await self._connect(host, port, local_addr)
         protocol = protocol_factory()
         loop = self._loop
         waiter: asyncio.Future[None] = loop.create_future()
-        if not ssl:
-            transport = TcpTransport(self, conn, protocol, waiter)
-            try:
-                await waiter
-            except BaseException:
-                transport.abort()
-                raise
-            return transport, protocol
         tls = self._tls_protocol(
             protocol,
             ssl,
@@ -565,24 +674,32 @@ class Stack:
         la: int | None = None
         lp: int | None = None
         if local_addr is not None:
-            la = _parse_host(local_addr[0], "local_addr host")
-            lp = local_addr[1] or None
+            la, port_or_0 = _parse_sockaddr(local_addr, "local_addr")
+            lp = port_or_0 or None
         remote: tuple[int, int] | None = None
         if remote_addr is not None:
-            r = _parse_host(remote_addr[0], "remote_addr host")
+            r, rport = _parse_sockaddr(remote_addr, "remote_addr")
             if r is None:
                 raise OSError(errno.EINVAL, "invalid remote address")
-            remote = (r, int(remote_addr[1]))
+            remote = (r, rport)
         endpoint = self._engine.udp_open(
             local_addr=la, local_port=lp, remote=remote, allow_broadcast=allow_broadcast
         )
         # like getsockname(): the wildcard shows as 0.0.0.0 until connect picks a source
         sockname = (int_to_ip(endpoint.local_addr), int(endpoint.local_port))
         peername = (int_to_ip(remote[0]), remote[1]) if remote is not None else None
-        protocol = protocol_factory()
+        try:
+            protocol = protocol_factory()
+        except BaseException:
+            endpoint.close()  # the port must not stay bound
+            raise
         waiter: asyncio.Future[None] = self._loop.create_future()
         transport = DatagramTransport(self, endpoint, protocol, sockname, peername, waiter)
-        await waiter
+        try:
+            await waiter
+        except BaseException:
+            transport.abort()
+            raise
         return transport, protocol
 
     # --- ICMP ------------------------------------------------------------------

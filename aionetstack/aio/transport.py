@@ -88,7 +88,11 @@ class TcpTransport(asyncio.Transport):
         protocol: asyncio.BaseProtocol,
         waiter: asyncio.Future[None] | None = None,
         server: Server | None = None,
+        *,
+        start: bool = True,
     ) -> None:
+        """``start=False``: the caller calls ``_start(waiter)`` itself, at once
+        (``Stack.create_connection`` does, from the driver)."""
         super().__init__()
         self._stack = stack
         self._loop = stack._loop
@@ -107,21 +111,35 @@ class TcpTransport(asyncio.Transport):
         self._eof_pending = False  # peer FIN seen, eof_received not yet called
         self._eof_delivered = False
         self._lost = False  # connection_lost scheduled
+        # the connection ended in order while reading was paused: connection_lost
+        # waits until the application has taken the data and the EOF
+        self._close_pending = False
         self._conn_lost_writes = 0
         self._resume_handle: asyncio.Handle | None = None
-        self._peername = (int_to_ip(conn.remote_addr), conn.remote_port)
-        self._sockname = (int_to_ip(conn.local_addr), conn.local_port)
+        self._names: tuple[tuple[str, int], tuple[str, int]] | None = None  # built on demand
         stack._owners[conn] = self
         if server is not None:
             server._attach()
-        self._loop.call_soon(self._start, waiter)
+        if start:
+            self._loop.call_soon(self._start, waiter)
 
     def __repr__(self) -> str:
         state = "closed" if self._lost else "closing" if self._closing else "open"
+        sock, peer = self._addresses()
         return (
-            f"<TcpTransport {self._sockname[0]}:{self._sockname[1]} -> "
-            f"{self._peername[0]}:{self._peername[1]} {state} {self._conn.state}>"
+            f"<TcpTransport {sock[0]}:{sock[1]} -> {peer[0]}:{peer[1]} {state} {self._conn.state}>"
         )
+
+    def _addresses(self) -> tuple[tuple[str, int], tuple[str, int]]:
+        """(sockname, peername), formatted once, when first asked for."""
+        names = self._names
+        if names is None:
+            conn = self._conn
+            names = self._names = (
+                (int_to_ip(conn.local_addr), conn.local_port),
+                (int_to_ip(conn.remote_addr), conn.remote_port),
+            )
+        return names
 
     # --- driver side ---------------------------------------------------
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
@@ -226,12 +244,26 @@ class TcpTransport(asyncio.Transport):
         if self._lost:
             return
         if error is None and not self._closing:
-            # Orderly end: hand over whatever is left first.
+            # Orderly end: hand over whatever is left first. While reading is
+            # paused that waits for resume_reading(): no accepted byte is lost.
             self._deliver_data()
             self._deliver_eof()
+            if not self._lost and not self._closing and self._undelivered():
+                self._close_pending = True
+                return
         if not self._lost:
             self._closing = True
             self._connection_lost(error)
+
+    def _undelivered(self) -> bool:
+        """Received data or the peer's EOF not yet handed to the protocol."""
+        return bool(self._conn.readable) or (self._eof_pending and not self._eof_delivered)
+
+    def _finish_pending_close(self) -> None:
+        if self._close_pending and not self._lost and not self._undelivered():
+            self._close_pending = False
+            self._closing = True
+            self._connection_lost(None)
 
     def _connection_lost(self, exc: BaseException | None) -> None:
         if self._lost:
@@ -281,9 +313,9 @@ class TcpTransport(asyncio.Transport):
     # --- BaseTransport ---------------------------------------------------
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peername":
-            return self._peername
+            return self._addresses()[1]
         if name == "sockname":
-            return self._sockname
+            return self._addresses()[0]
         if name == "tcp_info":
             return self._conn.tcp_info()
         if name == "stack":
@@ -337,6 +369,7 @@ class TcpTransport(asyncio.Transport):
         if self._conn.readable:
             self._deliver_data()
         self._deliver_eof()
+        self._finish_pending_close()
 
     # --- WriteTransport --------------------------------------------------
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:

@@ -2,39 +2,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import pytest
-
-import aionetstack
-from aionetstack.core.config import StackConfig
-
-A = "198.18.0.1"
-B = "198.18.0.2"
-
-
-@contextlib.asynccontextmanager
-async def two_stacks(config: StackConfig | None = None, **link_kw: Any):
-    la, lb = aionetstack.memory_link_pair(**link_kw)
-    a = aionetstack.Stack(la, address=A + "/24", config=config)
-    b = aionetstack.Stack(lb, address=B + "/24", config=config)
-    async with a, b:
-        yield a, b
-
-
-class LoopErrors:
-    def __init__(self) -> None:
-        self.errors: list[dict[str, Any]] = []
-
-    def __call__(self, loop: Any, ctx: dict[str, Any]) -> None:
-        self.errors.append(ctx)
+from qa_support import LoopErrors
 
 
 @pytest.fixture
 def loop_errors() -> LoopErrors:
     h = LoopErrors()
-    asyncio.get_event_loop_policy()  # noqa
+    asyncio.get_event_loop_policy()
     return h
 
 
@@ -67,9 +44,9 @@ def _watchdog():
     import signal
 
     def fire(signum, frame):
-        raise WatchdogTimeout("QA watchdog: test blocked for 20 s (busy loop in the stack?)")
+        raise WatchdogTimeout("QA watchdog: test blocked for 60 s (busy loop in the stack?)")
     old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, 20)
+    signal.setitimer(signal.ITIMER_REAL, 60)
     try:
         yield
     finally:

@@ -5,8 +5,7 @@ import asyncio
 import time
 
 import pytest
-
-from conftest import A, B, two_stacks
+from qa_support import B, two_stacks
 
 
 @pytest.mark.xfail(strict=True, reason="LIMITATION/BUG: no SYN cookies and the SYN queue is capped by "
@@ -27,6 +26,6 @@ async def test_connect_burst_within_backlog_is_fast():
     async with two_stacks() as (a, b):
         await b.create_server(asyncio.Protocol, B, 80, backlog=512)
         t = time.perf_counter()
-        res = await asyncio.wait_for(
+        await asyncio.wait_for(
             asyncio.gather(*[a.create_connection(asyncio.Protocol, B, 80) for _ in range(300)]), 9)
         assert time.perf_counter() - t < 0.5

@@ -3,15 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import random
 import time
 
 import pytest
-
-import aionetstack
-from aionetstack.core.config import StackConfig
-from conftest import A, B, two_stacks
+from qa_support import B, two_stacks
 
 
 def blob(n, seed):
@@ -99,7 +95,7 @@ async def rr(a, b, n, size, cfg_note=""):
     r, w = await a.open_connection(B, 7)
     msg = b"q" * size
     t = time.perf_counter()
-    for i in range(n):
+    for _i in range(n):
         w.write(msg)
         await r.readexactly(size)
     dt = time.perf_counter() - t
@@ -131,7 +127,7 @@ async def test_request_response_split_writes():
         r, w = await a.open_connection(B, 7)
         n = 50
         t = time.perf_counter()
-        for i in range(n):
+        for _i in range(n):
             w.write(b"h" * 100)
             await asyncio.sleep(0)  # separate loop iterations -> separate segments
             await asyncio.sleep(0)
@@ -159,7 +155,7 @@ async def test_request_response_large_response():
         r, w = await a.open_connection(B, 7)
         n = 100
         t = time.perf_counter()
-        for i in range(n):
+        for _i in range(n):
             w.write(b"q" * 10)
             await r.readexactly(3000)
         per = (time.perf_counter() - t) / n
@@ -176,7 +172,7 @@ async def test_many_small_writes_stream():
             got.set_result(await r.read())
             w.close()
         await b.start_server(cb, B, 7)
-        r, w = await a.open_connection(B, 7)
+        _r, w = await a.open_connection(B, 7)
         t = time.perf_counter()
         expect = bytearray()
         for i in range(5000):

@@ -9,7 +9,6 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP  # type: ignore
 from scapy.packet import Raw  # type: ignore
 
 import aionetstack
-from aionetstack.core.config import StackConfig
 
 A = "198.18.0.1"
 B = "198.18.0.2"
@@ -90,7 +89,7 @@ async def env(catch_errors):
 
 
 async def test_garbage_fuzz(env):
-    stack, raw, accepted, srv, errs = env
+    stack, raw, accepted, _srv, _errs = env
     rng = random.Random(7)
     for i in range(3000):
         n = rng.choice([0, 1, 19, 20, 21, 40, 60, rng.randrange(0, 1600)])
@@ -111,12 +110,12 @@ async def test_garbage_fuzz(env):
     assert s["IpInHdrErrors"] > 100
     # the stack still works
     await handshake(raw, sport=41000)
-    p = await asyncio.wait_for(accepted.get(), 1)
+    await asyncio.wait_for(accepted.get(), 1)
 
 
 async def test_scapy_fuzzed_tcp(env):
     """Valid IP, fuzzed TCP headers/options with correct checksums."""
-    stack, raw, accepted, srv, errs = env
+    stack, raw, _accepted, _srv, _errs = env
     from scapy.packet import fuzz  # type: ignore
     random.seed(3)
     for i in range(1500):
@@ -132,7 +131,7 @@ async def test_scapy_fuzzed_tcp(env):
 
 
 async def test_bad_checksums_counted(env):
-    stack, raw, accepted, srv, errs = env
+    stack, raw, _accepted, _srv, _errs = env
     raw.send(IP(src=A, dst=B, chksum=0x1234) / TCP(sport=1, dport=80, flags="S"))
     raw.send(IP(src=A, dst=B) / TCP(sport=1, dport=80, flags="S", chksum=0x1234))
     raw.send(IP(src=A, dst=B) / UDP(sport=1, dport=53, chksum=0x1234) / b"hi")
@@ -147,7 +146,7 @@ async def test_bad_checksums_counted(env):
 
 
 async def test_syn_flood_beyond_backlog(catch_errors):
-    stack, raw, accepted, srv = await setup(backlog=8)
+    stack, raw, _accepted, srv = await setup(backlog=8)
     try:
         for i in range(500):
             raw.send(IP(src=A, dst=B) / TCP(sport=1024 + i, dport=80, flags="S", seq=i))
@@ -164,8 +163,8 @@ async def test_syn_flood_beyond_backlog(catch_errors):
 
 async def test_rst_in_window_not_exact_is_challenged(env):
     """RFC 5961 3.2: RST with seq in window but != RCV.NXT -> challenge ACK, no reset."""
-    stack, raw, accepted, srv, errs = env
-    snd = await handshake(raw)
+    _stack, raw, accepted, _srv, _errs = env
+    await handshake(raw)
     p = await asyncio.wait_for(accepted.get(), 1)
     raw.drain()
     raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="R", seq=1001 + 100))
@@ -180,7 +179,7 @@ async def test_rst_in_window_not_exact_is_challenged(env):
 
 
 async def test_rst_out_of_window_ignored(env):
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, accepted, _srv, _errs = env
     await handshake(raw)
     p = await asyncio.wait_for(accepted.get(), 1)
     raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="R", seq=(1001 + 2**31) % 2**32))
@@ -190,7 +189,7 @@ async def test_rst_out_of_window_ignored(env):
 
 async def test_syn_in_established_is_challenged(env):
     """RFC 5961 4.2: SYN in synchronized state -> challenge ACK, connection stays."""
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, accepted, _srv, _errs = env
     await handshake(raw)
     p = await asyncio.wait_for(accepted.get(), 1)
     raw.drain()
@@ -202,7 +201,7 @@ async def test_syn_in_established_is_challenged(env):
 
 
 async def test_ack_for_unsent_data(env):
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, accepted, _srv, _errs = env
     snd = await handshake(raw)
     p = await asyncio.wait_for(accepted.get(), 1)
     raw.drain()
@@ -225,8 +224,8 @@ async def test_ack_for_unsent_data(env):
 
 
 async def test_huge_window_scale_clamped(env):
-    stack, raw, accepted, srv, errs = env
-    snd = await handshake(raw, opts=[("MSS", 1460), ("WScale", 200), ("SAckOK", b"")])
+    _stack, raw, accepted, _srv, _errs = env
+    await handshake(raw, opts=[("MSS", 1460), ("WScale", 200), ("SAckOK", b"")])
     p = await asyncio.wait_for(accepted.get(), 1)
     info = p.t.get_extra_info("tcp_info")
     assert info.snd_wscale == 14
@@ -236,11 +235,11 @@ async def test_huge_window_scale_clamped(env):
 
 
 async def test_bad_option_lengths(env):
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, _accepted, _srv, _errs = env
     # options: kind 2 with length 0, length running past header, etc.
     for opt in (b"\x02\x00\x05\xb4", b"\x03\x09\x07\x00", b"\x08\x0a" + b"\x00" * 2, b"\x05\xff\x00\x00", b"\x01\x01\x01\x00"):
         t = TCP(sport=42000, dport=80, flags="S", seq=5, window=100, options=[])
-        raw_hdr = bytes(t)
+        bytes(t)
         # build by hand: 20-byte header + opt, dataofs adjusted
         pkt = IP(src=A, dst=B) / TCP(sport=42000, dport=80, flags="S", seq=5, window=100, dataofs=(20 + len(opt)) // 4) / Raw(opt)
         raw.send(pkt)
@@ -252,7 +251,7 @@ async def test_bad_option_lengths(env):
 async def test_zero_window_forever_then_open(env):
     """Peer advertises zero window: no data lost, persist probes sent, no error;
     when the window opens all data arrives in order."""
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, accepted, _srv, _errs = env
     raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="S", seq=1000, window=0, options=[("MSS", 1000)]))
     sa = await raw.recv_tcp()
     snd = sa[TCP].seq + 1
@@ -289,7 +288,7 @@ async def test_zero_window_forever_then_open(env):
 
 async def test_overlapping_and_ooo_data_integrity(env):
     """Out-of-order, overlapping, duplicate data segments: delivered exactly once, in order."""
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, accepted, _srv, _errs = env
     snd = await handshake(raw)
     p = await asyncio.wait_for(accepted.get(), 1)
     data = bytes(random.Random(1).randbytes(5000))
@@ -309,7 +308,7 @@ async def test_overlapping_and_ooo_data_integrity(env):
 
 
 async def test_fin_with_data_out_of_order(env):
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, accepted, _srv, _errs = env
     snd = await handshake(raw)
     p = await asyncio.wait_for(accepted.get(), 1)
     raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="FA", seq=1001 + 5, ack=snd, window=65535) / b"world")
@@ -321,7 +320,7 @@ async def test_fin_with_data_out_of_order(env):
 
 
 async def test_data_beyond_window_not_accepted(env):
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, accepted, _srv, _errs = env
     snd = await handshake(raw)
     p = await asyncio.wait_for(accepted.get(), 1)
     raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="PA", seq=(1001 + 2**30) % 2**32, ack=snd, window=65535) / b"far")
@@ -330,7 +329,7 @@ async def test_data_beyond_window_not_accepted(env):
 
 
 async def test_ip_fragments_tcp(env):
-    stack, raw, accepted, srv, errs = env
+    _stack, raw, accepted, _srv, _errs = env
     from scapy.layers.inet import fragment  # type: ignore
     snd = await handshake(raw)
     p = await asyncio.wait_for(accepted.get(), 1)
@@ -347,7 +346,7 @@ async def test_ip_fragments_tcp(env):
 
 
 async def test_land_and_martian(env):
-    stack, raw, accepted, srv, errs = env
+    stack, raw, _accepted, _srv, _errs = env
     raw.send(IP(src=B, dst=B) / TCP(sport=80, dport=80, flags="S"))
     raw.send(IP(src="127.0.0.1", dst=B) / TCP(sport=80, dport=80, flags="S"))
     raw.send(IP(src="224.0.0.1", dst=B) / TCP(sport=80, dport=80, flags="S"))

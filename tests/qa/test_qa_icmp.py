@@ -4,11 +4,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from qa_support import A, B, two_stacks
 from scapy.layers.inet import ICMP, IP, UDP  # type: ignore
+from test_qa_hostile import Raw_
 
 import aionetstack
-from conftest import A, B, two_stacks
-from test_qa_hostile import Raw_
 
 
 async def test_concurrent_pings():
@@ -27,7 +27,7 @@ async def test_ping_large_payload_fragmented():
 
 
 async def test_ping_timeout_then_late_reply_no_error(catch_errors):
-    async with two_stacks(delay=0.2) as (a, b):
+    async with two_stacks(delay=0.2) as (a, _b):
         with pytest.raises(TimeoutError):
             await a.ping(B, timeout=0.1)
         await asyncio.sleep(0.4)  # the late reply arrives

@@ -4,9 +4,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
-from conftest import A, B, two_stacks
+from qa_support import B, two_stacks
 
 
 async def open_many(a, b, n):
@@ -31,7 +29,7 @@ async def open_many(a, b, n):
 async def test_1000_idle_connections_no_wakeups():
     async with two_stacks() as (a, b):
         t0 = time.perf_counter()
-        clients, servers = await open_many(a, b, 1000)
+        clients, _servers = await open_many(a, b, 1000)
         print(f"1000 connects in {time.perf_counter()-t0:.2f}s")
         # one exchange on each so delayed ACKs are armed and must settle
         for t in clients[:100]:
@@ -57,7 +55,7 @@ async def test_1000_idle_connections_no_wakeups():
 async def test_keepalive_timers_do_not_fire_early():
     from aionetstack.core.config import StackConfig
     async with two_stacks(StackConfig(keepalive=True)) as (a, b):
-        clients, servers = await open_many(a, b, 50)
+        _clients, _servers = await open_many(a, b, 50)
         await asyncio.sleep(1.2)
         fa = a.timer_fires
         await asyncio.sleep(1.0)

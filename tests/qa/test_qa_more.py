@@ -7,11 +7,11 @@ import errno
 import time
 
 import pytest
+from qa_support import A, B, two_stacks
 from scapy.layers.inet import ICMP, IP, TCP  # type: ignore
 
 import aionetstack
 from aionetstack.core.config import StackConfig
-from conftest import A, B, two_stacks
 
 
 async def _server_collect(b, port=80):
@@ -27,7 +27,7 @@ async def _server_collect(b, port=80):
 async def test_write_copies_mutable_buffers():
     async with two_stacks() as (a, b):
         got = await _server_collect(b)
-        r, w = await a.open_connection(B, 80)
+        _r, w = await a.open_connection(B, 80)
         ba = bytearray(b"a" * 5000)
         w.write(ba)
         ba[:] = b"b" * 5000
@@ -42,7 +42,7 @@ async def test_write_non_byte_memoryview():
     """memoryview of an int array: 12 bytes, not 3 items (CPython sends 12)."""
     async with two_stacks() as (a, b):
         got = await _server_collect(b)
-        r, w = await a.open_connection(B, 80)
+        _r, w = await a.open_connection(B, 80)
         arr = array.array("i", [1, 2, 3])
         w.write(memoryview(arr))
         w.write(b"end")
@@ -56,7 +56,7 @@ async def test_server_port_zero_ephemeral():
         srv = await b.create_server(asyncio.Protocol, B, 0)
         port = srv.sockets[0].getsockname()[1]
         assert 1024 <= port <= 65535
-        t, p = await a.create_connection(asyncio.Protocol, B, port)
+        t, _p = await a.create_connection(asyncio.Protocol, B, port)
         t.close()
         srv2 = await b.create_server(asyncio.Protocol, None, 0)
         assert srv2.sockets[0].getsockname()[1] != port
@@ -85,14 +85,14 @@ async def test_icmp_frag_needed_lowers_mss():
     la, lb = aionetstack.memory_link_pair()
     a = aionetstack.Stack(la, address=A + "/24")
     async with a:
-        srv_ready = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().create_future()
         task = asyncio.ensure_future(a.open_connection(B, 80))
         syn = IP(await asyncio.wait_for(lb.recv(), 1))
         isn = 5000
         lb.send(bytes(IP(src=B, dst=A) / TCP(sport=80, dport=syn[TCP].sport, flags="SA", seq=isn,
                                              ack=syn[TCP].seq + 1, window=65535, options=[("MSS", 1460)])))
-        r, w = await asyncio.wait_for(task, 1)
-        ack = IP(await lb.recv())
+        _r, w = await asyncio.wait_for(task, 1)
+        IP(await lb.recv())
         w.write(b"z" * 3000)
         seg = IP(await lb.recv())
         while not len(seg[TCP].payload):
@@ -108,7 +108,7 @@ async def test_timer_churn_bulk_transfer():
     """One call_at handle re-armed only when the deadline moves earlier: arms << packets."""
     async with two_stacks() as (a, b):
         got = await _server_collect(b)
-        r, w = await a.open_connection(B, 80)
+        _r, w = await a.open_connection(B, 80)
         a0, b0 = a.timer_arms, b.timer_arms
         w.write(b"t" * (8 << 20))
         w.write_eof()
@@ -123,7 +123,7 @@ async def test_timer_churn_bulk_transfer():
 async def test_throughput_numbers(mtu):
     async with two_stacks(mtu=mtu) as (a, b):
         got = await _server_collect(b)
-        r, w = await a.open_connection(B, 80)
+        _r, w = await a.open_connection(B, 80)
         n = 32 << 20
         t = time.perf_counter()
         chunk = b"u" * (1 << 20)
@@ -143,7 +143,7 @@ async def test_connect_rate():
         n = 500
         t = time.perf_counter()
         for _ in range(n):
-            tr, p = await a.create_connection(asyncio.Protocol, B, 80)
+            tr, _p = await a.create_connection(asyncio.Protocol, B, 80)
             tr.close()
         dt = time.perf_counter() - t
         print(f"sequential connect+close: {dt/n*1e6:.0f} us each")
@@ -151,7 +151,7 @@ async def test_connect_rate():
 
 
 async def test_getaddrinfo_style_hostnames_rejected_clearly():
-    async with two_stacks() as (a, b):
+    async with two_stacks() as (a, _b):
         with pytest.raises((ValueError, OSError)) as ei:
             await a.open_connection("localhost", 80)
         assert "localhost" in str(ei.value)

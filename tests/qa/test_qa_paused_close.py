@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from conftest import A, B, two_stacks
+from qa_support import B, two_stacks
 
 
 class Server(asyncio.Protocol):
@@ -45,8 +43,6 @@ class Client(asyncio.Protocol):
         return True
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ConnectionClosed while reading is paused calls connection_lost "
-                   "without delivering the data/EOF still buffered in the engine (data loss)")
 async def test_paused_reader_gets_data_after_orderly_close():
     async with two_stacks() as (a, b):
         holder = {}
@@ -65,8 +61,6 @@ async def test_paused_reader_gets_data_after_orderly_close():
         assert n == 100_000 and sp.eof
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: silent truncation: StreamReader paused the transport, the "
-                   "peer closed, connection_lost(None) came with most of the data still in the engine")
 async def test_streams_backpressure_then_peer_closes():
     """The same through StreamReader (which pauses the transport by itself)."""
     async with two_stacks() as (a, b):

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from scapy.layers.inet import IP, TCP  # type: ignore
+from test_qa_hostile import A, B, handshake, setup
 
 import aionetstack
-from test_qa_hostile import A, B, Raw_, handshake, setup
 
 
 def opts(p):
@@ -19,13 +18,13 @@ async def collect(raw, n, timeout=1.0):
     try:
         while len(out) < n:
             out.append(await raw.recv_tcp(timeout))
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         pass
     return out
 
 
 async def test_peer_without_options():
-    stack, raw, accepted, srv = await setup()
+    stack, raw, accepted, _srv = await setup()
     try:
         raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="S", seq=1000, window=8000))
         sa = await raw.recv_tcp()
@@ -46,7 +45,7 @@ async def test_peer_without_options():
 
 async def test_peer_window_shrinks():
     """The peer retracts its window (RFC 9293 discourages, must be tolerated)."""
-    stack, raw, accepted, srv = await setup()
+    stack, raw, accepted, _srv = await setup()
     try:
         raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="S", seq=1000, window=20000, options=[("MSS", 1000)]))
         sa = await raw.recv_tcp()
@@ -55,7 +54,7 @@ async def test_peer_window_shrinks():
         p = await asyncio.wait_for(accepted.get(), 1)
         payload = bytes(range(256)) * 100
         p.t.write(payload)
-        first = await collect(raw, 100, 0.2)
+        await collect(raw, 100, 0.2)
         # shrink to zero, acking nothing
         raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="A", seq=1001, ack=snd, window=0))
         await asyncio.sleep(0.3)
@@ -83,7 +82,7 @@ async def test_peer_window_shrinks():
 
 
 async def test_duplicate_syn_in_syn_received():
-    stack, raw, accepted, srv = await setup()
+    stack, raw, _accepted, _srv = await setup()
     try:
         for _ in range(3):
             raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="S", seq=1000, window=8000))
@@ -97,7 +96,7 @@ async def test_duplicate_syn_in_syn_received():
 
 
 async def test_fin_in_syn_received_and_data_on_third_ack():
-    stack, raw, accepted, srv = await setup()
+    stack, raw, accepted, _srv = await setup()
     try:
         raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="S", seq=1000, window=8000))
         sa = await raw.recv_tcp()
@@ -112,10 +111,10 @@ async def test_fin_in_syn_received_and_data_on_third_ack():
 
 
 async def test_rst_in_syn_received_removes_child():
-    stack, raw, accepted, srv = await setup(serve=False)
+    stack, raw, _accepted, srv = await setup(serve=False)
     try:
         raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="S", seq=1000, window=8000))
-        sa = await raw.recv_tcp()
+        await raw.recv_tcp()
         raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="R", seq=1001))
         await asyncio.sleep(0.02)
         assert stack.engine.connections() == []
@@ -126,7 +125,7 @@ async def test_rst_in_syn_received_removes_child():
 
 async def test_syn_with_data_is_not_delivered_before_handshake():
     """Data on a SYN (no TFO): must be either queued or dropped, never delivered twice."""
-    stack, raw, accepted, srv = await setup()
+    stack, raw, accepted, _srv = await setup()
     try:
         raw.send(IP(src=A, dst=B) / TCP(sport=40000, dport=80, flags="S", seq=1000, window=8000) / b"early")
         sa = await raw.recv_tcp()
@@ -167,7 +166,7 @@ async def test_impair_wrapper_on_stack():
         async def cb(r, w):
             got.set_result(await r.read())
         await b.start_server(cb, B, 80)
-        r, w = await a.open_connection(B, 80)
+        _r, w = await a.open_connection(B, 80)
         data = bytes(range(256)) * 2000
         w.write(data)
         w.write_eof()
@@ -209,7 +208,7 @@ async def test_rst_before_accept():
 
 async def test_ip_options_and_trailing_padding():
     from scapy.layers.inet import IPOption_RR  # type: ignore
-    stack, raw, accepted, srv = await setup()
+    stack, raw, accepted, _srv = await setup()
     try:
         syn = IP(src=A, dst=B, ttl=1, options=[IPOption_RR()]) / TCP(sport=40000, dport=80, flags="S", seq=1000, window=8000)
         raw.send(syn)

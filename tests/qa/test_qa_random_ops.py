@@ -5,9 +5,9 @@ import asyncio
 import random
 
 import pytest
+from qa_support import B, two_stacks
 
 from aionetstack.core.config import StackConfig
-from conftest import A, B, two_stacks
 
 
 class Checked(asyncio.Protocol):
@@ -84,8 +84,8 @@ async def test_random_ops(seed, catch_errors):
             return p
         await b.create_server(sf, B, 80)
         clients = []
-        for i in range(4):
-            t, p = await a.create_connection(lambda: Checked(rng.random() < 0.5), B, 80)
+        for _i in range(4):
+            _t, p = await a.create_connection(lambda: Checked(rng.random() < 0.5), B, 80)
             clients.append(p)
         for _ in range(300):  # a lost third ACK waits for the SYN-ACK retransmission (1 s)
             if len(server_protos) == 4 and all(p.t is not None for p in server_protos):
@@ -96,9 +96,9 @@ async def test_random_ops(seed, catch_errors):
         # every connection ends: closed on both sides (abort everything still lingering after 3 s)
         try:
             await asyncio.wait_for(asyncio.gather(*[p.lost for p in clients + server_protos]), 3)
-        except TimeoutError:
+        except TimeoutError as exc:
             stuck = [(p.ev[-3:], p.t) for p in clients + server_protos if not p.lost.done()]
-            raise AssertionError(f"connection_lost never came: {stuck}")
+            raise AssertionError(f"connection_lost never came: {stuck}") from exc
         for p in clients + server_protos:
             assert p.ev[0] == "made" and p.ev[-1] == "lost" and p.ev.count("lost") == 1
     assert not [e for e in catch_errors.errors if "exception" in e and not isinstance(e["exception"], OSError)], catch_errors.errors

@@ -5,8 +5,7 @@ import asyncio
 import errno
 
 import pytest
-
-from conftest import A, B, two_stacks
+from qa_support import A, B, two_stacks
 
 
 class U(asyncio.DatagramProtocol):
@@ -57,7 +56,7 @@ async def test_udp_roundtrip_and_names():
 
 async def test_udp_empty_and_large_datagram():
     async with two_stacks() as (a, b):
-        st, sp = await b.create_datagram_endpoint(U, local_addr=(B, 9))
+        _st, sp = await b.create_datagram_endpoint(U, local_addr=(B, 9))
         ct, cp = await a.create_datagram_endpoint(U, local_addr=(A, 0))
         ct.sendto(b"", (B, 9))
         d, _ = await asyncio.wait_for(sp.q.get(), 2)
@@ -92,15 +91,15 @@ async def test_udp_broadcast_requires_flag():
         ut.sendto(b"y", ("198.18.0.255", 9))
         await asyncio.sleep(0)
         assert up.errors and isinstance(up.errors[0], PermissionError)
-        st, sp = await b.create_datagram_endpoint(U, local_addr=("0.0.0.0", 9))
-        bt, bp = await a.create_datagram_endpoint(U, local_addr=(A, 0), allow_broadcast=True)
+        _st, sp = await b.create_datagram_endpoint(U, local_addr=("0.0.0.0", 9))
+        bt, _bp = await a.create_datagram_endpoint(U, local_addr=(A, 0), allow_broadcast=True)
         bt.sendto(b"all", ("198.18.0.255", 9))
         d, addr = await asyncio.wait_for(sp.q.get(), 2)
         assert d == b"all" and addr[0] == A
 
 
 async def test_udp_unconnected_sendto_without_addr():
-    async with two_stacks() as (a, b):
+    async with two_stacks() as (a, _b):
         ut, up = await a.create_datagram_endpoint(U, local_addr=(A, 0))
         ut.sendto(b"x")
         assert up.errors and up.errors[0].errno == errno.EDESTADDRREQ
@@ -112,8 +111,8 @@ async def test_udp_flood_receive_buffer():
     async with two_stacks(StackConfig(recv_buffer=64 * 1024)) as (a, b):
         class Slow(U):
             pass
-        st, sp = await b.create_datagram_endpoint(U, local_addr=(B, 9))
-        ct, cp = await a.create_datagram_endpoint(U, remote_addr=(B, 9))
+        _st, sp = await b.create_datagram_endpoint(U, local_addr=(B, 9))
+        ct, _cp = await a.create_datagram_endpoint(U, remote_addr=(B, 9))
         for i in range(3000):
             ct.sendto(i.to_bytes(4, "big") * 100)
         await asyncio.sleep(0.1)
@@ -125,7 +124,7 @@ async def test_udp_flood_receive_buffer():
 
 
 async def test_udp_close_with_stack():
-    async with two_stacks() as (a, b):
+    async with two_stacks() as (a, _b):
         ut, up = await a.create_datagram_endpoint(U, local_addr=(A, 0))
     assert ut.is_closing()
     assert up.lost.done()

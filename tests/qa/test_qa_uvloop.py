@@ -8,7 +8,7 @@ import pytest
 
 uvloop = pytest.importorskip("uvloop")
 
-from conftest import A, B, two_stacks  # noqa: E402
+from qa_support import A, B, two_stacks  # noqa: E402
 
 
 async def _echo_session():
@@ -21,7 +21,7 @@ async def _echo_session():
         srv = await b.start_server(cb, B, 7)
         r, w = await a.open_connection(B, 7)
         t = time.perf_counter()
-        for i in range(200):
+        for _i in range(200):
             w.write(b"p" * 100)
             assert await r.readexactly(100) == b"p" * 100
         per = (time.perf_counter() - t) / 200
@@ -37,7 +37,7 @@ async def _echo_session():
         srv.close()
         await srv.wait_closed()
     async with two_stacks() as (a, b):  # lossless: ping and UDP have no retransmission
-        rtt = await a.ping(B)
+        await a.ping(B)
         # UDP too
         got = asyncio.get_running_loop().create_future()
 

@@ -5,10 +5,10 @@ import asyncio
 import time
 
 import pytest
+from qa_support import B, two_stacks
+from test_qa_data import bidir
 
 from aionetstack.core.config import StackConfig
-from conftest import A, B, two_stacks
-from test_qa_data import bidir
 
 
 @pytest.mark.parametrize("cfg", [
@@ -42,7 +42,7 @@ async def test_nodelay_removes_split_write_stall():
         r, w = await a.open_connection(B, 7)
         n = 50
         t = time.perf_counter()
-        for i in range(n):
+        for _i in range(n):
             w.write(b"h" * 100)
             await asyncio.sleep(0)
             await asyncio.sleep(0)

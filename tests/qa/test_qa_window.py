@@ -5,9 +5,9 @@ import asyncio
 import time
 
 import pytest
+from qa_support import B, two_stacks
 
 from aionetstack.core.config import StackConfig
-from conftest import A, B, two_stacks
 
 
 @pytest.mark.parametrize("rbuf", [8 * 1024, 32 * 1024, 256 * 1024])
@@ -32,7 +32,7 @@ async def test_slow_reader_window_updates(rbuf):
             def eof_received(self):
                 done.set_result(self.n)
         await b.create_server(Slow, B, 80)
-        r, w = await a.open_connection(B, 80)
+        _r, w = await a.open_connection(B, 80)
         n = 2 << 20
         t = time.perf_counter()
         w.write(b"s" * n)
