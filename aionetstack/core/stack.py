@@ -265,7 +265,7 @@ class StackEngine:
         if n < 20:
             self._counters.drop("IpInHdrErrors", DROP_IP_TRUNCATED)
             return
-        vihl, tos, total, ident, frag, ttl, proto, ck, src, dst = HEADER.unpack_from(packet)
+        vihl, _tos, total, ident, frag, ttl, proto, _ck, src, dst = HEADER.unpack_from(packet)
         if vihl >> 4 != 4:  # RFC 791 3.1 / RFC 1122 3.2.1.1
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_VERSION)
             return
@@ -277,16 +277,7 @@ class StackEngine:
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_TOTAL_LENGTH)
             return
         mv = packet if type(packet) is memoryview else memoryview(packet)
-        # RFC 1122 3.2.1.2. Without options the header is the ten fields just
-        # unpacked: their ones' complement sum (addition modulo 0xFFFF, 32-bit
-        # fields added whole) must be 0xFFFF, i.e. the plain sum (never 0: the
-        # version is in it) a multiple of 0xFFFF. With options, sum the bytes.
-        if ihl == 20:
-            hsum = (vihl << 8) + tos + total + ident + frag + (ttl << 8) + proto + ck + src + dst
-            bad_checksum = hsum % 0xFFFF != 0
-        else:
-            bad_checksum = internet_checksum(mv[:ihl]) != 0
-        if bad_checksum:
+        if internet_checksum(mv[:ihl]) != 0:  # RFC 1122 3.2.1.2
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_CHECKSUM)
             return
         if ttl == 0:  # never valid on the wire (RFC 1812 5.3.1); ours: any TTL > 0
