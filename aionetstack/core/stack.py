@@ -82,6 +82,7 @@ from aionetstack.core.stats import (
     DROP_IP_TRUNCATED,
     DROP_IP_TTL_ZERO,
     DROP_IP_UNKNOWN_PROTOCOL,
+    DROP_IPV6,
     DROP_REASM_DUPLICATE,
     DROP_REASM_MEMORY,
     DROP_REASM_OVERLAP,
@@ -267,6 +268,13 @@ class StackEngine:
             return
         vihl, _tos, total, ident, frag, ttl, proto, _ck, src, dst = HEADER.unpack_from(packet)
         if vihl >> 4 != 4:  # RFC 791 3.1 / RFC 1122 3.2.1.1
+            if vihl >> 4 == 6:
+                # IPv6 (e.g. the kernel's router solicitations on a TUN device):
+                # another protocol, not an IPv4 header error (Linux's IPv4 never
+                # sees it); counted apart so IpInHdrErrors keeps its meaning
+                c["IpInReceives"] -= 1
+                self._counters.drop(None, DROP_IPV6)
+                return
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_VERSION)
             return
         ihl = (vihl & 0x0F) << 2
@@ -986,6 +994,10 @@ class StackEngine:
             raise TypeError("backlog must be an int")
         backlog = max(1, min(backlog, SOMAXCONN, self.config.max_syn_backlog))
         if transparent:
+            if self._transparent:
+                # one gateway listener takes every destination: a second one
+                # would never see a connection
+                raise OSError(errno.EADDRINUSE, "a transparent listener already exists")
             listener = TcpListener(self, addr, port, backlog, transparent=True)
             self._transparent.append(listener)
             return listener

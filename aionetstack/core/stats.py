@@ -112,6 +112,7 @@ REQUIRED_COUNTERS: tuple[str, ...] = (
 # --- per-reason drop counters --------------------------------------------------
 DROP_IP_TRUNCATED = "DropIpTruncated"
 DROP_IP_BAD_VERSION = "DropIpBadVersion"
+DROP_IPV6 = "DropIpv6"  # IPv6 packets: not ours (no IPv6 yet), not header errors
 DROP_IP_BAD_IHL = "DropIpBadIhl"
 DROP_IP_BAD_TOTAL_LENGTH = "DropIpBadTotalLength"
 DROP_IP_BAD_CHECKSUM = "DropIpBadChecksum"

@@ -480,3 +480,23 @@ def test_timer_heap_is_lazy_and_idle_connections_cost_nothing() -> None:
         net.a.handle_timer(net.now)
         net.b.handle_timer(net.now)
     assert peak <= 4
+
+
+def test_ipv6_packets_counted_apart_not_as_header_errors() -> None:
+    # The kernel sends IPv6 router solicitations on a TUN device it brought up.
+    from scapy.layers.inet6 import ICMPv6ND_RS, IPv6
+
+    e = engine()
+    e.receive(bytes(IPv6(src="fe80::1", dst="ff02::2") / ICMPv6ND_RS()), 1, 0.0)
+    st = e.stats()
+    assert st[S.DROP_IPV6] == 1
+    assert st["IpInHdrErrors"] == 0
+    assert st["IpInReceives"] == 0
+
+
+def test_second_transparent_listener_is_refused() -> None:
+    e = engine()
+    e.tcp_listen(0, 0, 64, transparent=True)
+    with pytest.raises(OSError) as info:
+        e.tcp_listen(0, 0, 64, transparent=True)
+    assert info.value.errno == errno.EADDRINUSE
