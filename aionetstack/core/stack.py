@@ -272,7 +272,6 @@ class StackEngine:
                 # IPv6 (e.g. the kernel's router solicitations on a TUN device):
                 # another protocol, not an IPv4 header error (Linux's IPv4 never
                 # sees it); counted apart so IpInHdrErrors keeps its meaning
-                c["IpInReceives"] -= 1
                 self._counters.drop(None, DROP_IPV6)
                 return
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_VERSION)
