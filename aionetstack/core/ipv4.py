@@ -21,7 +21,12 @@ holes). Each datagram lives ``timeout`` seconds from its first fragment
 (RFC 1122 3.3.2, Linux ipfrag_time); since the timeout is fixed, datagrams
 expire in creation order and one insertion-ordered dict is the whole timer
 queue. Memory (fragment bytes plus a fixed per-fragment overhead) is capped:
-when over the cap, the oldest datagrams are evicted first.
+when over the cap, the oldest datagrams are evicted first (O(1) each: the
+dict's first entry is the oldest). A datagram may hold at most
+``MAX_FRAGMENTS`` fragments (like FreeBSD net.inet.ip.maxfragsperpacket; 64
+as Linux's ipfrag_max_dist default): one more discards it (``TOO_MANY``),
+so the per-fragment linear scan and list insert stay bounded, and the highest
+end seen is kept as a running maximum rather than recomputed.
 
 *Fragmentation* (RFC 791 3.2 "fragmentation procedure"): a datagram larger
 than the MTU is cut into pieces whose data length is a multiple of 8, the same
@@ -43,10 +48,20 @@ FLAG_MF = 0x2000
 OFFSET_MASK = 0x1FFF
 MAX_DATAGRAM = 65535
 FRAGMENT_OVERHEAD = 64  # bytes charged per held fragment besides its data (bookkeeping)
+MAX_FRAGMENTS = 64  # fragments held per datagram (FreeBSD maxfragsperpacket-style bound)
 
 
 class _Datagram:
-    __slots__ = ("deadline", "end", "first_packet", "frags", "key", "memory", "received")
+    __slots__ = (
+        "deadline",
+        "end",
+        "first_packet",
+        "frags",
+        "key",
+        "max_end",
+        "memory",
+        "received",
+    )
 
     def __init__(self, key: tuple[int, int, int, int], deadline: float) -> None:
         self.key = key
@@ -54,6 +69,7 @@ class _Datagram:
         self.frags: list[tuple[int, bytes]] = []  # (offset, data), sorted by offset
         self.end: int | None = None  # data length, known once the last fragment arrived
         self.received = 0
+        self.max_end = 0  # highest fragment end held (running max)
         self.memory = 0
         self.first_packet: bytes | None = None  # header + first bytes of fragment 0 (for ICMP)
 
@@ -73,6 +89,7 @@ PENDING = "pending"
 DUPLICATE = "duplicate"
 OVERLAP = "overlap"
 BAD = "bad"
+TOO_MANY = "too_many"  # more than MAX_FRAGMENTS fragments: the datagram was discarded
 
 
 class Reassembler:
@@ -101,7 +118,7 @@ class Reassembler:
         """Add one fragment.
 
         Returns a ``ReassemblyResult`` when the datagram completes, one of the
-        strings ``PENDING``/``DUPLICATE``/``OVERLAP``/``BAD`` otherwise. A
+        strings ``PENDING``/``DUPLICATE``/``OVERLAP``/``BAD``/``TOO_MANY`` otherwise. A
         ``list`` return means the memory cap evicted that many datagrams
         (each item is the fragment-0 head of one, or b"" when unknown).
         ``packet_head`` is the fragment's IPv4 header followed by its payload
@@ -120,7 +137,7 @@ class Reassembler:
             self._discard(dgram)
             return OVERLAP
         if not more:
-            if end < max((o + len(d) for o, d in frags), default=0):
+            if end < dgram.max_end:
                 self._discard(dgram)
                 return OVERLAP
             dgram.end = end
@@ -139,8 +156,14 @@ class Reassembler:
         if i < len(frags) and frags[i][0] < end:
             self._discard(dgram)
             return OVERLAP
+        if len(frags) >= MAX_FRAGMENTS:
+            # bounded work per datagram (FreeBSD ip_reass maxfragsperpacket)
+            self._discard(dgram)
+            return TOO_MANY
         chunk = bytes(data)
         frags.insert(i, (offset, chunk))
+        if end > dgram.max_end:
+            dgram.max_end = end
         cost = length + FRAGMENT_OVERHEAD
         dgram.memory += cost
         self.memory += cost
@@ -164,11 +187,20 @@ class Reassembler:
     def _evict(self, current: _Datagram) -> list[bytes]:
         """Drop the oldest datagrams until under the cap (the current one last)."""
         evicted: list[bytes] = []
-        for dgram in list(self._datagrams.values()):
-            if self.memory <= self.memory_cap:
+        # Oldest first via the dict's insertion order, stopping as soon as
+        # enough is freed: O(evicted) per add, not a copy of every datagram
+        # (like expire()). Victims are collected, then dropped (no mutation
+        # while iterating); the current datagram is skipped and goes last.
+        need = self.memory - self.memory_cap
+        victims: list[_Datagram] = []
+        for dgram in self._datagrams.values():
+            if need <= 0:
                 break
             if dgram is current:
                 continue
+            victims.append(dgram)
+            need -= dgram.memory
+        for dgram in victims:
             self._discard(dgram)
             evicted.append(b"")
         if self.memory > self.memory_cap:

@@ -34,7 +34,12 @@ it then calls ``notify(conn)`` so the next flush pulls the output they produce.
 connection's deadline is pushed only when it is earlier than the one already
 pushed for it; when an entry pops, the connection's real ``get_timer()``
 decides whether to handle it now or push again. Reassembly expiry has one
-slot on the same heap.
+slot on the same heap. Stale items are normally popped when they reach the
+top, but one far in the future (a keepalive deadline superseded by an RTO)
+would linger behind other connections' earlier live deadlines for hours, so
+``_settle`` rebuilds the heap from its live items once it holds more than
+``2 * live + 64`` (amortised O(1) per push); and a removed entry drops its
+connection (``del entry.conn``) so stale items never pin a closed one.
 
 *Output*: everything to send accumulates in one list of ``(ifindex, packet)``
 returned by ``packets_to_send``: one flush per wakeup.
@@ -58,6 +63,7 @@ from aionetstack.core.ipv4 import (
     OFFSET_MASK,
     OVERLAP,
     PENDING,
+    TOO_MANY,
     Reassembler,
     ReassemblyResult,
     fragment,
@@ -87,6 +93,7 @@ from aionetstack.core.stats import (
     DROP_REASM_MEMORY,
     DROP_REASM_OVERLAP,
     DROP_REASM_TIMEOUT,
+    DROP_REASM_TOO_MANY,
     DROP_TCP_BAD_CHECKSUM,
     DROP_TCP_LISTEN_BAD_SEGMENT,
     DROP_TCP_MALFORMED,
@@ -341,6 +348,8 @@ class StackEngine:
                     self._counters.drop("IpReasmFails", DROP_REASM_OVERLAP)
                 elif result == BAD:
                     self._counters.drop("IpInHdrErrors", DROP_IP_BAD_FRAGMENT)
+                elif result == TOO_MANY:
+                    self._counters.drop("IpReasmFails", DROP_REASM_TOO_MANY)
                 elif isinstance(result, list):
                     c["IpReasmFails"] += len(result)
                     c[DROP_REASM_MEMORY] += len(result)
@@ -392,9 +401,12 @@ class StackEngine:
                 return
             # Linux TCP_TW_SYN / RFC 6191 / RFC 9293 3.10.7.4 note: the SYN
             # reopens the pair through the listener, with an ISS above the old
-            # SND.NXT; the TIME-WAIT connection leaves demux.
+            # SND.NXT; the TIME-WAIT connection leaves demux -- but only once the
+            # listener admits the SYN (queues not full, route found), so a dropped
+            # SYN does not cost the 4-tuple its TIME-WAIT protection (RFC 9293 3.6.1).
             iss = conn.time_wait_iss()
-            self._remove(entry, now)
+            self._listen_input(listener, key, seg, src, dst, ifindex, now, iss, entry)
+            return
         else:
             listener = self._find_listener(seg.dst_port, dst)
         if listener is None:
@@ -434,8 +446,13 @@ class StackEngine:
         ifindex: int,
         now: float,
         iss: int | None = None,
+        time_wait: _ConnEntry | None = None,
     ) -> None:
-        """RFC 9293 3.10.7.2, the LISTEN state, plus Linux's queue limits."""
+        """RFC 9293 3.10.7.2, the LISTEN state, plus Linux's queue limits.
+
+        ``time_wait``: the TIME-WAIT entry this SYN reopens; removed from demux
+        only when the SYN is admitted (it stays, and the SYN is dropped, otherwise).
+        """
         flags = seg.flags
         if flags & RST:  # first: ignore an RST
             self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
@@ -474,6 +491,8 @@ class StackEngine:
             ifindex, mtu = route.ifindex, route.mtu
         else:
             mtu = iface.mtu
+        if time_wait is not None:
+            self._remove(time_wait, now)  # admitted: the TIME-WAIT pair is reused
         if iss is None:
             iss = self._isn.isn(dst, seg.dst_port, src, seg.src_port, now)
         conn = TcpConnection.accept(
@@ -632,8 +651,9 @@ class StackEngine:
                 seq = quoted.tcp_seq
                 una = conn.snd_una
                 # RFC 5927 4.1 / Linux tcp_v4_err: the quoted sequence number must
-                # lie in SND.UNA..SND.NXT, else the "error" is ignored (blind attacks).
-                if seq is None or (seq - una) & 0xFFFFFFFF > (conn.snd_nxt - una) & 0xFFFFFFFF:
+                # lie in SND.UNA..SND.MAX (what is really in flight: after an RTO
+                # SND.NXT is rewound to SND.UNA), else it is ignored (blind attacks).
+                if seq is None or (seq - una) & 0xFFFFFFFF > (conn.snd_max - una) & 0xFFFFFFFF:
                     self._counters.drop(None, DROP_ICMP_OUT_OF_WINDOW)
                     return
                 mtu = msg.next_hop_mtu if itype == DEST_UNREACH and code == FRAG_NEEDED else 0
@@ -646,8 +666,8 @@ class StackEngine:
                 endpoint = by_addr.get(header.src) or by_addr.get(0)
                 # __udp4_lib_err: only connected sockets hear about it.
                 if endpoint is not None and endpoint.remote == (header.dst, quoted.dst_port):
-                    endpoint._error(error)
-                    self._ready[id(endpoint)] = endpoint
+                    if endpoint._error(error):  # False: too many unread errors
+                        self._ready[id(endpoint)] = endpoint
                     return
         elif proto == PROTO_ICMP and not header.frag_offset:
             # The quote's 8 data bytes are our echo request's header.
@@ -742,8 +762,14 @@ class StackEngine:
         if self._tcp.get(entry.key) is entry:
             del self._tcp[entry.key]
         listener = entry.listener
-        if listener is not None:
-            listener.syn_queue.pop(entry.key, None)
+        if listener is not None and listener.syn_queue.pop(entry.key, None) is None:
+            # A child that died (reset, timeout) before accept() leaves the accept
+            # queue too: it must not hold a backlog slot nor be handed out dead
+            # (BSD soabort of an incomplete/unaccepted socket).
+            try:
+                listener.accept_queue.remove(conn)
+            except ValueError:
+                pass
         transitions = conn.transitions
         previous = transitions[-1][1] if transitions else None
         if conn.state is _CLOSED:
@@ -755,6 +781,10 @@ class StackEngine:
         # The application already heard ConnectionClosed when TIME-WAIT began.
         if listener is None and previous is not _TIME_WAIT:
             self._ready[id(conn)] = conn
+        # Stale heap items may still reference this entry: let them not keep
+        # the connection alive (every reader of entry.conn checks alive first).
+        entry.pushed = INF
+        del entry.conn
 
     def _settle(self) -> None:
         """Pull output, re-sync timers and queues of every touched connection."""
@@ -802,6 +832,14 @@ class StackEngine:
                     ready[id(listener)] = listener
                 continue
             ready[id(conn)] = conn
+        if len(heap) > 2 * len(self._tcp) + 64:
+            self._compact_heap()
+
+    def _compact_heap(self) -> None:
+        """Drop stale items (lazy deletion leftovers); in place, then re-heapify."""
+        heap = self._heap
+        heap[:] = [item for item in heap if item[2].alive and item[0] == item[2].pushed]
+        heapq.heapify(heap)
 
     def notify(self, obj: object, now: float | None = None) -> None:
         """Tell the engine the application called a method of ``obj`` (a TcpConnection):

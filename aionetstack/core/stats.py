@@ -126,6 +126,7 @@ DROP_REASM_OVERLAP = "DropReasmOverlap"
 DROP_REASM_TIMEOUT = "DropReasmTimeout"
 DROP_REASM_MEMORY = "DropReasmMemory"
 DROP_REASM_DUPLICATE = "DropReasmDuplicate"
+DROP_REASM_TOO_MANY = "DropReasmTooMany"  # over MAX_FRAGMENTS fragments in one datagram
 DROP_ICMP_MALFORMED = "DropIcmpMalformed"
 DROP_ICMP_BAD_CHECKSUM = "DropIcmpBadChecksum"
 DROP_ICMP_BAD_QUOTE = "DropIcmpBadQuote"

@@ -18,7 +18,11 @@ IP_RECVERR).
 
 Received datagrams queue as ``UdpDatagramReceived`` events, up to
 ``recv_buffer`` bytes (beyond: dropped, UdpRcvbufErrors, like a full socket
-receive buffer). The endpoint never sends by itself: ``sendto`` hands the
+receive buffer). Each datagram is charged ``DATAGRAM_OVERHEAD`` bytes on top
+of its payload (Linux charges skb truesize, not payload, against sk_rcvbuf in
+__udp_enqueue_schedule_skb), so a flood of empty datagrams is bounded too.
+``UdpError`` events are capped at ``MAX_QUEUED_ERRORS`` unread (Linux keeps a
+single pending sk_err without IP_RECVERR; extra errors are dropped). The endpoint never sends by itself: ``sendto`` hands the
 datagram to the stack, which routes, builds and (if needed) fragments it.
 """
 
@@ -28,6 +32,9 @@ from collections import deque
 from typing import Protocol
 
 import attrs
+
+DATAGRAM_OVERHEAD = 64  # bytes charged per queued datagram besides its payload
+MAX_QUEUED_ERRORS = 16  # unread UdpError events kept per endpoint
 
 
 @attrs.frozen(slots=True)
@@ -75,6 +82,7 @@ class UdpEndpoint:
         "local_addr",
         "local_port",
         "queued_bytes",
+        "queued_errors",
         "recv_buffer",
         "remote",
     )
@@ -95,7 +103,8 @@ class UdpEndpoint:
         self.ifindex: int | None = None  # the route's interface once connected
         self.allow_broadcast = allow_broadcast
         self.recv_buffer = recv_buffer
-        self.queued_bytes = 0
+        self.queued_bytes = 0  # charged: payload + DATAGRAM_OVERHEAD per queued datagram
+        self.queued_errors = 0
         self.closed = False
         self._events: deque[UdpEvent] = deque()
 
@@ -136,21 +145,28 @@ class UdpEndpoint:
             return None
         event = events.popleft()
         if type(event) is UdpDatagramReceived:
-            self.queued_bytes -= len(event.data)
+            self.queued_bytes -= len(event.data) + DATAGRAM_OVERHEAD
+        else:
+            self.queued_errors -= 1
         return event
 
     # --- stack side -----------------------------------------------------------
     def _deliver(self, data: bytes, addr: tuple[int, int]) -> bool:
         """Queue a datagram; False when the receive buffer is full (dropped)."""
-        size = len(data)
+        size = len(data) + DATAGRAM_OVERHEAD
         if self.queued_bytes + size > self.recv_buffer and self._events:
             return False
         self.queued_bytes += size
         self._events.append(UdpDatagramReceived(data, addr))
         return True
 
-    def _error(self, error: OSError) -> None:
+    def _error(self, error: OSError) -> bool:
+        """Queue an ICMP error; False (dropped) when MAX_QUEUED_ERRORS are unread."""
+        if self.queued_errors >= MAX_QUEUED_ERRORS:
+            return False
+        self.queued_errors += 1
         self._events.append(UdpError(error))
+        return True
 
     def __repr__(self) -> str:
         return (

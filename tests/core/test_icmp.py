@@ -254,3 +254,29 @@ def test_tcp_to_closed_port_gets_rst_not_icmp() -> None:
     e.receive(bytes(IP(src=PEER, dst=US) / TCP(sport=1, dport=2, flags="S")), 1, 0.0)
     [(_, raw)] = e.packets_to_send(0.0)
     assert IP(raw).proto == 6
+
+
+def test_icmp_error_about_data_in_flight_after_rto_is_accepted() -> None:
+    e = engine(timestamps=False)
+    conn = e.tcp_connect(ip(PEER), 80, now=0.0)
+    [(_, syn)] = e.packets_to_send(0.0)
+    s = IP(syn)[TCP]
+    synack = IP(src=PEER, dst=US) / TCP(
+        sport=80, dport=s.sport, seq=1000, ack=s.seq + 1, flags="SA", window=65535,
+        options=[("MSS", 1460)],
+    )  # fmt: skip
+    e.receive(bytes(synack), 1, 0.1)
+    e.packets_to_send(0.1)
+    conn.send(b"x" * 4380, 0.1)
+    e.notify(conn)
+    sent = [p for _, p in e.packets_to_send(0.1)]
+    assert len(sent) == 3
+    deadline = e.get_timer()
+    assert deadline is not None
+    e.handle_timer(deadline)  # RTO: SND.NXT rewinds to SND.UNA, one segment resent
+    e.packets_to_send(deadline)
+    assert conn.snd_nxt != conn.snd_max
+    # RFC 5927 4.1: the third segment is still in flight (below SND.MAX): accepted
+    e.receive(_icmp_about(sent[2], 3, 4, mtu=1000), 1, deadline + 0.01)
+    assert e.stats().get(S.DROP_ICMP_OUT_OF_WINDOW, 0) == 0
+    assert conn.snd_mss == 960

@@ -360,3 +360,47 @@ def test_fragment_reassemble_roundtrip_property(
             results.append(res.payload)
     assert results == [payload]
     assert len(r) == 0 or dup  # a late duplicate may open a new (incomplete) datagram
+
+
+def test_reassembly_fragment_cap_per_datagram() -> None:
+    # 64 tiny fragments (the cap) still reassemble, in any order
+    e = engine()
+    u = e.udp_open(local_port=9)
+    payload = bytes(range(8)) * 63  # UDP header + 504 bytes = 64 fragments of 8
+    pieces = frags(payload, 8)
+    assert len(pieces) == 64
+    for p in reversed(pieces):
+        e.receive(p, 1, 0.0)
+    assert delivered(e, u) == [payload]
+    # one more fragment than the cap discards the datagram (bounded work per datagram)
+    pieces = frags(bytes(8) * 99, 8, ident=8)
+    assert len(pieces) == 100
+    for p in reversed(pieces[-65:]):
+        e.receive(p, 1, 0.0)
+    st = e.stats()
+    assert st["IpReasmFails"] == 1 and st[S.DROP_REASM_TOO_MANY] == 1
+    assert len(e._reasm) == 0 and e._reasm.memory == 0
+    assert delivered(e, u) == []
+
+
+class _CountingDict(dict):  # type: ignore[type-arg]
+    """Counts the datagrams _evict looks at (work, not wall time)."""
+
+    seen = 0
+
+    def values(self):  # type: ignore[no-untyped-def]
+        for v in super().values():
+            _CountingDict.seen += 1
+            yield v
+
+
+def test_reassembly_eviction_does_not_scan_every_datagram() -> None:
+    r = Reassembler(30.0, memory_cap=1000 * (8 + 64))
+    r._datagrams = _CountingDict()
+    for ident in range(1000):  # 1000 pending datagrams, exactly at the cap
+        assert r.add((1, 2, 17, ident), 0, True, b"x" * 8, b"h" * 28, 0.0) == "pending"
+    _CountingDict.seen = 0
+    out = r.add((1, 2, 17, 5000), 0, True, b"y" * 8, b"h" * 28, 0.0)
+    assert out == [b""]  # the oldest one evicted
+    assert (1, 2, 17, 0) not in r._datagrams and (1, 2, 17, 5000) in r._datagrams
+    assert _CountingDict.seen <= 3  # was a copy of all 1001 datagrams per add at the cap

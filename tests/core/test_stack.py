@@ -500,3 +500,99 @@ def test_second_transparent_listener_is_refused() -> None:
     with pytest.raises(OSError) as info:
         e.tcp_listen(0, 0, 64, transparent=True)
     assert info.value.errno == errno.EADDRINUSE
+
+
+def _keepalive_bursts(net: Net, c: TcpConnection, s: TcpConnection, bursts: int) -> None:
+    """Bursts on one connection: each RTO supersedes a far-future keepalive deadline."""
+    for _ in range(bursts):
+        c.send(b"z" * 3000, net.now)
+        net.a.notify(c)
+        net.pump()
+        s.read()
+        net.b.notify(s)
+        net.pump()
+        for _ in range(5):  # run the near timers (RTO, delayed ACK), not the 2 h keepalive
+            due = [t for t in (net.a.get_timer(), net.b.get_timer()) if t is not None]
+            if not due or min(due) > net.now + 10:
+                break
+            net.now = max(net.now, min(due))
+            net.a.handle_timer(net.now)
+            net.b.handle_timer(net.now)
+            net.pump()
+        net.now += 1.0
+
+
+def _keepalive_pair() -> tuple[Net, TcpConnection, TcpConnection]:
+    net = Net(keepalive=True)
+    lst = net.b.tcp_listen(0, 80, 16)
+    net.a.tcp_connect(B_ADDR, 80, now=0.0)  # idle: its keepalive is the heap's top for 2 h
+    net.run_until(lambda: lst.pending == 1)
+    assert lst.accept() is not None
+    net.now = 1.0
+    c = net.a.tcp_connect(B_ADDR, 80, now=net.now)
+    net.run_until(lambda: lst.pending == 1)
+    s = lst.accept()
+    assert s is not None
+    return net, c, s
+
+
+def test_timer_heap_stale_keepalive_items_are_compacted() -> None:
+    net, c, s = _keepalive_pair()
+    _keepalive_bursts(net, c, s, 300)  # was one stale far-future item per burst (~300)
+    assert len(net.a._heap) <= 2 * len(net.a._tcp) + 64
+    assert len(net.b._heap) <= 2 * len(net.b._tcp) + 64
+    assert c.state is TcpState.ESTABLISHED  # and the timers still work
+    _keepalive_bursts(net, c, s, 2)
+    assert s.read() == b""
+
+
+def test_removed_connection_not_pinned_by_stale_heap_items() -> None:
+    net, c, s = _keepalive_pair()
+    _keepalive_bursts(net, c, s, 3)
+    c.abort(net.now)
+    net.a.notify(c)
+    net.pump()
+    dead = [item[2] for item in net.a._heap if not item[2].alive]
+    assert dead  # a stale item for the removed connection is still on the heap
+    assert all(not hasattr(entry, "conn") for entry in dead)  # ... but it holds no connection
+
+
+def test_syn_to_time_wait_not_admitted_keeps_time_wait() -> None:
+    net = Net()
+    lst = net.b.tcp_listen(0, 80, 1)
+    client = net.a.tcp_connect(B_ADDR, 80, local_port=5000, now=0.0)
+    net.pump()
+    server = lst.accept()
+    assert server is not None
+    server.close(net.now)  # the server closes first: it holds TIME-WAIT for (5000, 80)
+    net.b.notify(server)
+    net.pump()
+    client.close(net.now)
+    net.a.notify(client)
+    net.pump()
+    assert server.state is TcpState.TIME_WAIT
+    net.a.tcp_connect(B_ADDR, 80, local_port=6000, now=net.now)
+    net.pump()
+    assert lst.pending == 1  # backlog 1: the accept queue is full
+    net.now += 1.0
+    client2 = net.a.tcp_connect(B_ADDR, 80, local_port=5000, now=net.now)
+    net.pump()
+    assert client2.state is TcpState.SYN_SENT  # the listener dropped the SYN ...
+    assert net.b.stats()["ListenOverflows"] == 1
+    assert server in net.b.connections()  # ... and TIME-WAIT still guards the pair
+    assert server.state is TcpState.TIME_WAIT
+
+
+def test_child_reset_in_accept_queue_leaves_it() -> None:
+    net = Net()
+    lst = net.b.tcp_listen(0, 80, 2)
+    clients = [net.a.tcp_connect(B_ADDR, 80, now=0.0) for _ in range(2)]
+    net.pump()
+    assert lst.pending == 2  # the backlog is full
+    clients[0].abort(net.now)  # RST to the not-yet-accepted child
+    net.a.notify(clients[0])
+    net.pump()
+    assert lst.pending == 1  # the dead child no longer holds a backlog slot
+    child = lst.accept()
+    assert child is not None and child.remote_port == clients[1].local_port
+    assert lst.accept() is None

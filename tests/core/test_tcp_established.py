@@ -473,3 +473,30 @@ class TestTailLossProbe:
         c.handle_timer(t)  # type: ignore[arg-type]
         (probe,) = output(c, t)  # type: ignore[arg-type]
         assert probe.seq == UNA + 17520  # new data beyond cwnd
+
+
+class TestOutOfOrderBounds:
+    """Hostile tiny out-of-order segments must not create unbounded blocks (RFC 2018 8)."""
+
+    def test_block_count_capped_and_excess_dropped_unsacked(self) -> None:
+        c = sack_client()  # recv_buffer 65535 -> cap max(64, 65535 // 1024) = 64 blocks
+        for k in range(200):  # 1-byte segments at every other byte: 200 separate blocks
+            c.receive(data(1 + 2 * k, 1), 1.0)  # type: ignore[arg-type]
+        assert len(c._reasm) == 64
+        assert c.dropped == 200 - 64
+        (ack,) = output(c, 1.0)
+        held = {(s - RCV, e - RCV) for s, e in ack.sack_blocks}
+        assert all(e <= 2 * 64 for _, e in held)  # nothing beyond the cap is SACKed
+        # a segment touching a held block is still taken (no new block)
+        c.receive(data(2, 1), 1.1)  # type: ignore[arg-type]
+        assert len(c._reasm) == 63 and c.dropped == 200 - 64
+        # the gap fill delivers what was held
+        c.receive(data(0, 1), 1.2)  # type: ignore[arg-type]
+        assert c.read() == bytes(range(4))
+
+    def test_block_overhead_charged_against_receive_space(self) -> None:
+        c = sack_client()
+        free0 = c._rcv_free()
+        c.receive(data(10, 1), 1.0)  # type: ignore[arg-type]
+        assert c._reasm.bytes == 1
+        assert c._rcv_free() < free0 - 1  # payload plus per-block bookkeeping

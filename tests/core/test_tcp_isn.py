@@ -128,3 +128,16 @@ class TestIcmp:
         assert c.state is TcpState.ESTABLISHED
         c.receive(segment(seq=SERVER_ISS + 1, ack=CLIENT_ISS + 1, payload=b"ok"), 0.02)
         assert c.read() == b"ok"
+
+
+class TestMssFloor:
+    """Linux TCP_MIN_MSS (88) and min_pmtu (552): no tiny segments on request."""
+
+    def test_frag_needed_with_tiny_mtu_is_clamped(self) -> None:
+        c = establish_client()
+        c.icmp_error(OSError(errno.EMSGSIZE, "Message too long"), 0.01, next_hop_mtu=100)
+        assert c.snd_mss == 552 - 40  # was 60: the reported MTU is raised to min_pmtu
+
+    def test_peer_mss_floor(self) -> None:
+        c = establish_client(mss=50)
+        assert c.snd_mss == 88  # was 50 (floor 48)

@@ -11,7 +11,13 @@ from scapy.layers.inet import IP, UDP
 from aionetstack.core import stats as S
 from aionetstack.core.config import StackConfig
 from aionetstack.core.stack import StackEngine
-from aionetstack.core.udp import UdpDatagramReceived, UdpEndpoint
+from aionetstack.core.udp import (
+    DATAGRAM_OVERHEAD,
+    MAX_QUEUED_ERRORS,
+    UdpDatagramReceived,
+    UdpEndpoint,
+    UdpError,
+)
 
 
 def ip(text: str) -> int:
@@ -150,8 +156,8 @@ def test_malformed_udp_counted() -> None:
 def test_receive_buffer_limit() -> None:
     e = engine(recv_buffer=1000)
     u = e.udp_open(local_port=9)
-    for _ in range(5):
-        e.receive(dgram(b"x" * 300), 1, 0.0)
+    for _ in range(5):  # each charged 250 + DATAGRAM_OVERHEAD (64): 3 fit in 1000
+        e.receive(dgram(b"x" * 250), 1, 0.0)
     assert e.stats()["UdpRcvbufErrors"] == 2
     assert len(events(u)) == 3
     assert u.queued_bytes == 0
@@ -207,3 +213,23 @@ def test_two_engines_exchange_datagrams() -> None:
     for _, p in b.packets_to_send(0.0):
         a.receive(p, 1, 0.0)
     assert [x.data for x in events(client)] == [b"answer"]  # type: ignore[attr-defined]
+
+
+def test_empty_datagrams_are_charged_against_the_buffer() -> None:
+    e = engine(recv_buffer=1000)
+    u = e.udp_open(local_port=9)
+    for _ in range(100):
+        e.receive(dgram(b""), 1, 0.0)
+    assert len(events(u)) == 1000 // DATAGRAM_OVERHEAD  # was all 100 (zero bytes each)
+    assert e.stats()["UdpRcvbufErrors"] == 100 - 1000 // DATAGRAM_OVERHEAD
+
+
+def test_queued_icmp_errors_are_capped() -> None:
+    e = engine()
+    u = e.udp_open(local_port=9)
+    u.connect((ip(PEER), 53))
+    for _ in range(MAX_QUEUED_ERRORS + 50):
+        u._error(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    evs = events(u)
+    assert len(evs) == MAX_QUEUED_ERRORS and all(isinstance(ev, UdpError) for ev in evs)
+    assert u._error(ConnectionRefusedError(errno.ECONNREFUSED, "again"))  # room again after reading

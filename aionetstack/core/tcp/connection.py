@@ -98,7 +98,7 @@ from aionetstack.core.tcp.events import (
     TcpEvent,
 )
 from aionetstack.core.tcp.info import TcpInfo
-from aionetstack.core.tcp.reassembly import Reassembler
+from aionetstack.core.tcp.reassembly import REJECTED, Reassembler
 from aionetstack.core.tcp.rtt import RttEstimator
 from aionetstack.core.tcp.states import RECEIVING, SENDING, TcpState
 from aionetstack.wire.tcp import (
@@ -118,6 +118,13 @@ INF = float("inf")
 MASK = 0xFFFFFFFF
 # RFC 9293 3.7.1: default MSS when the peer sends no MSS option
 DEFAULT_MSS = 536
+# Linux include/net/tcp.h TCP_MIN_MSS: the smallest send MSS we use, whatever a
+# peer's MSS option or an ICMP "fragmentation needed" says (tiny segments are a
+# resource attack, cf. CVE-2019-11479)
+TCP_MIN_MSS = 88
+# Linux net.ipv4.route.min_pmtu (ip_rt_min_pmtu): a next-hop MTU reported below
+# it is raised to it (__ip_rt_update_pmtu), never trusted lower
+MIN_PMTU = 552
 # RFC 7323 2.3: the shift count is limited to 14
 MAX_WSCALE = 14
 # RFC 7323 5.5: ts_recent is invalid after 24 days idle
@@ -389,7 +396,10 @@ class TcpConnection:
         self._rcv_off = 0
         self.rcv_wscale = _wscale_for(config.recv_buffer) if config.window_scaling else 0
         self._rbuf = bytearray()
-        self._reasm = Reassembler()
+        # Cap the out-of-order blocks by the buffer size (one per KiB, floor
+        # 64, ceiling 65536): tiny segments at every other byte must not make
+        # millions of blocks (see reassembly.py; Linux tcp_prune_ofo_queue).
+        self._reasm = Reassembler(max(64, min(config.recv_buffer // 1024, 65536)))
         self._ooo_fin_off = -1
         self.eof_received = False
         self._syn_window = 0
@@ -705,7 +715,9 @@ class TcpConnection:
     # -------------------------------------------------------- receive window
 
     def _rcv_free(self) -> int:
-        free = self.config.recv_buffer - len(self._rbuf) - self._reasm.bytes
+        # the out-of-order store is charged with its per-block overhead too
+        # (Linux counts skb truesize, not payload, against sk_rcvbuf)
+        free = self.config.recv_buffer - len(self._rbuf) - self._reasm.memory
         limit = 0xFFFF << self.rcv_wscale
         if free > limit:
             free = limit
@@ -1588,8 +1600,10 @@ class TcpConnection:
             return
         if next_hop_mtu:
             # RFC 1191 / Linux tcp_v4_mtu_reduced: shrink the MSS, resend at once
+            if next_hop_mtu < MIN_PMTU:
+                next_hop_mtu = MIN_PMTU  # Linux __ip_rt_update_pmtu: clamp to min_pmtu
             new_mss = next_hop_mtu - 40 - (_TS_LEN if self.ts_ok else 0)
-            if 48 <= new_mss < self.snd_mss:
+            if TCP_MIN_MSS <= new_mss < self.snd_mss:
                 self.snd_mss = new_mss
                 self._cc.mss = new_mss
                 self._mtu = next_hop_mtu
@@ -1653,7 +1667,7 @@ class TcpConnection:
         mss = min(self.peer_mss, self._mtu - 40)
         if self.ts_ok:
             mss -= _TS_LEN  # Linux tcp_current_mss: the MSS after options
-        self.snd_mss = max(mss, 48)
+        self.snd_mss = max(mss, TCP_MIN_MSS)  # Linux TCP_MIN_MSS floor
         self._cc.set_mss(self.snd_mss)
         self._rcv_mss_est = min(self.snd_mss, self.rcv_mss)
         # RFC 7323 2.2: the window in a SYN is not scaled
@@ -2424,6 +2438,11 @@ class TcpConnection:
             if plen:
                 off = self._rcv_off + d
                 dup = self._reasm.add(off, payload)
+                if dup is REJECTED:
+                    # too many out-of-order blocks: drop it, unSACKed (RFC 2018 8,
+                    # RFC 9293 3.10.7.4; Linux tcp_prune_ofo_queue); the dup ACK stays
+                    self.dropped += 1
+                    return
                 if dup is not None and self.sack_ok:
                     base = self.rcv_nxt - self._rcv_off
                     self._dsack = ((dup[0] + base) & MASK, (dup[1] + base) & MASK)

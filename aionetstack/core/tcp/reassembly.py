@@ -9,14 +9,28 @@ store is a sorted list of disjoint, non-adjacent blocks ``[start, end, data]``;
 every insertion trims overlap with what is already held and merges touching
 blocks, so the blocks are exactly the SACK blocks to report (RFC 2018 4).
 The common case of a loss burst (every later segment extends the last block)
-is an O(len) append, not a re-copy. The owner bounds what it inserts by its
-receive window, so the memory held is bounded by the receive buffer.
+is an O(len) append, not a re-copy.
+
+Bounds: the payload held is bounded by the owner's receive window, but
+payload bytes alone do not bound memory: 1-byte segments at every other
+offset would make one block per 2 bytes of window (millions of blocks, each
+with fixed bookkeeping, and O(n) list inserts). So the store also caps the
+number of blocks (``max_blocks``): a segment that would start a new block
+beyond it is refused (``add`` returns ``REJECTED``) and the owner drops it,
+unSACKed -- RFC 9293 3.10.7.4 and RFC 2018 8 let a receiver discard
+out-of-order data (Linux prunes its ofo queue likewise, tcp_prune_ofo_queue).
+``memory`` charges a fixed ``BLOCK_OVERHEAD`` per block on top of the payload
+(like Linux skb truesize) so the owner can count it against the receive space.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterator
+from typing import Final
+
+BLOCK_OVERHEAD: Final = 256  # bytes charged per held block besides its data (bookkeeping)
+REJECTED: Final[tuple[int, int]] = (-1, -1)  # add(): refused, the block cap is reached
 
 
 class _Block:
@@ -31,12 +45,18 @@ class _Block:
 class Reassembler:
     """Sorted disjoint out-of-order blocks with overlap trimming."""
 
-    __slots__ = ("_blocks", "_starts", "bytes")
+    __slots__ = ("_blocks", "_starts", "bytes", "max_blocks")
 
-    def __init__(self) -> None:
+    def __init__(self, max_blocks: int = 4096) -> None:
         self._blocks: list[_Block] = []
         self._starts: list[int] = []
         self.bytes = 0  # payload bytes held (count against the receive window)
+        self.max_blocks = max_blocks
+
+    @property
+    def memory(self) -> int:
+        """Payload bytes plus the per-block overhead (to charge against the receive space)."""
+        return self.bytes + BLOCK_OVERHEAD * len(self._blocks)
 
     def __bool__(self) -> bool:
         return bool(self._blocks)
@@ -65,7 +85,9 @@ class Reassembler:
         """Insert ``data`` at ``start``.
 
         Returns the range that was already held (a duplicate, for DSACK,
-        RFC 2883 4.1.3) when the segment added nothing new, else None.
+        RFC 2883 4.1.3) when the segment added nothing new, ``REJECTED`` (and
+        stores nothing) when it would need a new block beyond ``max_blocks``,
+        else None.
         """
         n = len(data)
         if n == 0:
@@ -82,6 +104,8 @@ class Reassembler:
         while j < nb and blocks[j].start <= end:
             j += 1
         if j == i:
+            if nb >= self.max_blocks:
+                return REJECTED  # RFC 2018 8 / RFC 9293 3.10.7.4: may drop out-of-order data
             blocks.insert(i, _Block(start, end, bytearray(data)))
             starts.insert(i, start)
             self.bytes += n
