@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import contextlib
 import errno
-import functools
 import ipaddress
 import os
 import random
@@ -35,13 +34,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from aionetstack.aio.stack import Stack
 
-__all__ = ["http_payload", "main", "serve_http"]
+__all__ = ["http_payload", "http_payload_chunks", "main", "serve_http"]
 
 PROG = "aionetstack"
 
@@ -63,25 +62,49 @@ class CliError(Exception):
 # --- small services, reusable by tests and benchmarks ------------------------
 
 
-@functools.lru_cache(maxsize=4)
+_HTTP_CHUNK = 1 << 20  # a multiple of 4: chunked randbytes() equal one big call
+
+
+def http_payload_chunks(size: int, chunk: int = _HTTP_CHUNK) -> Iterator[bytes]:
+    """``http_payload(size)`` generated ``chunk`` bytes at a time (``chunk`` a
+    multiple of 4), so a large body never sits in memory whole."""
+    if chunk <= 0 or chunk % 4:
+        raise ValueError("chunk must be a positive multiple of 4")
+    rng = random.Random(size)
+    for start in range(0, size, chunk):
+        yield rng.randbytes(min(chunk, size - start))
+
+
 def http_payload(size: int) -> bytes:
     """The body of ``GET /bytes/SIZE``: ``size`` pseudo-random bytes seeded by ``size``.
 
     Deterministic, so a client can check what it received (sha256) without
     the server sending a digest, and with no repetition that could hide a
-    misplaced segment.
+    misplaced segment. The server streams it with ``http_payload_chunks``.
     """
     return random.Random(size).randbytes(size)
 
 
-_MAX_HTTP_BODY = 1 << 31
+_MAX_HTTP_BODY = 64 << 20  # GET /bytes/N above this: 413
+_MAX_SIZE_DIGITS = len(str(_MAX_HTTP_BODY))
+
+
+def _parse_size(text: str) -> int | None:
+    """A decimal byte count (ASCII digits only), or None. Values above
+    ``_MAX_HTTP_BODY`` may come back as ``_MAX_HTTP_BODY + 1``."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text.lstrip("0")) > _MAX_SIZE_DIGITS:
+        return _MAX_HTTP_BODY + 1  # no int() of a huge string
+    return int(text)
 
 
 async def serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A tiny HTTP/1.1 server for one connection (keep-alive, GET/HEAD only).
 
-    ``GET /`` says hello; ``GET /bytes/N`` returns ``http_payload(N)``. Enough
-    for ``curl`` and benchmarks; not a general web server.
+    ``GET /`` says hello; ``GET /bytes/N`` returns ``http_payload(N)`` (N in
+    ASCII digits, at most 64 MiB: else 400 or 413), generated and sent one
+    MiB at a time. Enough for ``curl`` and benchmarks; not a general web server.
     """
     try:
         while True:
@@ -99,29 +122,37 @@ async def serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
                 len(parts) == 3 and parts[2] == "HTTP/1.1"
             )
             status, body = "200 OK", b""
+            length = 0
+            chunks: Iterable[bytes] = ()
             if len(parts) != 3 or parts[0] not in ("GET", "HEAD"):
                 status, body, keep_alive = "400 Bad Request", b"bad request\n", False
             elif parts[1] == "/":
                 body = b"Hello from aionetstack, a TCP/IP stack written in Python.\n"
-            elif parts[1].startswith("/bytes/") and parts[1][7:].isdigit():
-                size = int(parts[1][7:])
-                if size > _MAX_HTTP_BODY:
+            elif parts[1].startswith("/bytes/"):
+                size = _parse_size(parts[1][7:])
+                if size is None:
+                    status, body = "400 Bad Request", b"N must be a decimal number\n"
+                elif size > _MAX_HTTP_BODY:
                     status, body = "413 Content Too Large", b"too large\n"
                 else:
-                    body = http_payload(size)
+                    length = size
+                    if parts[0] != "HEAD":
+                        chunks = http_payload_chunks(size)
             else:
                 status, body = "404 Not Found", b"try / or /bytes/N\n"
+            if body:
+                length = len(body)
+                chunks = (body,)
             writer.write(
                 (
-                    f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n"
+                    f"HTTP/1.1 {status}\r\nContent-Length: {length}\r\n"
                     "Content-Type: application/octet-stream\r\n"
                     f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
                 ).encode()
             )
             if parts and parts[0] != "HEAD":
-                view = memoryview(body)
-                for i in range(0, len(view), 1 << 20):  # bounded buffering: drain per MiB
-                    writer.write(view[i : i + (1 << 20)])
+                for chunk in chunks:  # bounded buffering: drain per chunk (1 MiB)
+                    writer.write(chunk)
                     await writer.drain()
             await writer.drain()
             if not keep_alive:

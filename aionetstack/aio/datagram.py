@@ -17,18 +17,11 @@ import asyncio
 import errno
 from typing import TYPE_CHECKING, Any
 
+from aionetstack.core.udp import UdpError
 from aionetstack.wire.addr import int_to_ip, ip_to_int
 
 if TYPE_CHECKING:
     from aionetstack.aio.stack import Stack
-
-
-def _addr_tuple(addr: Any, port: Any = None) -> tuple[str, int]:
-    if port is None:
-        a, port = addr
-    else:
-        a = addr
-    return (int_to_ip(a) if isinstance(a, int) else str(a), int(port))
 
 
 class DatagramTransport(asyncio.DatagramTransport):
@@ -82,11 +75,11 @@ class DatagramTransport(asyncio.DatagramTransport):
             if self._lost:
                 continue
             try:
-                error = getattr(ev, "error", None)
-                if error is not None:
-                    protocol.error_received(error)
+                if type(ev) is UdpError:
+                    protocol.error_received(ev.error)
                 else:
-                    protocol.datagram_received(bytes(_event_data(ev)), _event_addr(ev))
+                    addr, port = ev.addr
+                    protocol.datagram_received(bytes(ev.data), (int_to_ip(addr), port))
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
@@ -171,18 +164,3 @@ class DatagramTransport(asyncio.DatagramTransport):
             self._protocol.error_received(exc)
             return
         self._stack._mark_dirty()
-
-
-def _event_data(ev: Any) -> Any:
-    for name in ("data", "payload"):
-        value = getattr(ev, name, None)
-        if value is not None:
-            return value
-    raise AttributeError(f"{ev!r} carries no data")
-
-
-def _event_addr(ev: Any) -> tuple[str, int]:
-    addr = getattr(ev, "addr", None)
-    if addr is not None:
-        return _addr_tuple(addr)
-    return _addr_tuple(ev.src_addr, ev.src_port)

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from aionetstack.link.base import EventLoopLike, Link
 from aionetstack.link.capture import CaptureLink
-from aionetstack.link.impair import ImpairedLink
+from aionetstack.link.impair import DEFAULT_QUEUE, ImpairedLink, check_rate_and_queue
 from aionetstack.link.memory import MemoryLink
 
 __all__ = ["CaptureLink", "ImpairedLink", "MemoryLink", "capture", "impair", "memory_link_pair"]
@@ -48,8 +48,14 @@ def memory_link_pair(
     corrupt: float = 0.0,
     rate: float | None = None,
     seed: int | None = None,
+    *,
+    queue: int | None = DEFAULT_QUEUE,
 ) -> tuple[Any, Any]:
-    """Two ends of an in-memory wire, optionally impaired (both directions)."""
+    """Two ends of an in-memory wire, optionally impaired (both directions).
+
+    With ``rate``, each direction queues at most ``queue`` packets (None:
+    unbounded) and tail-drops the rest, as a router's buffer does."""
+    check_rate_and_queue(rate, queue)
     a, b = MemoryLink.pair(mtu, loop_factory=_loop_factory)
     knobs = (loss, delay, jitter, reorder, duplicate, corrupt, rate)
     if not any(knobs):
@@ -66,6 +72,7 @@ def memory_link_pair(
                 duplicate=duplicate,
                 corrupt=corrupt,
                 rate=rate,
+                queue=queue,
                 seed=None if seed is None else seed * 7919 + i,
                 egress=True,
                 ingress=False,
@@ -86,8 +93,11 @@ def impair(
     corrupt: float = 0.0,
     rate: float | None = None,
     seed: int | None = None,
+    *,
+    queue: int | None = DEFAULT_QUEUE,
 ) -> ImpairedLink:
-    """Wrap any link (TUN too) with seeded impairments in both directions."""
+    """Wrap any link (TUN too) with seeded impairments in both directions
+    (with ``rate``: at most ``queue`` packets queued per direction, tail drop)."""
     return ImpairedLink(
         link,
         loss=loss,
@@ -97,6 +107,7 @@ def impair(
         duplicate=duplicate,
         corrupt=corrupt,
         rate=rate,
+        queue=queue,
         seed=seed,
         loop=_current_loop(),
         loop_factory=_loop_factory,

@@ -46,7 +46,7 @@ from aionetstack.aio.transport import TcpTransport
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.events import Connected, ConnectionClosed
 from aionetstack.core.tcp.states import TcpState
-from aionetstack.link.base import EventLoopLike, Link
+from aionetstack.link.base import Link
 from aionetstack.wire.addr import int_to_ip, ip_to_int, parse_interface
 
 __all__ = ["Stack"]
@@ -262,6 +262,11 @@ class Stack:
             server.close()
         for owner in list(self._owners.values()):
             if isinstance(owner, TcpTransport):
+                if owner._closing and not owner._lost:
+                    # closed by the application, data still queued: an orphan
+                    # finishing (the linger loop below waits for it; what is
+                    # left then is reset and its ConnectionClosed ends it)
+                    continue
                 owner._force_close(ConnectionAbortedError(errno.ECONNABORTED, "stack closed"))
             elif isinstance(owner, DatagramTransport):
                 owner.close()
@@ -390,23 +395,15 @@ class Stack:
             self._in_run = False
         self._arm_timer()
 
-    def _unowned(self, obj: Any) -> None:
-        """Ready objects with no owner: ping replies, or orphaned connections."""
+    @staticmethod
+    def _unowned(obj: Any) -> None:
+        """A ready object with no owner (a connection the application closed, a
+        ping that timed out...): drop its events. Pings are answered only by
+        their ``_PingWaiter``."""
         next_event = getattr(obj, "next_event", None)
         if next_event is not None:
-            while (ev := next_event()) is not None:
-                self._maybe_ping_reply(ev)
-            return
-        self._maybe_ping_reply(obj)
-
-    def _maybe_ping_reply(self, ev: Any) -> None:
-        ident = getattr(ev, "ident", None)
-        seq = getattr(ev, "sequence", None)
-        if ident is None or seq is None:
-            return
-        fut = self._pings.get((ident, seq))
-        if fut is not None and not fut.done():
-            fut.set_result(self._loop.time())
+            while next_event() is not None:
+                pass
 
     def _arm_timer(self) -> None:
         when = self._engine.get_timer()
@@ -719,21 +716,15 @@ class Stack:
         sent = loop.time()
         try:
             request = self._engine.ping(dest, key[0], key[1], payload, now=sent)
-            if request is not None:
-                self._owners[request] = _PingWaiter(request, fut, loop)
+            self._owners[request] = _PingWaiter(request, fut, loop)
             self._mark_dirty()
             try:
                 async with asyncio.timeout(timeout):
                     received = await fut
             finally:
-                if request is not None:
-                    self._owners.pop(request, None)
-                    if not request.done:
-                        request.cancel()
+                self._owners.pop(request, None)
+                if not request.done:
+                    request.cancel()
         finally:
             self._pings.pop(key, None)
         return max(received - sent, 0.0)
-
-    # --- introspection ------------------------------------------------------------
-    def _loop_like(self) -> EventLoopLike:
-        return self._loop

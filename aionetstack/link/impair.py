@@ -11,7 +11,9 @@ through one ``_Direction``, which decides per packet, with its own seeded
 * ``corrupt``: flip one random bit (the receiver's checksums must catch it);
 * ``duplicate``: send a second copy;
 * ``rate`` (bytes/s): a serialisation queue; a packet leaves when the previous
-  one has finished plus ``len / rate``;
+  one has finished plus ``len / rate``. Like a router's buffer the queue holds
+  at most ``queue`` packets (default 1000; None: unbounded): a packet arriving
+  at a full queue is tail-dropped (counted in ``dropped`` and ``queue_drops``);
 * ``delay`` + uniform(0, ``jitter``) seconds of propagation delay;
 * ``reorder``: with this probability the packet is held back by an extra
   ``reorder_delay`` (default ``max(2 * delay, 2 ms)``), so later packets pass it.
@@ -30,11 +32,25 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from aionetstack.link.base import EventLoopLike, Link, PacketBatchCallback, TimerHandleLike
 from aionetstack.link.memory import LoopFactory, RawReceiver
+
+# Packets the rate queue holds before it tail-drops (a router's buffer).
+DEFAULT_QUEUE = 1000
+
+
+def check_rate_and_queue(rate: float | None, queue: int | None) -> None:
+    """Raise ValueError unless ``rate`` is None or > 0 and ``queue`` None or >= 1."""
+    if rate is not None and not rate > 0:
+        raise ValueError(f"rate must be > 0 bytes/s or None, not {rate!r}")
+    if queue is not None and (isinstance(queue, bool) or not isinstance(queue, int)):
+        raise TypeError(f"queue must be an int or None, not {type(queue).__name__}")
+    if queue is not None and queue < 1:
+        raise ValueError(f"queue must be >= 1 packet or None, not {queue!r}")
 
 
 class LinkWrapper:
@@ -120,11 +136,20 @@ class LinkWrapper:
 class ImpairmentStats:
     """Counters of one direction."""
 
-    __slots__ = ("corrupted", "delayed", "dropped", "duplicated", "passed", "reordered")
+    __slots__ = (
+        "corrupted",
+        "delayed",
+        "dropped",
+        "duplicated",
+        "passed",
+        "queue_drops",
+        "reordered",
+    )
 
     def __init__(self) -> None:
         self.passed = 0
-        self.dropped = 0
+        self.dropped = 0  # packets lost: ``loss``, or tail-dropped by the rate queue
+        self.queue_drops = 0  # packets (copies included) the full rate queue dropped
         self.corrupted = 0
         self.duplicated = 0
         self.reordered = 0
@@ -150,6 +175,7 @@ class _Direction:
         rate: float | None,
         reorder_delay: float,
         seed: int | None,
+        queue: int | None = DEFAULT_QUEUE,
     ) -> None:
         self._out = out
         self.loss = loss
@@ -161,7 +187,9 @@ class _Direction:
         self.rate = rate
         self.reorder_delay = reorder_delay
         self._rng = random.Random(seed)
+        self.queue = queue
         self._busy_until = 0.0  # serialisation queue (rate)
+        self._in_queue: deque[float] = deque()  # departure times of queued packets
         self._heap: list[tuple[float, int, bytes]] = []
         self._seq = 0
         self._timer: TimerHandleLike | None = None
@@ -187,30 +215,44 @@ class _Direction:
             copies = 2 if self.duplicate and rng() < self.duplicate else 1
             if copies == 2:
                 stats.duplicated += 1
+            sent = False
             for _ in range(copies):
                 p = packet
                 if self.corrupt and rng() < self.corrupt:
                     p = self._flip_bit(p)
                     stats.corrupted += 1
                 due = self._due(len(p), now)
+                if due is None:
+                    continue  # tail drop: the rate queue is full
+                sent = True
                 if due <= now or loop is None:
                     now_out.append(p)
                 else:
                     stats.delayed += 1
                     self._seq += 1
                     heapq.heappush(self._heap, (due, self._seq, p))
-            stats.passed += 1
+            if sent:
+                stats.passed += 1
+            else:
+                stats.dropped += 1  # every copy tail-dropped
         if now_out:
             self._out(now_out)
         if self._heap:
             self._arm()
 
-    def _due(self, size: int, now: float) -> float:
+    def _due(self, size: int, now: float) -> float | None:
+        """When this packet is delivered; None when the rate queue drops it."""
         due = now
         if self.rate:
+            in_queue = self._in_queue
+            while in_queue and in_queue[0] <= now:
+                in_queue.popleft()  # serialised: left the queue
+            if self.queue is not None and len(in_queue) >= self.queue:
+                self.stats.queue_drops += 1
+                return None
             start = self._busy_until if self._busy_until > now else now
-            self._busy_until = start + size / self.rate
-            due = self._busy_until
+            self._busy_until = due = start + size / self.rate
+            in_queue.append(due)
         extra = self.delay
         if self.jitter:
             extra += self._rng.random() * self.jitter
@@ -261,8 +303,9 @@ class _Direction:
 
 class ImpairedLink(LinkWrapper):
     """Wrap ``inner`` with seeded loss, delay, jitter, reordering, duplication,
-    corruption and a rate limit, applied to the directions selected by
-    ``egress`` (packets sent) and ``ingress`` (packets received)."""
+    corruption and a rate limit (with a ``queue`` of that many packets, tail
+    drop), applied to the directions selected by ``egress`` (packets sent) and
+    ``ingress`` (packets received)."""
 
     def __init__(
         self,
@@ -277,6 +320,7 @@ class ImpairedLink(LinkWrapper):
         rate: float | None = None,
         seed: int | None = None,
         reorder_delay: float | None = None,
+        queue: int | None = DEFAULT_QUEUE,
         egress: bool = True,
         ingress: bool = True,
         loop: EventLoopLike | None = None,
@@ -293,8 +337,7 @@ class ImpairedLink(LinkWrapper):
                 raise ValueError(f"{name} must be a probability in [0, 1], not {p!r}")
         if delay < 0 or jitter < 0:
             raise ValueError("delay and jitter must be >= 0")
-        if rate is not None and rate <= 0:
-            raise ValueError("rate must be > 0 bytes/s or None")
+        check_rate_and_queue(rate, queue)
         if reorder_delay is None:
             reorder_delay = max(2 * delay, 0.002)
         # One seed gives both directions; they get distinct, derived streams.
@@ -310,6 +353,7 @@ class ImpairedLink(LinkWrapper):
             "corrupt": corrupt,
             "rate": rate,
             "reorder_delay": reorder_delay,
+            "queue": queue,
         }
         self.egress: _Direction | None = (
             _Direction(self.inner.send_batch, seed=seeds[0], **knobs) if egress else None  # type: ignore[arg-type]

@@ -163,6 +163,7 @@ async def test_impair_wraps_any_link_both_directions() -> None:
             "duplicated": 0,
             "reordered": 0,
             "delayed": 0,
+            "queue_drops": 0,
         },
         "ingress": {
             "passed": 0,
@@ -171,6 +172,7 @@ async def test_impair_wraps_any_link_both_directions() -> None:
             "duplicated": 0,
             "reordered": 0,
             "delayed": 0,
+            "queue_drops": 0,
         },
     }
 
