@@ -21,6 +21,26 @@ _KEY = struct.Struct("<QQ")
 _WORD = struct.Struct("<Q")
 
 
+def _sip_rounds(v0: int, v1: int, v2: int, v3: int, rounds: int) -> tuple[int, int, int, int]:
+    """``rounds`` SipRounds over the 64-bit state (the paper, section 2)."""
+    for _ in range(rounds):
+        v0 = (v0 + v1) & _M64
+        v1 = ((v1 << 13) | (v1 >> 51)) & _M64
+        v1 ^= v0
+        v0 = ((v0 << 32) | (v0 >> 32)) & _M64
+        v2 = (v2 + v3) & _M64
+        v3 = ((v3 << 16) | (v3 >> 48)) & _M64
+        v3 ^= v2
+        v0 = (v0 + v3) & _M64
+        v3 = ((v3 << 21) | (v3 >> 43)) & _M64
+        v3 ^= v0
+        v2 = (v2 + v1) & _M64
+        v1 = ((v1 << 17) | (v1 >> 47)) & _M64
+        v1 ^= v2
+        v2 = ((v2 << 32) | (v2 >> 32)) & _M64
+    return v0, v1, v2, v3
+
+
 def pure_siphash24(key: BytesLike, data: BytesLike) -> int:
     """SipHash-2-4 of ``data`` under a 16-byte ``key`` (pure Python)."""
     if len(key) != 16:
@@ -42,38 +62,10 @@ def pure_siphash24(key: BytesLike, data: BytesLike) -> int:
             # Last block: the remaining 0..7 bytes, length mod 256 in the top byte.
             m = int.from_bytes(mv[end:], "little") | ((n & 0xFF) << 56)
         v3 ^= m
-        for _ in range(2):  # c = 2 compression rounds
-            v0 = (v0 + v1) & _M64
-            v1 = ((v1 << 13) | (v1 >> 51)) & _M64
-            v1 ^= v0
-            v0 = ((v0 << 32) | (v0 >> 32)) & _M64
-            v2 = (v2 + v3) & _M64
-            v3 = ((v3 << 16) | (v3 >> 48)) & _M64
-            v3 ^= v2
-            v0 = (v0 + v3) & _M64
-            v3 = ((v3 << 21) | (v3 >> 43)) & _M64
-            v3 ^= v0
-            v2 = (v2 + v1) & _M64
-            v1 = ((v1 << 17) | (v1 >> 47)) & _M64
-            v1 ^= v2
-            v2 = ((v2 << 32) | (v2 >> 32)) & _M64
+        v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 2)  # c = 2 compression rounds
         v0 ^= m
     v2 ^= 0xFF
-    for _ in range(4):  # d = 4 finalization rounds
-        v0 = (v0 + v1) & _M64
-        v1 = ((v1 << 13) | (v1 >> 51)) & _M64
-        v1 ^= v0
-        v0 = ((v0 << 32) | (v0 >> 32)) & _M64
-        v2 = (v2 + v3) & _M64
-        v3 = ((v3 << 16) | (v3 >> 48)) & _M64
-        v3 ^= v2
-        v0 = (v0 + v3) & _M64
-        v3 = ((v3 << 21) | (v3 >> 43)) & _M64
-        v3 ^= v0
-        v2 = (v2 + v1) & _M64
-        v1 = ((v1 << 17) | (v1 >> 47)) & _M64
-        v1 ^= v2
-        v2 = ((v2 << 32) | (v2 >> 32)) & _M64
+    v0, v1, v2, v3 = _sip_rounds(v0, v1, v2, v3, 4)  # d = 4 finalization rounds
     return v0 ^ v1 ^ v2 ^ v3
 
 
