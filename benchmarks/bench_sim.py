@@ -38,7 +38,7 @@ RATE = 100e6
 def run(loss: float, mbytes: float, seed: int) -> tuple[float, float, float, float, int]:
     sim = Simulator(seed, trace=False, record_events=False)
     link = SimLink(delay=0.005, loss=loss, rate=RATE)
-    client, server = sim.tcp_pair(StackConfig(), link=link, measure=True)
+    client, server = sim.tcp_pair(StackConfig(), link=link, measure=time.perf_counter)
     client.connect(server.addr, server.port)
     n = int(mbytes * 1024 * 1024)
     payload = bytes(n)
