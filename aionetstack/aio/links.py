@@ -60,27 +60,11 @@ def memory_link_pair(
     knobs = (loss, delay, jitter, reorder, duplicate, corrupt, rate)
     if not any(knobs):
         return a, b
-    ends: list[Any] = []
-    for i, end in enumerate((a, b)):
-        ends.append(
-            ImpairedLink(
-                end,
-                loss=loss,
-                delay=delay,
-                jitter=jitter,
-                reorder=reorder,
-                duplicate=duplicate,
-                corrupt=corrupt,
-                rate=rate,
-                queue=queue,
-                seed=None if seed is None else seed * 7919 + i,
-                egress=True,
-                ingress=False,
-                loop=_current_loop(),
-                loop_factory=_loop_factory,
-            )
-        )
-    return ends[0], ends[1]
+    # each end impairs only what it sends: every direction once, its own seed
+    return (
+        _impaired(a, knobs, None if seed is None else seed * 7919, queue, ingress=False),
+        _impaired(b, knobs, None if seed is None else seed * 7919 + 1, queue, ingress=False),
+    )
 
 
 def impair(
@@ -98,6 +82,19 @@ def impair(
 ) -> ImpairedLink:
     """Wrap any link (TUN too) with seeded impairments in both directions
     (with ``rate``: at most ``queue`` packets queued per direction, tail drop)."""
+    knobs = (loss, delay, jitter, reorder, duplicate, corrupt, rate)
+    return _impaired(link, knobs, seed, queue, ingress=True)
+
+
+def _impaired(
+    link: Link,
+    knobs: tuple[float, float, float, float, float, float, float | None],
+    seed: int | None,
+    queue: int | None,
+    *,
+    ingress: bool,
+) -> ImpairedLink:
+    loss, delay, jitter, reorder, duplicate, corrupt, rate = knobs
     return ImpairedLink(
         link,
         loss=loss,
@@ -109,6 +106,8 @@ def impair(
         rate=rate,
         queue=queue,
         seed=seed,
+        egress=True,
+        ingress=ingress,
         loop=_current_loop(),
         loop_factory=_loop_factory,
     )
