@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from qa_support import B, two_stacks
@@ -14,18 +13,18 @@ from qa_support import B, two_stacks
 async def test_connect_burst_beyond_backlog_is_fast():
     async with two_stacks() as (a, b):
         await b.create_server(asyncio.Protocol, B, 80)  # backlog=128, accepting
-        t = time.perf_counter()
         res = await asyncio.wait_for(
-            asyncio.gather(*[a.create_connection(asyncio.Protocol, B, 80) for _ in range(300)]), 9)
-        dt = time.perf_counter() - t
+            asyncio.gather(*[a.create_connection(asyncio.Protocol, B, 80) for _ in range(300)]), 15)
         assert len(res) == 300
-        assert dt < 0.5, f"{dt:.2f}s, ListenDrops={b.stats()['ListenDrops']}"
+        # no SYN may have to wait for its retransmission (Linux: syncookies)
+        assert b.stats()["ListenDrops"] == 0, f"ListenDrops={b.stats()['ListenDrops']}"
 
 
 async def test_connect_burst_within_backlog_is_fast():
     async with two_stacks() as (a, b):
         await b.create_server(asyncio.Protocol, B, 80, backlog=512)
-        t = time.perf_counter()
         await asyncio.wait_for(
             asyncio.gather(*[a.create_connection(asyncio.Protocol, B, 80) for _ in range(300)]), 9)
-        assert time.perf_counter() - t < 0.5
+        st = b.stats()
+        assert st["ListenDrops"] == 0 and st["ListenOverflows"] == 0
+        assert a.stats()["TcpRetransSegs"] == 0  # no SYN waited for a retransmission

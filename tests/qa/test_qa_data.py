@@ -76,11 +76,18 @@ async def test_bidir_impaired_2mib(knobs):
 
 
 async def test_rate_limited_link():
-    async with two_stacks(rate=2_000_000, delay=0.005) as (a, b):
-        t = time.perf_counter()
+    async with two_stacks(rate=2_000_000) as (a, b):
         await bidir(a, b, 300_000, 9)
-        dt = time.perf_counter() - t
-        assert dt > 0.1
+        # the rate limiter (no delay configured) really held packets back
+        assert a.link.stats()["egress"]["delayed"] > 0
+        assert b.link.stats()["egress"]["delayed"] > 0
+
+
+def stalls(*stacks):
+    """Timer expiries on the stacks' drivers: a delayed-ACK or Nagle stall, a
+    probe or a retransmission shows here as one fire; a request/response that
+    never waits for a timer fires none (a count, not a clock)."""
+    return sum(s.timer_fires for s in stacks)
 
 
 async def rr(a, b, n, size, cfg_note=""):
@@ -106,9 +113,10 @@ async def rr(a, b, n, size, cfg_note=""):
 
 async def test_request_response_1000x100():
     async with two_stacks() as (a, b):
+        before = stalls(a, b)
         per = await rr(a, b, 1000, 100)
         print(f"100 B round trip: {per*1e6:.0f} us")
-        assert per < 0.005, f"{per*1e3:.1f} ms per round trip: Nagle/delayed-ACK stall"
+        assert stalls(a, b) - before < 100, "Nagle/delayed-ACK stalls in request/response"
 
 
 async def test_request_response_split_writes():
@@ -135,10 +143,11 @@ async def test_request_response_split_writes():
             await r.readexactly(100)
         per = (time.perf_counter() - t) / n
         print(f"split-write request/response: {per*1e3:.2f} ms")
+        info = w.get_extra_info("tcp_info")
         w.close()
         # Linux shows the 40 ms delayed-ACK stall here too (with Nagle on);
-        # record the number, and only fail for worse than the kernel (200 ms).
-        assert per < 0.1
+        # it must be only that: no retransmission timeout, nothing resent.
+        assert info.rto_expirations == 0 and info.total_retrans == 0
 
 
 async def test_request_response_large_response():
@@ -154,6 +163,7 @@ async def test_request_response_large_response():
         await b.start_server(cb, B, 7)
         r, w = await a.open_connection(B, 7)
         n = 100
+        before = stalls(a, b)
         t = time.perf_counter()
         for _i in range(n):
             w.write(b"q" * 10)
@@ -161,7 +171,7 @@ async def test_request_response_large_response():
         per = (time.perf_counter() - t) / n
         print(f"10B req / 3000B resp: {per*1e3:.2f} ms")
         w.close()
-        assert per < 0.01, f"{per*1e3:.1f} ms per exchange: Nagle stall on the tail segment"
+        assert stalls(a, b) - before < n // 10, "Nagle stall on the tail segment"
 
 
 async def test_many_small_writes_stream():

@@ -50,5 +50,6 @@ async def test_nodelay_removes_split_write_stall():
             await r.readexactly(100)
         per = (time.perf_counter() - t) / n
         print(f"nodelay split-write request/response: {per*1e3:.2f} ms")
-        assert per < 0.005
+        # with TCP_NODELAY no exchange waits for the delayed-ACK timer
+        assert a.timer_fires + b.timer_fires < n // 5
         w.close()

@@ -42,7 +42,15 @@ async def test_slow_reader_window_updates(rbuf):
         info = w.get_extra_info("tcp_info")
         print(f"rbuf={rbuf}: {dt:.2f}s, {n/dt/1e6:.1f} MB/s, persist probes/rto: {info.rto_expirations}")
         assert got == n
-        assert dt < 2.0, f"{dt:.2f}s: window-update stalls"
+        # window updates reopen the window: no retransmission timeout, and the
+        # sender's timers (persist probes) fire only now and then, not per window
+        assert info.rto_expirations == 0
+        assert a.timer_fires < 50, f"{a.timer_fires} sender timer expiries: window-update stalls"
+
+
+async def _filled(buf: bytearray, n: int) -> None:
+    while len(buf) < n:
+        await asyncio.sleep(0.001)
 
 
 async def test_zero_window_reopen_is_prompt():
@@ -69,12 +77,12 @@ async def test_zero_window_reopen_is_prompt():
         t.write(b"w" * 100_000)
         await asyncio.sleep(0.3)  # window closed, sender probing
         before = len(p.buf)
+        fires = a.timer_fires
         t0 = time.perf_counter()
         p.t.resume_reading()
-        while len(p.buf) < 100_000:
-            await asyncio.sleep(0.001)
-            if time.perf_counter() - t0 > 5:
-                break
+        await asyncio.wait_for(_filled(p.buf, 100_000), 5)
         dt = time.perf_counter() - t0
         print(f"after reopen: {dt*1e3:.1f} ms for the remaining {100_000-before} bytes")
-        assert dt < 0.1
+        # the receiver's window update restarts the sender, not its persist
+        # timer (one coincidental expiry at most)
+        assert a.timer_fires - fires <= 1
