@@ -1,10 +1,12 @@
 """TCP sequence-number arithmetic modulo 2**32 (RFC 9293 section 3.4).
 
 Sequence numbers live on a circle of 2**32 values. ``a < b`` means that ``b``
-lies less than half the circle ahead of ``a``: the signed 32-bit difference
-``b - a`` is positive. (RFC 1982 leaves the exact half-way point undefined;
-here ``seq_diff`` reports it as +2**31, so ``seq_gt(a + 2**31, a)`` holds.)
-Hot paths may inline ``(a - b) & 0xFFFFFFFF`` instead of calling these.
+lies less than half the circle ahead of ``a``. ``seq_diff(a, b)`` is Linux's
+``(s32)(a - b)`` (include/net/tcp.h ``before()``/``after()``): a signed 32-bit
+difference in [-2**31, 2**31), so exactly half way counts as "behind"; RFC 1982
+leaves that point undefined. ``seq_lt``/``seq_gt`` are Linux's ``before``/``after``
+(both hold at the half-way point, as in Linux). The whole package uses these;
+the per-segment paths of the TCP engine may inline ``seq_diff``'s expression.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ _HALF = 1 << 31
 
 
 def seq_diff(a: int, b: int) -> int:
-    """Signed distance ``a - b`` on the sequence circle, in (-2**31, 2**31]."""
-    d = (a - b) & _MASK
-    return d - SEQ_MOD if d > _HALF else d
+    """Signed distance ``a - b`` on the sequence circle, in [-2**31, 2**31)
+    (Linux ``(s32)(a - b)``)."""
+    return ((a - b + _HALF) & _MASK) - _HALF
 
 
 def seq_add(a: int, n: int) -> int:

@@ -8,8 +8,9 @@ from test_tcp_support import CLIENT_ISS, SERVER_ISS, establish_client, make_clie
 
 from aionetstack.core.config import StackConfig
 from aionetstack.core.sim import output, parse_packet, segment
-from aionetstack.core.tcp.connection import TcpConnection, _sd
+from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.states import TcpState
+from aionetstack.wire.seq import seq_diff as _sd
 
 near = st.one_of(
     st.integers(-70000, 70000),

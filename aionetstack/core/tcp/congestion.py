@@ -6,6 +6,7 @@ The connection does loss *detection* (duplicate ACK counting, the NewReno
 recovery point, RTO expiry) and asks a ``CongestionControl`` object for the
 window *response*. All quantities are bytes. The connection calls:
 
+* ``set_mss(mss)`` once the handshake has fixed the MSS;
 * ``on_ack(acked_bytes, rtt, now, in_flight)`` for every ACK that advances
   SND.UNA outside recovery (``rtt`` is the sample or 0.0);
 * ``on_loss_fast(now, in_flight)`` when entering NewReno fast recovery (3 dup ACKs);
@@ -18,9 +19,9 @@ window *response*. All quantities are bytes. The connection calls:
 * ``on_recovery_exit(now, in_flight)`` for the full ACK (RFC 6582 3.2 step 6);
 * ``on_rto(now, in_flight)`` when the retransmission timer expires.
 
-CUBIC, SACK-based recovery (RFC 6675) and RACK-TLP plug in through the same
-methods (an RFC 6675 variant would also read the connection's SACK scoreboard,
-which is why detection stays in the connection).
+Loss detection (the SACK scoreboard, RFC 6675 recovery, RACK-TLP, undo) is
+the connection's (``recovery.py``, ``rack.py``); ``TcpConnection._cc`` is
+declared as this Protocol, so any algorithm that implements it plugs in.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class CongestionControl(Protocol):
     cwnd: int
     ssthresh: int
     mss: int
+
+    def set_mss(self, mss: int) -> None: ...
 
     def on_ack(self, acked_bytes: int, rtt: float, now: float, in_flight: int) -> None: ...
 
@@ -128,7 +131,7 @@ class NewReno:
         self._ca_acc = 0
 
 
-def make_congestion_control(name: str, mss: int, initial_segments: int) -> NewReno:
+def make_congestion_control(name: str, mss: int, initial_segments: int) -> CongestionControl:
     """Factory keyed by config.congestion_control."""
     if name != "newreno":
         raise ValueError(f"unknown congestion control {name!r}")

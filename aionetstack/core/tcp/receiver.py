@@ -1,0 +1,395 @@
+"""The receiving half: RCV.*, data and FIN, the ACK policy, the window, SACK/DSACK out.
+
+Theory of operation
+-------------------
+Batching contract: nothing here builds an ACK. Incoming data only marks one as
+owed (``_ack_now``) or arms the delayed-ACK deadline; the driver calls
+``packets_to_send(now)`` once per wakeup, after feeding every packet of the
+batch, so one ACK covers the whole batch (``connection.py``).
+
+ACK policy (RFC 1122 4.2.3.2, RFC 5681 4.2): quick ACKs at connection start
+(Linux quickack mode), then at least every second full-sized segment, at once
+for out-of-order data or a segment that fills a gap, else the 40 ms delayed
+ACK. A peer without SACK gets up to three duplicate ACKs per batch so it can
+count them. SACK blocks (RFC 2018 4: most recent first) and a DSACK (RFC 2883)
+as the first block.
+
+Window (RFC 9293 3.8.6.2.2, RFC 7323 2.4): receiver SWS avoidance, a window
+that never shrinks, and the out-of-order store charged against the buffer.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from aionetstack.core.tcp.events import (
+    DataAvailable,
+    EofReceived,
+)
+from aionetstack.core.tcp.reassembly import REJECTED
+from aionetstack.core.tcp.tcb import (
+    CLOSE_WAIT,
+    CLOSED,
+    CLOSING,
+    ESTABLISHED,
+    FIN_WAIT_1,
+    FIN_WAIT_2,
+    LAST_ACK,
+    MASK,
+    OOW_RATE_LIMIT,
+    PAWS_IDLE,
+    RECEIVING_STATES,
+    SYN_RECEIVED,
+    TIME_WAIT,
+    TS_OPT,
+    TS_WORD,
+    Tcb,
+)
+from aionetstack.core.tcp.timers import INF
+from aionetstack.wire.seq import seq_diff
+from aionetstack.wire.tcp import (
+    ACK,
+    FIN,
+    RST,
+    TcpSegment,
+    build_ipv4_tcp,
+    build_tcp_options,
+)
+
+__all__ = ["ReceiverPart"]
+
+
+class ReceiverPart(Tcb):
+    """The receiving half (see the module docstring)."""
+
+    __slots__ = ()
+
+    def _rcv_free(self) -> int:
+        # the out-of-order store is charged with its per-block overhead too
+        # (Linux counts skb truesize, not payload, against sk_rcvbuf)
+        free = self.config.recv_buffer - len(self._rbuf) - self._reasm.memory
+        limit = 0xFFFF << self.rcv_wscale
+        if free > limit:
+            free = limit
+        return free if free > 0 else 0
+
+    def _rcv_window_raw(self) -> int:
+        """The raw window field to send; updates RCV.ADV (never shrinks, RFC 7323 2.4)."""
+        free = self._rcv_free()
+        cur = seq_diff(self.rcv_adv, self.rcv_nxt)
+        if cur < 0:
+            cur = 0
+        ws = self.rcv_wscale
+        if free > cur:
+            # RFC 9293 3.8.6.2.2 receiver SWS avoidance: move the right edge
+            # only by at least min(buffer/2, MSS)
+            incr = free - cur
+            if (
+                incr >= self.rcv_mss
+                or incr >= (self.config.recv_buffer >> 1)
+                or (cur == 0 and free)
+            ):
+                if free < self.rcv_mss and cur == 0 and free < (self.config.recv_buffer >> 1):
+                    win = 0  # RFC 9293 3.8.6.2.2: keep a zero window until it is worth opening
+                else:
+                    win = free
+            else:
+                win = cur
+            raw = win >> ws
+        else:
+            # never shrink: round the current window up to the scale granularity
+            raw = (cur + (1 << ws) - 1) >> ws
+        if raw > 0xFFFF:
+            raw = 0xFFFF
+        self.rcv_adv = (self.rcv_nxt + (raw << ws)) & MASK
+        return raw
+
+    def _segment(
+        self, seq: int, flags: int, payload: bytes | bytearray | memoryview, tsval: int,
+        sack: list[tuple[int, int]] | None, win: int = -1, opts: bytes | None = None,
+    ) -> bytes:  # fmt: skip
+        """Build one synchronized-state segment (carries ACK, window, options).
+
+        ``win`` / ``opts``: the window field and options when the caller computed
+        them once for a burst.
+        """
+        if opts is not None:
+            pass
+        elif self.ts_ok:
+            if sack:
+                opts = build_tcp_options(timestamps=(tsval, self.ts_recent), sack_blocks=sack)
+            else:
+                opts = TS_OPT.pack(TS_WORD, tsval, self.ts_recent)
+        elif sack:
+            opts = build_tcp_options(sack_blocks=sack)
+        else:
+            opts = b""
+        if win < 0:
+            win = self._rcv_window_raw()
+        rcv_nxt = self.rcv_nxt
+        if flags & ACK:
+            self._last_ack_sent = rcv_nxt
+            self._ack_now = False
+            self._tm.delack = INF
+            self._rcv_unacked = 0
+            if self._dsack is not None:
+                self._dsack = None
+                self.dsacks_out += 1
+        ident = self._ident
+        self._ident = (ident + 1) & 0xFFFF
+        self.segs_out += 1
+        return build_ipv4_tcp(
+            self.local_addr, self.remote_addr, ident, self.config.ttl, self.local_port,
+            self.remote_port, seq, rcv_nxt if flags & ACK else 0, flags, win, opts, payload,
+        )  # fmt: skip
+
+    def _sack_blocks(self) -> list[tuple[int, int]]:
+        """RFC 2018 4 (most recent first) with RFC 2883 DSACK as the first block."""
+        out: list[tuple[int, int]] = []
+        if self._dsack is not None:
+            out.append(self._dsack)
+        limit = 3 if self.ts_ok else 4  # what fits beside the timestamp option
+        if self._reasm.bytes and self.sack_ok:
+            base = self.rcv_nxt - self._rcv_off
+            reasm = self._reasm
+            room = limit - len(out)
+            seen: list[tuple[int, int]] = []
+            for off in self._sack_recent:
+                blk = reasm.block_containing(off)
+                if blk is not None and blk not in seen:
+                    seen.append(blk)
+                    if len(seen) >= room:
+                        break
+            if len(seen) < room:
+                # then other held blocks, lowest first (RFC 2018 4: a peer may
+                # need them after ACK losses)
+                for blk in reasm.iter_blocks():
+                    if blk not in seen:
+                        seen.append(blk)
+                        if len(seen) >= room:
+                            break
+            for s, e in seen:
+                out.append(((s + base) & MASK, (e + base) & MASK))
+        return out[:limit]
+
+    def _on_data(self, n: int, now: float, filled_gap: bool) -> None:
+        """Decide the ACK for in-order data (RFC 1122 4.2.3.2, RFC 5681 4.2)."""
+        if not self._data_event_pending:
+            self._data_event_pending = True
+            self._events.append(DataAvailable())
+        self._rcv_unacked += n
+        if n > self._rcv_mss_est:
+            self._rcv_mss_est = n if n < self.rcv_mss else self.rcv_mss
+        if self._quick > 0:
+            # Linux quickack mode at connection start
+            self._quick -= 1
+            self._ack_now = True
+        elif filled_gap or self._rcv_unacked > self._rcv_mss_est:
+            # RFC 5681 4.2: ACK at least every second full-sized segment, and at
+            # once when a segment fills a gap
+            self._ack_now = True
+        elif self._tm.delack == INF:
+            self._tm.delack = now + self.config.delayed_ack
+
+    def _challenge_ack(self, now: float) -> None:
+        """RFC 5961 7: rate-limited challenge ACK."""
+        if now - self._chal_window >= 1.0:
+            self._chal_window = now
+            self._chal_count = 0
+        if self._chal_count < self.config.challenge_ack_limit:
+            self._chal_count += 1
+            self.challenge_acks += 1
+            self._ack_now = True
+
+    def _process_data_and_fin(self, seg: TcpSegment, now: float) -> None:
+        """Seventh and eighth checks: segment text and FIN (RFC 9293 3.10.7.4)."""
+        st = self.state
+        flags = seg.flags
+        payload = seg.payload
+        plen = len(payload)
+        if plen and st not in RECEIVING_STATES:
+            # RFC 9293 3.10.7.4: CLOSE-WAIT, CLOSING, LAST-ACK: ignore the text
+            self.dropped += 1
+            return
+        if plen and self._closed_by_app:
+            # Linux tcp_rcv_state_process: data for a closed socket resets it
+            self._send_rst(now)
+            self._set_state(CLOSED, "data after close (RST)", now)
+            return
+        seq = seg.seq
+        d = seq_diff(seq, self.rcv_nxt)
+        fin = bool(flags & FIN)
+        if d < 0:
+            # trim the part already received (RFC 9293 3.10.7.4)
+            if -d >= plen:
+                payload = b""
+                if plen and self.sack_ok:
+                    self._dsack = (seq, self.rcv_nxt)
+            else:
+                if self.sack_ok:
+                    self._dsack = (seq, self.rcv_nxt)
+                payload = payload[-d:]
+            plen = len(payload)
+            d = 0
+        # trim what lies beyond the window
+        wnd = seq_diff(self.rcv_adv, self.rcv_nxt)
+        if wnd < 0:
+            wnd = 0
+        if d + plen > wnd:
+            keep = wnd - d
+            payload = payload[: max(keep, 0)]
+            plen = len(payload)
+            fin = False
+        if d == 0:
+            if plen:
+                self.data_segs_in += 1
+                filled = False
+                self._rbuf += payload
+                self.rcv_nxt = (self.rcv_nxt + plen) & MASK
+                self._rcv_off += plen
+                self.bytes_received += plen
+                if self._reasm.bytes:
+                    more = self._reasm.pop_ready(self._rcv_off)
+                    if more is not None:
+                        self._rbuf += more
+                        m = len(more)
+                        self.rcv_nxt = (self.rcv_nxt + m) & MASK
+                        self._rcv_off += m
+                        self.bytes_received += m
+                    filled = True
+                    self._sack_recent = [o for o in self._sack_recent if o >= self._rcv_off]
+                self._on_data(plen, now, filled)
+                if self._ooo_fin_off >= 0 and self._ooo_fin_off == self._rcv_off:
+                    fin = True
+            if fin:
+                self._on_fin(now)
+        else:
+            # out of order (RFC 9293 3.10.7.4: keep it; RFC 5681 4.2: ACK at once)
+            self.ooo_segs_in += 1
+            self._ack_now = True
+            self._ooo_acks += 1
+            if plen:
+                off = self._rcv_off + d
+                dup = self._reasm.add(off, payload)
+                if dup is REJECTED:
+                    # too many out-of-order blocks: drop it, unSACKed (RFC 2018 8,
+                    # RFC 9293 3.10.7.4; Linux tcp_prune_ofo_queue); the dup ACK stays
+                    self.dropped += 1
+                    return
+                if dup is not None and self.sack_ok:
+                    base = self.rcv_nxt - self._rcv_off
+                    self._dsack = ((dup[0] + base) & MASK, (dup[1] + base) & MASK)
+                else:
+                    rec = self._sack_recent
+                    if off in rec:
+                        rec.remove(off)
+                    rec.insert(0, off)
+                    del rec[4:]
+            if fin:
+                self._ooo_fin_off = self._rcv_off + d + plen
+
+    def _on_fin(self, now: float) -> None:
+        """Eighth check: FIN (RFC 9293 3.10.7.4)."""
+        self.rcv_nxt = (self.rcv_nxt + 1) & MASK
+        self._ooo_fin_off = -1
+        self._ack_now = True
+        st = self.state
+        if not self.eof_received:
+            self.eof_received = True
+            self._events.append(EofReceived())
+        if st is ESTABLISHED or st is SYN_RECEIVED:
+            self._set_state(CLOSE_WAIT, "FIN received", now)
+        elif st is FIN_WAIT_1:
+            if self._fin_acked:
+                self._set_state(TIME_WAIT, "FIN received", now)
+            else:
+                self._set_state(CLOSING, "FIN received (simultaneous close)", now)
+        elif st is FIN_WAIT_2:
+            self._set_state(TIME_WAIT, "FIN received", now)
+
+    def _paws_reject(self, tsv: int | None, now: float) -> bool:
+        """RFC 7323 5.3 PAWS: True when the segment is an old duplicate (dropped,
+        ACKed); RFC 7323 5.5: a TS.Recent idle for 24 days is too old to judge."""
+        if tsv is not None and seq_diff(tsv, self.ts_recent) < 0:
+            if now - self._ts_recent_stamp > PAWS_IDLE:
+                self.ts_recent = tsv
+            else:
+                self.dropped += 1
+                self._ack_now = True
+                return True
+        return False
+
+    def _acceptable(self, d: int, seg_len: int) -> bool:
+        """RFC 9293 3.10.7.4 first check; ``d`` = SEG.SEQ - RCV.NXT."""
+        rcv_wnd = seq_diff(self.rcv_adv, self.rcv_nxt)
+        if rcv_wnd < 0:
+            rcv_wnd = 0
+        if seg_len == 0:
+            return d == 0 if rcv_wnd == 0 else 0 <= d < rcv_wnd
+        if rcv_wnd == 0:
+            return False
+        de = d + seg_len - 1
+        return 0 <= d < rcv_wnd or 0 <= de < rcv_wnd or d < 0 <= de
+
+    def _on_unacceptable(
+        self, flags: int, seq: int, d: int, plen: int, seg_len: int, now: float
+    ) -> None:
+        """RFC 9293 3.10.7.4: an unacceptable segment is dropped and, unless it is
+        an RST, answered with an ACK (a DSACK for duplicate data, RFC 2883 4.1.1)."""
+        self.dropped += 1
+        if flags & RST:
+            return
+        rcv_nxt = self.rcv_nxt
+        if plen and d < 0 and self.sack_ok:
+            # RFC 2883 4.1.1: report the duplicate
+            end = (seq + plen) & MASK
+            if seq_diff(end, rcv_nxt) > 0:
+                end = rcv_nxt
+            self._dsack = (seq, end)
+        if self.state is TIME_WAIT and flags & FIN:
+            # RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout
+            self._tm.time_wait = now + self.config.time_wait
+        if seg_len == 0 and d != -1:
+            # Linux tcp_oow_rate_limited (tcp_invalid_ratelimit, 500 ms):
+            # answering every unacceptable pure ACK can loop forever. A
+            # keepalive probe (SEG.SEQ = RCV.NXT - 1, RFC 1122 4.2.3.6) is
+            # always answered: keepalive intervals may be shorter than 500 ms
+            if now - self._oow_last < OOW_RATE_LIMIT:
+                return
+            self._oow_last = now
+        self._ack_now = True
+
+    def _on_rst(self, d: int, now: float) -> None:
+        """RFC 9293 3.10.7.4 second check, an acceptable RST; RFC 5961 3.2: only an
+        exact SEG.SEQ == RCV.NXT resets, anything else in the window is challenged."""
+        st = self.state
+        if d != 0:
+            self._challenge_ack(now)
+            return
+        if st is TIME_WAIT:
+            # RFC 1337: no TIME-WAIT assassination
+            self.dropped += 1
+            return
+        if st is SYN_RECEIVED:
+            if self._simultaneous:
+                err: OSError = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+            else:
+                err = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+            self._fail(err, "RST in SYN-RECEIVED", now)
+        elif st is CLOSING or st is LAST_ACK:
+            self._set_state(CLOSED, "RST", now)
+        else:
+            self._sbuf.clear()
+            self._fail(
+                ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "RST", now
+            )
+
+    def _update_ts_recent(self, seq: int, tsv: int | None, now: float) -> None:
+        """RFC 7323 4.3: TS.Recent from a segment with SEG.SEQ <= Last.ACK.sent."""
+        if (
+            tsv is not None
+            and seq_diff(seq, self._last_ack_sent) <= 0
+            and seq_diff(tsv, self.ts_recent) >= 0
+        ):
+            self.ts_recent = tsv
+            self._ts_recent_stamp = now

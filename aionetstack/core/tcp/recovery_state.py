@@ -1,0 +1,160 @@
+"""The state of loss recovery and RACK, as small objects (RFC 6675, RFC 8985, RFC 3708).
+
+Theory of operation
+-------------------
+These records hold what ``recovery.py`` and ``rack.py`` decide with; they know
+nothing of the connection, so each can be tested alone.
+
+``Episode``: one RFC 6675 recovery episode. ``log`` records every
+transmission sent during it (one ``Xmit`` per retransmitted piece, one per
+burst of new data) with its time, which is what RACK-style marking needs: a
+piece is lost once something sent later was delivered a reordering window
+after it (RFC 8985 6.2). ``force_to``: holes below it are lost by fiat (the
+head at entry, RFC 6675 5 step (4.2); the head after a partial ACK, RFC 6582
+3.2 step 5). ``loss_all``: the episode began with an RTO, so every un-SACKed
+byte is lost (RFC 6675 5.1).
+
+``UndoState``: the window saved before a reduction (Linux ``tcp_init_undo``)
+and the count of retransmissions a DSACK must account for (``undo_retrans``)
+before the reduction can be called spurious (RFC 3708 2); ``tsval``: the
+TSval of the first retransmission, for Eifel detection (RFC 3522 3.2).
+
+``RackState``: RFC 8985 6.1 RACK.xmit_ts / RACK.rtt of the most recently
+sent transmission known delivered, and RACK.reo_wnd_mult.
+"""
+
+from __future__ import annotations
+
+from aionetstack.wire.seq import seq_diff
+
+__all__ = ["DUPTHRESH", "Episode", "RackState", "UndoState", "Xmit"]
+
+INF = float("inf")
+# RFC 6675 2 DupThresh / Linux net.ipv4.tcp_reordering
+DUPTHRESH = 3
+
+
+class Xmit:
+    """One transmission during a recovery episode (RFC 8985 6.1 per-segment state)."""
+
+    __slots__ = ("delivered", "end", "rtx", "start", "time")
+
+    def __init__(self, start: int, end: int, time: float, rtx: bool) -> None:
+        #: Sequence range [start, end) sent.
+        self.start = start
+        self.end = end
+        #: When it was sent (RFC 8985 Segment.xmit_ts).
+        self.time = time
+        #: A retransmission (True) or new data (False).
+        self.rtx = rtx
+        #: Cumulatively ACKed or SACKed since (RFC 8985 6.2 step 1).
+        self.delivered = False
+
+
+class Episode:
+    """One RFC 6675 recovery episode (see the module docstring)."""
+
+    __slots__ = ("entry_fack", "force_to", "log", "loss_all", "start")
+
+    def __init__(self, iss: int) -> None:
+        #: Every transmission of this episode, oldest first.
+        self.log: list[Xmit] = []
+        #: When the episode began.
+        self.start = 0.0
+        #: Holes below this sequence number are lost by fiat.
+        self.force_to = iss
+        #: An RTO episode: every un-SACKed byte is lost (RFC 6675 5.1).
+        self.loss_all = False
+        #: The highest SACKed sequence at entry (the reordering degree, if undone).
+        self.entry_fack = iss
+
+    def begin(self, now: float, head_end: int) -> None:
+        """A new episode: fresh log, the head (up to ``head_end``) marked lost."""
+        self.log = []
+        self.start = now
+        self.loss_all = False
+        # RFC 6675 5 step (4.2): the first segment is retransmitted at once
+        self.force_to = head_end
+
+    def end(self, una: int) -> None:
+        """The episode is over."""
+        self.log = []
+        self.loss_all = False
+        self.force_to = una
+
+    def last_xmit(self, seq: int) -> Xmit | None:
+        """The latest transmission of this episode that covers ``seq``."""
+        log = self.log
+        for i in range(len(log) - 1, -1, -1):
+            x = log[i]
+            if seq_diff(seq, x.start) >= 0 and seq_diff(seq, x.end) < 0:
+                return x
+        return None
+
+    def prune(self, ack: int) -> None:
+        """Forget transmissions that SND.UNA (now ``ack``) covers entirely."""
+        log = self.log
+        if log and any(seq_diff(x.end, ack) <= 0 for x in log):
+            self.log = [x for x in log if seq_diff(x.end, ack) > 0]
+
+
+class UndoState:
+    """What an undo of the last window reduction needs (Linux undo_marker / undo_retrans)."""
+
+    __slots__ = ("cwnd", "marker", "ok", "retrans", "ssthresh", "tsval")
+
+    def __init__(self, iss: int) -> None:
+        #: A reduction may still be undone.
+        self.ok = False
+        #: SND.UNA when the reduction began (DSACKs below it are older news).
+        self.marker = iss
+        #: cwnd and ssthresh before the reduction.
+        self.cwnd = 0
+        self.ssthresh = 0
+        #: Retransmissions not yet shown needless by a DSACK.
+        self.retrans = 0
+        #: TSval of the first retransmission (0: none yet).
+        self.tsval = 0
+
+    def start(self, cwnd: int, ssthresh: int, una: int) -> None:
+        """Save the window before a reduction (Linux tcp_init_undo)."""
+        self.ok = True
+        self.cwnd = cwnd
+        self.ssthresh = ssthresh
+        self.marker = una
+        self.retrans = 0
+        self.tsval = 0
+
+    def note_retransmission(self, tsval: int) -> None:
+        """A retransmission an undo must account for (Linux undo_retrans, retrans_stamp)."""
+        if self.ok:
+            self.retrans += 1
+            if not self.tsval:
+                self.tsval = tsval or 1
+
+
+class RackState:
+    """RFC 8985 6.1 RACK state."""
+
+    __slots__ = ("reo_mult", "rtt", "xmit_ts")
+
+    def __init__(self) -> None:
+        #: RACK.xmit_ts: send time of the latest transmission known delivered.
+        self.xmit_ts = -INF
+        #: RACK.rtt: the RTT measured from that transmission.
+        self.rtt = 0.0
+        #: RACK.reo_wnd_mult (RFC 8985 6.2 step 4), grown by DSACKs.
+        self.reo_mult = 1
+
+    def reset(self) -> None:
+        """A new or finished episode: nothing delivered yet."""
+        self.xmit_ts = -INF
+        self.rtt = 0.0
+
+    def reo_wnd(self, min_rtt: float, srtt: float, reordering: int, recovery: bool) -> float:
+        """RFC 8985 6.2 step 4: reo_wnd = reo_wnd_mult * min_RTT / 4, at most SRTT;
+        0 in recovery while no reordering has been seen (DupThresh not raised)."""
+        if recovery and reordering <= DUPTHRESH:
+            return 0.0  # RFC 8985 6.2 step 4: RACK.reordering_seen is FALSE
+        w = min_rtt * 0.25 * self.reo_mult
+        return w if w < srtt else srtt

@@ -1,0 +1,248 @@
+"""The sending half: SND.*, the send buffer, the send loop (Nagle, SWS), persist.
+
+Theory of operation
+-------------------
+The send buffer ``_sbuf`` holds every byte not yet acknowledged; retransmission
+without SACK is "go back": on RTO ``snd_nxt`` returns to ``snd_una`` and this
+same loop resends (skipping what the peer has SACKed), while ``snd_max``
+remembers the highest sequence sent. The loop sends what min(cwnd, SND.WND)
+allows (RFC 9293 3.8.6.2.1), with sender SWS avoidance and Nagle (RFC 1122
+4.2.3.4); the persist timer probes a zero window (RFC 9293 3.8.6.1) and is the
+SWS override timeout. It stays one flat loop: it runs for every segment sent.
+"""
+
+from __future__ import annotations
+
+from aionetstack.core.tcp.receiver import ReceiverPart
+from aionetstack.core.tcp.tcb import (
+    CLOSED,
+    CLOSING,
+    FIN_WAIT_1,
+    FIN_WAIT_2,
+    LAST_ACK,
+    MASK,
+    TIME_WAIT,
+    TS_OPT,
+    TS_WORD,
+)
+from aionetstack.core.tcp.timers import INF
+from aionetstack.wire.seq import seq_diff
+from aionetstack.wire.tcp import (
+    ACK,
+    FIN,
+    PSH,
+)
+
+__all__ = ["SenderPart"]
+
+
+class SenderPart(ReceiverPart):
+    """The sending half (see the module docstring)."""
+
+    __slots__ = ()
+
+    def _send_data(
+        self,
+        out: list[bytes],
+        now: float,
+        tsval: int,
+        sack: list[tuple[int, int]] | None,
+        pipe: int = -1,
+    ) -> None:
+        """The send loop: everything min(cwnd, SND.WND) allows (RFC 9293 3.8.6.2.1)."""
+        sbuf = self._sbuf
+        nbuf = len(sbuf)
+        fin_queued = self._fin_queued
+        if not nbuf and not fin_queued:
+            return
+        mss = self.snd_mss
+        if sack:
+            mss -= 4 + 8 * len(sack)
+        snd_una = self.snd_una
+        wnd = self.snd_wnd
+        cwnd = self._cc.cwnd
+        limit = wnd if wnd < cwnd else cwnd
+        nagle = not self.config.nodelay and not fin_queued
+        sbuf_seq = self._sbuf_seq
+        mv = memoryview(sbuf)
+        scoreboard = self._sb.blocks
+        sent_any = False
+        # in SACK recovery the pipe (RFC 6675 4), not SND.NXT - SND.UNA, is what is in flight
+        adjust = seq_diff(self.snd_nxt, snd_una) - pipe if pipe >= 0 else 0
+        win = -1  # the window field, computed once per burst
+        burst_opts: bytes | None = None  # likewise the timestamp option
+        try:
+            while True:
+                snd_nxt = self.snd_nxt
+                off = ((snd_nxt - sbuf_seq + 0x80000000) & MASK) - 0x80000000
+                avail = nbuf - off
+                if avail <= 0:
+                    break
+                in_flight = ((snd_nxt - snd_una + 0x80000000) & MASK) - 0x80000000 - adjust
+                is_rtx = snd_nxt != self.snd_max and seq_diff(snd_nxt, self.snd_max) < 0
+                if is_rtx and scoreboard:
+                    skip = self._sb.sacked_end(snd_nxt, self.snd_una)
+                    if skip is not None:
+                        self.snd_nxt = skip
+                        continue
+                usable = limit - in_flight
+                n = avail if avail < mss else mss
+                if usable < n:
+                    if usable <= 0:
+                        if wnd == 0 and in_flight == 0 and self._tm.persist == INF:
+                            self._arm_persist(now)
+                        break
+                    n = usable
+                override = False
+                if self._sws_override and n < mss:
+                    # RFC 9293 3.8.6.2.1 (d): the override timeout expired
+                    self._sws_override = False
+                    override = True
+                if is_rtx:
+                    nxt_sacked = self._sb.next_sacked_start(snd_nxt, self.snd_una)
+                    if nxt_sacked is not None:
+                        gap = seq_diff(nxt_sacked, snd_nxt)
+                        if 0 < gap < n:
+                            n = gap
+                    rtx_end = seq_diff(self.snd_max, snd_nxt)
+                    if n > rtx_end > 0 and rtx_end < mss:
+                        n = n if n <= rtx_end else rtx_end
+                elif n < mss and not override:
+                    # RFC 9293 3.8.6.2.1 sender SWS avoidance and Nagle (RFC 1122 4.2.3.4)
+                    if n < avail:
+                        if n < (self.max_snd_wnd >> 1):
+                            if in_flight == 0 and self._tm.persist == INF:
+                                # nothing in flight will bring an ACK: the
+                                # persist timer is the override timeout (Linux
+                                # tcp_check_probe_timer)
+                                self._arm_persist(now)
+                            break
+                    elif nagle and in_flight > 0:
+                        break
+                end_off = off + n
+                flags = ACK
+                if end_off == nbuf:
+                    flags |= PSH
+                    if fin_queued:
+                        flags |= FIN
+                if win < 0:
+                    win = self._rcv_window_raw()
+                if sack:
+                    out.append(self._segment(snd_nxt, flags, mv[off:end_off], tsval, sack, win))
+                    sack = None
+                else:
+                    if burst_opts is None:
+                        burst_opts = (
+                            TS_OPT.pack(TS_WORD, tsval, self.ts_recent) if self.ts_ok else b""
+                        )
+                    out.append(
+                        self._segment(snd_nxt, flags, mv[off:end_off], tsval, None, win, burst_opts)
+                    )
+                sent_any = True
+                nxt = (snd_nxt + n + (1 if flags & FIN else 0)) & MASK
+                self.snd_nxt = nxt
+                self.data_segs_out += 1
+                if is_rtx:
+                    self.total_retrans += 1
+                    self._note_rtx(tsval, nxt)
+                    self.bytes_retrans += n
+                else:
+                    self.bytes_sent += n
+                if not is_rtx or seq_diff(nxt, self.snd_max) > 0:
+                    self.snd_max = nxt
+                    if self._rtt_seq < 0 and not self.ts_ok and self._retransmits == 0:
+                        # RFC 6298 3 / Karn: time one new segment
+                        self._rtt_seq = nxt
+                        self._rtt_time = now
+        finally:
+            mv.release()
+        if fin_queued and not self._fin_acked and self.snd_nxt == self._fin_seq:
+            # the FIN alone (queue empty, or data already sent)
+            out.append(self._segment(self.snd_nxt, ACK | FIN, b"", tsval, sack))
+            sent_any = True
+            nxt = (self.snd_nxt + 1) & MASK
+            self.snd_nxt = nxt
+            if seq_diff(nxt, self.snd_max) > 0:
+                self.snd_max = nxt
+        if sent_any and self._tm.rtx == INF:
+            # RFC 6298 5.1: start the timer when data goes out and it is not running.
+            # RFC 8985 7.2 would arm the PTO here too; a flight from idle arms only
+            # the RTO, so it adds no early deadline to the stack's timer heap (ACKs
+            # arm the PTO after their flush: packets_to_send)
+            self._tm.rtx = now + self._rtt.current()
+            self._tm.persist = INF
+
+    def _note_rtx(self, tsval: int, end: int) -> None:
+        """A retransmission went out: Karn's guard for timestamps, the highest
+        retransmitted sequence, and the undo count."""
+        self._rtx_guard = True
+        self._rtx_tsval = tsval
+        self._rtx_until = self.snd_max
+        if seq_diff(end, self._rtx_max) > 0:
+            self._rtx_max = end
+        self._undo.note_retransmission(tsval)
+
+    def _arm_persist(self, now: float) -> None:
+        base = max(self._rtt.rto, self.config.persist_min)
+        t = base * (1 << min(self._persist_backoff, 20))
+        self._tm.persist = now + min(t, self.config.rto_max)
+
+    def _update_window(self, window: int, seq: int, ack: int) -> bool:
+        """RFC 9293 3.10.7.4 fifth check: SND.WND from the newest segment (SND.WL1,
+        SND.WL2); a window opening stops the persist timer. True if it changed."""
+        wl1d = seq_diff(seq, self.snd_wl1)
+        if not (wl1d > 0 or (wl1d == 0 and seq_diff(ack, self.snd_wl2) >= 0)):
+            return False
+        wnd = window << self.snd_wscale
+        changed = wnd != self.snd_wnd
+        self.snd_wnd = wnd
+        self.snd_wl1 = seq
+        self.snd_wl2 = ack
+        if wnd > self.max_snd_wnd:
+            self.max_snd_wnd = wnd
+        if wnd and self._tm.persist != INF:
+            self._tm.persist = INF
+            self._persist_backoff = 0
+        return changed
+
+    def _rtt_sample(self, ecr: int | None, ack: int, now: float) -> float:
+        """The RTT sample of an ACK that advanced SND.UNA (0.0: none), fed to the
+        estimator: the timestamp echo (RFC 7323 4.1) unless it predates a
+        retransmission (RFC 7323 4.3 case C), else the one timed segment (RFC
+        6298 3, Karn). Never from an ACK that acknowledges nothing new."""
+        rtt = 0.0
+        if self.ts_ok:
+            if ecr:
+                rtt = ((self._ts_val(now) - ecr) & MASK) / 1000.0
+                if rtt > 60.0:
+                    rtt = 0.0
+                if self._rtx_guard:
+                    if seq_diff(ecr, self._rtx_tsval) < 0:
+                        # the echo predates our retransmission: the peer lost our
+                        # ACK or data, not a round trip (RFC 7323 4.3 case C)
+                        rtt = 0.0
+                        ecr = 0
+                    if seq_diff(ack, self._rtx_until) >= 0:
+                        self._rtx_guard = False
+            if ecr:
+                self._rtt.sample(rtt)
+        elif self._rtt_seq >= 0 and seq_diff(ack, self._rtt_seq) >= 0:
+            rtt = now - self._rtt_time
+            self._rtt_seq = -1
+            if rtt > 0.0:
+                self._rtt.sample(rtt)
+        return rtt
+
+    def _on_fin_acked(self, now: float) -> None:
+        """Our FIN is acknowledged (RFC 9293 3.10.7.4, FIN-WAIT-1, CLOSING, LAST-ACK)."""
+        self._fin_acked = True
+        st = self.state
+        if st is FIN_WAIT_1:
+            self._set_state(FIN_WAIT_2, "our FIN acknowledged", now)
+            if self._closed_by_app:
+                # Linux tcp_fin_timeout for an orphaned FIN-WAIT-2
+                self._tm.time_wait = now + self.config.fin_timeout
+        elif st is CLOSING:
+            self._set_state(TIME_WAIT, "our FIN acknowledged", now)
+        elif st is LAST_ACK:
+            self._set_state(CLOSED, "our FIN acknowledged", now)

@@ -1,0 +1,71 @@
+"""The connection's named deadlines and the earliest one (RFC 9293 3.8, RFC 6298 5).
+
+Theory of operation
+-------------------
+A connection has seven timers, each one absolute deadline on the caller's
+clock, ``INF`` when it is not running. Starting, moving or stopping a timer is
+one attribute store: no heap work, no cancel (the stack's heap re-checks
+``earliest()`` when an entry pops, see ``core/stack.py``). ``earliest()`` is
+what ``TcpConnection.get_timer()`` returns. What happens when a deadline
+passes lives with the part that owns it (``timer_events.py`` dispatches).
+"""
+
+from __future__ import annotations
+
+__all__ = ["INF", "Timers"]
+
+INF = float("inf")
+
+
+class Timers:
+    """The seven deadlines of one connection (seconds, ``INF`` when idle)."""
+
+    __slots__ = ("delack", "keepalive", "persist", "reo", "rtx", "time_wait", "tlp")
+
+    def __init__(self) -> None:
+        #: Retransmission timeout (RFC 6298 5), also SYN / SYN-ACK retransmission.
+        self.rtx = INF
+        #: Tail loss probe timeout, the PTO (RFC 8985 7.2).
+        self.tlp = INF
+        #: RACK reordering timer (RFC 8985 6.3).
+        self.reo = INF
+        #: Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2).
+        self.delack = INF
+        #: Zero-window probe (RFC 9293 3.8.6.1), also the sender-SWS override.
+        self.persist = INF
+        #: Keepalive (RFC 1122 4.2.3.6).
+        self.keepalive = INF
+        #: TIME-WAIT 2*MSL (RFC 9293 3.10.7.4), or the orphaned FIN-WAIT-2 timeout.
+        self.time_wait = INF
+
+    def earliest(self) -> float | None:
+        """The earliest running deadline, or None."""
+        t = self.rtx
+        if self.delack < t:
+            t = self.delack
+        if self.persist < t:
+            t = self.persist
+        if self.keepalive < t:
+            t = self.keepalive
+        if self.time_wait < t:
+            t = self.time_wait
+        if self.tlp < t:
+            t = self.tlp
+        if self.reo < t:
+            t = self.reo
+        return None if t == INF else t
+
+    def stop_for_time_wait(self, deadline: float) -> None:
+        """RFC 9293 3.10.7.4: in TIME-WAIT only the 2*MSL timer runs."""
+        self.rtx = self.persist = self.keepalive = INF
+        self.delack = self.tlp = self.reo = INF
+        self.time_wait = deadline
+
+    def stop_all(self) -> None:
+        """CLOSED: nothing runs."""
+        self.rtx = self.persist = self.keepalive = INF
+        self.delack = self.time_wait = self.tlp = self.reo = INF
+
+    def __repr__(self) -> str:
+        running = {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) != INF}
+        return f"<Timers {running}>"
