@@ -129,7 +129,6 @@ DROP_REASM_DUPLICATE = "DropReasmDuplicate"
 DROP_REASM_TOO_MANY = "DropReasmTooMany"  # over MAX_FRAGMENTS fragments in one datagram
 DROP_ICMP_MALFORMED = "DropIcmpMalformed"
 DROP_ICMP_BAD_CHECKSUM = "DropIcmpBadChecksum"
-DROP_ICMP_BAD_QUOTE = "DropIcmpBadQuote"
 DROP_ICMP_NO_MATCH = "DropIcmpNoMatch"
 DROP_ICMP_OUT_OF_WINDOW = "DropIcmpOutOfWindow"
 DROP_ICMP_UNHANDLED_TYPE = "DropIcmpUnhandledType"

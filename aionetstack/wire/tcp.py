@@ -100,7 +100,6 @@ _NOP_NOP_TS: Final = 0x0101080A
 # IPv4 header (no options) + TCP fixed header, for build_ipv4_tcp.
 _IP_TCP = struct.Struct("!BBHHHBBHIIHHIIBBHHH")
 _U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
 _TS = struct.Struct("!II")
 _SACK_BLOCK = struct.Struct("!II")
 _new = object.__new__

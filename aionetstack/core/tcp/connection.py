@@ -386,7 +386,7 @@ class TcpConnection(HandshakePart):
             return False
         ack = seg.ack
         snd_una = self.snd_una
-        d = ((ack - snd_una + 0x80000000) & MASK) - 0x80000000
+        d = ((ack - snd_una + 0x80000000) & MASK) - 0x80000000  # seq_diff, inlined (per segment)
         payload = seg.payload
         n = len(payload)
         if d < 0 or (d == 0 and n == 0) or d > ((self.snd_max - snd_una) & MASK):

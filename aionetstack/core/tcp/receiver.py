@@ -113,17 +113,16 @@ class ReceiverPart(Tcb):
         ``win`` / ``opts``: the window field and options when the caller computed
         them once for a burst.
         """
-        if opts is not None:
-            pass
-        elif self.ts_ok:
-            if sack:
-                opts = build_tcp_options(timestamps=(tsval, self.ts_recent), sack_blocks=sack)
+        if opts is None:
+            if self.ts_ok:
+                if sack:
+                    opts = build_tcp_options(timestamps=(tsval, self.ts_recent), sack_blocks=sack)
+                else:
+                    opts = TS_OPT.pack(TS_WORD, tsval, self.ts_recent)
+            elif sack:
+                opts = build_tcp_options(sack_blocks=sack)
             else:
-                opts = TS_OPT.pack(TS_WORD, tsval, self.ts_recent)
-        elif sack:
-            opts = build_tcp_options(sack_blocks=sack)
-        else:
-            opts = b""
+                opts = b""
         if win < 0:
             win = self._rcv_window_raw()
         rcv_nxt = self.rcv_nxt

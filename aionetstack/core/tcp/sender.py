@@ -74,6 +74,7 @@ class SenderPart(ReceiverPart):
         try:
             while True:
                 snd_nxt = self.snd_nxt
+                # seq_diff(snd_nxt, sbuf_seq) and seq_diff(snd_nxt, snd_una), inlined (per segment)
                 off = ((snd_nxt - sbuf_seq + 0x80000000) & MASK) - 0x80000000
                 avail = nbuf - off
                 if avail <= 0:
