@@ -11,7 +11,7 @@ from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.recovery_state import Episode, RackState, UndoState, Xmit
 from aionetstack.core.tcp.scoreboard import SackScoreboard
 from aionetstack.core.tcp.states import TRANSITIONS, TcpState
-from aionetstack.core.tcp.timers import INF, Timers
+from aionetstack.core.tcp.timers import INF
 
 UNA = 0xFFFFF000  # near the wrap, so every comparison crosses it
 M = 0xFFFFFFFF
@@ -144,19 +144,31 @@ def test_rack_reo_wnd_rfc8985_6_2_step_4() -> None:
 # ------------------------------------------------------------------- timers
 
 
+def _conn() -> TcpConnection:
+    return TcpConnection.connect(
+        StackConfig(), local_addr=0xC6120002, local_port=40000, remote_addr=0xC6120001,
+        remote_port=80, iss=1000, mtu=1500, now=0.0,
+    )  # fmt: skip
+
+
 def test_timers_earliest_and_stops() -> None:
-    t = Timers()
-    assert t.earliest() is None
+    c = _conn()
+    t = c._tm
+    t.rtx = INF
+    assert c.get_timer() is None
     t.rtx, t.delack, t.keepalive = 3.0, 1.5, 7200.0
-    assert t.earliest() == 1.5
+    assert c.get_timer() == 1.5
     t.delack = INF
-    assert t.earliest() == 3.0
+    assert c.get_timer() == 3.0
     t.reo = 2.0
-    assert t.earliest() == 2.0
+    assert c.get_timer() == 2.0
+    t.tlp = 1.0
+    t.persist = 0.5
+    assert c.get_timer() == 0.5
     t.stop_for_time_wait(60.0)
-    assert t.earliest() == 60.0 and t.rtx == t.keepalive == t.reo == INF
+    assert c.get_timer() == 60.0 and t.rtx == t.keepalive == t.reo == t.tlp == INF
     t.stop_all()
-    assert t.earliest() is None
+    assert c.get_timer() is None
 
 
 # ---------------------------------------------------------- transition table
@@ -184,10 +196,7 @@ def test_transition_table_covers_every_state() -> None:
 
 
 def test_an_illegal_transition_fails_loudly() -> None:
-    c = TcpConnection.connect(
-        StackConfig(), local_addr=0xC6120002, local_port=40000, remote_addr=0xC6120001,
-        remote_port=80, iss=1000, mtu=1500, now=0.0,
-    )  # fmt: skip
+    c = _conn()
     assert c.state is TcpState.SYN_SENT
     with pytest.raises(AssertionError, match="illegal TCP transition SYN-SENT -> TIME-WAIT"):
         c._set_state(TcpState.TIME_WAIT, "test", 1.0)

@@ -338,8 +338,25 @@ class TcpConnection(HandshakePart):
         return out
 
     def get_timer(self) -> float | None:
-        """The earliest deadline, or None."""
-        return self._tm.earliest()
+        """The earliest running deadline of ``timers.Timers``, or None.
+
+        The stack asks after every call into a connection, so the minimum is
+        taken here, without a further call."""
+        tm = self._tm
+        t = tm.rtx
+        if tm.delack < t:
+            t = tm.delack
+        if tm.persist < t:
+            t = tm.persist
+        if tm.keepalive < t:
+            t = tm.keepalive
+        if tm.time_wait < t:
+            t = tm.time_wait
+        if tm.tlp < t:
+            t = tm.tlp
+        if tm.reo < t:
+            t = tm.reo
+        return None if t == INF else t
 
     def icmp_error(self, error: OSError, now: float, *, next_hop_mtu: int = 0) -> None:
         """An ICMP error quoting one of our segments (RFC 1122 4.2.3.9, RFC 1191)."""

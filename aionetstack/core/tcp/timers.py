@@ -5,9 +5,10 @@ Theory of operation
 A connection has seven timers, each one absolute deadline on the caller's
 clock, ``INF`` when it is not running. Starting, moving or stopping a timer is
 one attribute store: no heap work, no cancel (the stack's heap re-checks
-``earliest()`` when an entry pops, see ``core/stack.py``). ``earliest()`` is
-what ``TcpConnection.get_timer()`` returns. What happens when a deadline
-passes lives with the part that owns it (``timer_events.py`` dispatches).
+``get_timer()`` when an entry pops, see ``core/stack.py``).
+``TcpConnection.get_timer()`` is the earliest of them (computed there: it runs
+after every call into a connection). What happens when a deadline passes is
+``timeouts.py``'s.
 """
 
 from __future__ import annotations
@@ -37,23 +38,6 @@ class Timers:
         self.keepalive = INF
         #: TIME-WAIT 2*MSL (RFC 9293 3.10.7.4), or the orphaned FIN-WAIT-2 timeout.
         self.time_wait = INF
-
-    def earliest(self) -> float | None:
-        """The earliest running deadline, or None."""
-        t = self.rtx
-        if self.delack < t:
-            t = self.delack
-        if self.persist < t:
-            t = self.persist
-        if self.keepalive < t:
-            t = self.keepalive
-        if self.time_wait < t:
-            t = self.time_wait
-        if self.tlp < t:
-            t = self.tlp
-        if self.reo < t:
-            t = self.reo
-        return None if t == INF else t
 
     def stop_for_time_wait(self, deadline: float) -> None:
         """RFC 9293 3.10.7.4: in TIME-WAIT only the 2*MSL timer runs."""
