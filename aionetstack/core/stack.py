@@ -470,7 +470,9 @@ class StackEngine:
                 ifindex,
             )
             return
-        if not flags & SYN:  # fourth: other text or control: drop
+        if not flags & SYN or flags & FIN:
+            # fourth: other text or control: drop; and a SYN with FIN (Linux
+            # tcp_rcv_state_process in TCP_LISTEN: ``if (th->fin) goto discard``)
             self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
             return
         c = self._c

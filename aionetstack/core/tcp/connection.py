@@ -236,6 +236,8 @@ class TcpConnection(HandshakePart):
             self._tlp_rearm = False
             if not self._in_recovery and self.snd_una != self.snd_max:
                 self._arm_tlp(now)
+        # the flight a loss found in the next batch of ACKs is measured against
+        self._flight_at_flush = (self.snd_max - self.snd_una) & MASK
         return out
 
     def _output(self, now: float) -> list[bytes]:

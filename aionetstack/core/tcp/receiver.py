@@ -51,6 +51,7 @@ from aionetstack.wire.tcp import (
     ACK,
     FIN,
     RST,
+    SYN,
     TcpSegment,
     build_ipv4_tcp,
     build_tcp_options,
@@ -339,13 +340,15 @@ class ReceiverPart(Tcb):
         if flags & RST:
             return
         rcv_nxt = self.rcv_nxt
-        if plen and d < 0 and self.sack_ok:
-            # RFC 2883 4.1.1: report the duplicate
-            end = (seq + plen) & MASK
+        time_wait = self.state is TIME_WAIT
+        if seg_len and d < 0 and self.sack_ok and not flags & SYN and not time_wait:
+            # RFC 2883 4.1.1: report the duplicate, its FIN included (Linux
+            # tcp_send_dupack; a TIME-WAIT socket keeps no SACK state)
+            end = (seq + seg_len) & MASK
             if seq_diff(end, rcv_nxt) > 0:
                 end = rcv_nxt
             self._dsack = (seq, end)
-        if self.state is TIME_WAIT and flags & FIN:
+        if time_wait and flags & FIN:
             # RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout
             self._tm.time_wait = now + self.config.time_wait
         if seg_len == 0 and d != -1:

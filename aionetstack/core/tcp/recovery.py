@@ -265,7 +265,11 @@ class RecoveryPart(RackTlpPart):
         self._tm.reo = INF
         self._tlp_pending = False
         self._recover = self.snd_max
-        flight = seq_diff(self.snd_max, self.snd_una)
+        # RFC 5681 3.2 eq. 4 FlightSize, as it was before this batch of ACKs: the
+        # driver feeds a whole batch before the sender refills the window, so by
+        # now the cumulative ACKs of the batch have shrunk the flight to the hole
+        # and what is SACKed above it (Linux takes cwnd, tcp_reno_ssthresh)
+        flight = self._flight_at_flush
         if self.sack_ok:
             self._begin_episode(now)
             self._cc.on_loss_sack(now, flight)

@@ -118,7 +118,15 @@ class SenderPart(ReceiverPart):
                                 # tcp_check_probe_timer)
                                 self._arm_persist(now)
                             break
-                    elif nagle and in_flight > 0:
+                    elif (
+                        nagle
+                        and in_flight > 0
+                        and seq_diff(self._snd_sml, snd_una) > 0
+                        and seq_diff(self._snd_sml, snd_nxt) <= 0
+                    ):
+                        # Nagle as Linux (tcp_nagle_check, Minshall's variant):
+                        # hold a small tail only while an earlier small
+                        # segment is unacknowledged
                         break
                 end_off = off + n
                 flags = ACK
@@ -149,6 +157,8 @@ class SenderPart(ReceiverPart):
                     self.bytes_retrans += n
                 else:
                     self.bytes_sent += n
+                    if n < mss:
+                        self._snd_sml = nxt  # Linux tcp_minshall_update
                 if not is_rtx or seq_diff(nxt, self.snd_max) > 0:
                     self.snd_max = nxt
                     if self._rtt_seq < 0 and not self.ts_ok and self._retransmits == 0:
@@ -166,12 +176,12 @@ class SenderPart(ReceiverPart):
             if seq_diff(nxt, self.snd_max) > 0:
                 self.snd_max = nxt
         if sent_any and self._tm.rtx == INF:
-            # RFC 6298 5.1: start the timer when data goes out and it is not running.
-            # RFC 8985 7.2 would arm the PTO here too; a flight from idle arms only
-            # the RTO, so it adds no early deadline to the stack's timer heap (ACKs
-            # arm the PTO after their flush: packets_to_send)
+            # RFC 6298 5.1: start the timer when data goes out and it is not running;
+            # RFC 8985 7.2: and the PTO (armed after the flush, packets_to_send), so a
+            # flight from idle whose tail is lost is repaired by a probe, not the RTO
             self._tm.rtx = now + self._rtt.current()
             self._tm.persist = INF
+            self._tlp_rearm = self.sack_ok and not self._in_recovery
 
     def _note_rtx(self, tsval: int, end: int) -> None:
         """A retransmission went out: Karn's guard for timestamps, the highest

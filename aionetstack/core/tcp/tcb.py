@@ -169,6 +169,7 @@ class Tcb:
         "_rtx_until",
         "_sbuf",
         "_sbuf_seq",
+        "_snd_sml",
         "_sws_override",
         "_syn_acked",
         "iss",
@@ -217,6 +218,7 @@ class Tcb:
         "_dupacks",
         "_ep",
         "_fast_rtx",
+        "_flight_at_flush",
         "_in_recovery",
         "_ka_probes",
         "_rack",
@@ -292,6 +294,8 @@ class Tcb:
         self.snd_wscale = 0
         self._sbuf = bytearray()
         self._sbuf_seq = (iss + 1) & MASK
+        # end of the last small (sub-MSS) segment sent (Linux snd_sml, Minshall's Nagle)
+        self._snd_sml = (iss + 1) & MASK
         self._syn_acked = False
         self._fin_queued = False
         self._fin_seq = 0
@@ -356,6 +360,7 @@ class Tcb:
         self._rtx_max = iss  # highest end of anything ever retransmitted
         # Linux tp->reordering / RFC 6675 DupThresh (net.ipv4.tcp_reordering = 3)
         self._reordering = DUPTHRESH
+        self._flight_at_flush = 0  # SND.MAX - SND.UNA after the last packets_to_send
         self._sb = SackScoreboard()
         self._ep = Episode(iss)
         self._undo = UndoState(iss)
@@ -452,7 +457,9 @@ class Tcb:
 
     def _send_rst(self, now: float) -> None:
         """Queue an RST for the current connection (abort / close with unread data)."""
-        # RFC 9293 3.10.5 / Linux tcp_send_active_reset: SEQ=SND.NXT, RST+ACK
+        # RFC 9293 3.10.5 / Linux tcp_send_active_reset: SEQ=SND.NXT, RST+ACK, and
+        # (RFC 7323 3.2: every segment once negotiated) the timestamp option
+        opts = TS_OPT.pack(TS_WORD, self._ts_val(now), self.ts_recent) if self.ts_ok else b""
         ident = self._ident
         self._ident = (ident + 1) & 0xFFFF
         self.segs_out += 1
@@ -468,7 +475,7 @@ class Tcb:
                 self.rcv_nxt,
                 RST | ACK,
                 0,
-                b"",
+                opts,
                 b"",
             )
         )

@@ -1,0 +1,70 @@
+"""Loss recovery when a whole flight's ACKs arrive as one batch, as over TUN
+(issue 10): ssthresh from the flight before the batch, and a tail loss probe
+after every flight, a flight from idle included. Explicit time."""
+
+from __future__ import annotations
+
+from sack_support import RCV, UNA, establish_ts
+
+from aionetstack.core.sim import output, segment
+
+MSS = 1448  # 1460 less the timestamp option
+
+
+def ack(n_segs: int, now: float, sack: tuple[tuple[int, int], ...] = (), tsecr: int = 0) -> object:
+    return segment(seq=RCV, ack=UNA + n_segs * MSS, sack_blocks=sack, ts_val=100, ts_ecr=tsecr)
+
+
+def blk(first: int, last: int) -> tuple[int, int]:
+    """SACK block covering segments first..last (0-based) of the flight."""
+    return (UNA + first * MSS, UNA + (last + 1) * MSS)
+
+
+def test_ssthresh_is_half_the_flight_before_the_batch() -> None:
+    c = establish_ts(rtt=0.05)
+    c.send(b"x" * (10 * MSS), 1.0)
+    assert len(output(c, 1.0)) == 10  # IW10: the whole flight
+    cwnd_before = c.tcp_info().cwnd
+    assert cwnd_before == 10 * MSS
+    # one batch at 1.05: segments 0-4 ACKed, 5 lost, 6, 7, 8 SACKed one by one
+    ecr = c._ts_val(1.0)
+    c.receive(ack(5, 1.05, tsecr=ecr), 1.05)  # type: ignore[arg-type]
+    for last in (6, 7, 8):
+        c.receive(ack(5, 1.05, (blk(6, last),), ecr), 1.05)  # type: ignore[arg-type]
+    info = c.tcp_info()
+    assert info.fast_retransmits == 1
+    # RFC 5681 eq. 4 on the 10-segment flight, not on the 5 left after the
+    # batch's cumulative ACK (which would give 2.5 segments)
+    assert info.ssthresh == 10 * MSS // 2
+    (rtx, *_rest) = output(c, 1.05)
+    assert rtx.seq == UNA + 5 * MSS and len(rtx.payload) == MSS
+
+
+def test_a_flight_from_idle_is_covered_by_a_tail_loss_probe() -> None:
+    c = establish_ts(rtt=0.05)  # SRTT 50 ms, RTO 200 ms (the floor)
+    c.send(b"x" * (3 * MSS), 1.0)
+    assert len(output(c, 1.0)) == 3
+    # RFC 8985 7.2: PTO = 2 * SRTT (a flight of more than one segment)
+    assert c.get_timer() == 1.0 + 2 * 0.05
+    c.handle_timer(1.1)
+    (probe,) = output(c, 1.1)
+    # RFC 8985 7.3: no new data to send: the last segment again
+    assert probe.seq == UNA + 2 * MSS and len(probe.payload) == MSS
+    assert c.tcp_info().rto_expirations == 0
+    # the probe is SACKed, the other two are not: recovery, not an RTO
+    ecr = c._ts_val(1.1)
+    c.receive(ack(0, 1.15, (blk(2, 2),), ecr), 1.15)  # type: ignore[arg-type]
+    assert c.tcp_info().fast_retransmits == 1
+    first = output(c, 1.15)[0]
+    assert first.seq == UNA and c.tcp_info().rto_expirations == 0
+
+
+def test_a_single_segment_flight_waits_for_the_delayed_ack_too() -> None:
+    c = establish_ts(rtt=0.05)
+    c.send(b"x" * 100, 1.0)
+    assert len(output(c, 1.0)) == 1
+    # RFC 8985 7.2: a lone segment's PTO adds the peer's worst-case delayed ACK,
+    # and a PTO not earlier than the RTO is no PTO
+    pto = 1.0 + 2 * 0.05 + c.config.delayed_ack_max
+    rto = 1.0 + c.tcp_info().rto
+    assert c.get_timer() == min(pto, rto)
