@@ -161,20 +161,22 @@ def microsocks_auth(netns: int) -> Iterator[int]:
 DANTED_CONF = """\
 logoutput: stderr
 internal: 127.0.0.1 port = {port}
-external: 127.0.0.1
+internal: ::1 port = {port}
+external: lo
 clientmethod: none
 socksmethod: none
 user.privileged: root
 user.unprivileged: nobody
-client pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
-socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect udpassociate }}
-socks pass {{ from: 0.0.0.0/0 to: 127.0.0.0/8 command: udpreply }}
+client pass {{ from: 0/0 to: 0/0 }}
+socks pass {{ from: 0/0 to: 0/0 command: connect udpassociate udpreply }}
 """
 
 
 @pytest.fixture(scope="module")
 def danted(netns: int) -> Iterator[int]:
-    """Dante's server (CONNECT with half-close, UDP ASSOCIATE) on 127.0.0.1; its port."""
+    """Dante's server (CONNECT with half-close, UDP ASSOCIATE) on 127.0.0.1 and
+    ::1, relaying from any address of ``lo`` (rules wide open: the namespace
+    holds nothing else); its port."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="aionetstack-danted-") as tmp:
         conf = os.path.join(tmp, "danted.conf")

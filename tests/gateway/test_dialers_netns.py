@@ -72,6 +72,7 @@ class Servers:
     tcp4: int
     tcp6: int
     udp4: int
+    udp6: int
     udp_lan: int
 
 
@@ -79,7 +80,7 @@ class Servers:
 async def servers() -> AsyncIterator[Servers]:
     """A TCP server on every IPv4 address of the namespace (127.0.0.1,
     198.18.0.1-2 on ``lo``) and on ::1; a UDP echo on every IPv4 address, and
-    one on 198.18.0.1 only (its replies come from that address)."""
+    one on ::1, one on 198.18.0.1 only (its replies come from that address)."""
     ip("addr", "replace", "198.18.0.1/32", "dev", "lo")
     ip("addr", "replace", "198.18.0.2/32", "dev", "lo")
     loop = asyncio.get_running_loop()
@@ -90,11 +91,13 @@ async def servers() -> AsyncIterator[Servers]:
     found.tcp6 = tcp6.sockets[0].getsockname()[1]
     udp, _ = await loop.create_datagram_endpoint(UdpEcho, local_addr=("0.0.0.0", 0))
     found.udp4 = udp.get_extra_info("sockname")[1]
+    udp6, _ = await loop.create_datagram_endpoint(UdpEcho, local_addr=("::1", 0))
+    found.udp6 = udp6.get_extra_info("sockname")[1]
     lan, _ = await loop.create_datagram_endpoint(UdpEcho, local_addr=("198.18.0.1", 0))
     found.udp_lan = lan.get_extra_info("sockname")[1]
     yield found
-    udp.close()
-    lan.close()
+    for transport in (udp, udp6, lan):
+        transport.close()
     for server in (tcp4, tcp6):
         server.close()
         await server.wait_closed()
@@ -292,6 +295,9 @@ async def test_udp_associate_both_ways_through_dante(danted: int, servers: Serve
     # A name: ATYP 3 in the UDP request header, resolved by Dante.
     assoc.sendto(b"by name", ("localhost", servers.udp4))
     assert (await recv(assoc))[0].endswith(b"|by name")
+    # ATYP 4 both ways.
+    assoc.sendto(b"six", ("::1", servers.udp6))
+    assert await recv(assoc) == (b"::1|six", ("::1", servers.udp6))
     # A second association is independent; closing the dialer ends both.
     other = await dialer.open_udp()
     other.sendto(b"other", ("127.0.0.1", servers.udp4))
@@ -301,7 +307,18 @@ async def test_udp_associate_both_ways_through_dante(danted: int, servers: Serve
         with pytest.raises(ConnectionAbortedError):
             await recv(one)
     assert dialer.stats.udp_opened == 2
-    assert dialer.stats.udp.sent == dialer.stats.udp.received == 5
+    assert dialer.stats.udp.sent == dialer.stats.udp.received == 6
+
+
+async def test_proxy_over_ipv6_connect_and_udp(danted: int, servers: Servers) -> None:
+    dialer = Socks5Dialer("::1", danted, timeout=STEP)
+    answer, writer = await exchange(dialer.open_tcp("127.0.0.1", servers.tcp4), b"SINK\nx")
+    assert answer.split()[0] == b"1"
+    assert writer.get_extra_info("peername")[0] == "::1"
+    assoc = await dialer.open_udp()
+    assoc.sendto(b"over six", ("127.0.0.1", servers.udp4))
+    assert (await recv(assoc))[0].endswith(b"|over six")
+    assoc.close()
 
 
 # -- Direct ------------------------------------------------------------------------
@@ -357,12 +374,15 @@ async def test_direct_interface_and_bounded_udp_queue(servers: Servers) -> None:
     assert sock.getsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, 16).rstrip(b"\0") == b"lo"
     await echo_through(reader, writer)
     assoc = await dialer.open_udp()
+    # One kernel socket per family, the IPv6 one made at its first use.
+    assoc.sendto(b"v6", ("::1", servers.udp6))
+    assert await recv(assoc) == (b"::1|v6", ("::1", servers.udp6))
     assoc.sendto(b"BURST 5", ("127.0.0.1", servers.udp4))
     for _ in range(int(STEP / 0.01)):
-        if assoc.stats.received + assoc.stats.dropped_queue_full == 5:
+        if assoc.stats.received + assoc.stats.dropped_queue_full == 6:
             break
         await asyncio.sleep(0.01)
-    assert (assoc.stats.received, assoc.stats.dropped_queue_full) == (2, 3)
+    assert (assoc.stats.received, assoc.stats.dropped_queue_full) == (3, 3)
     assert [(await recv(assoc))[0] for _ in range(2)] == [b"burst 0", b"burst 1"]
     assoc.close()
     with pytest.raises(ConnectionAbortedError):
