@@ -134,7 +134,10 @@ class UdpAssociation:
         self._readers: list[socket.socket] = []
 
     def sendto(self, data: bytes | bytearray | memoryview, addr: Address) -> None:
-        """Send one datagram to ``addr``; never blocks, drops (counted) on failure."""
+        """Send one datagram to ``addr``; never blocks, drops (counted) on failure.
+
+        Once the association has closed it raises the reason it closed (as
+        ``recvfrom`` does), so a relay learns the flow is over."""
         raise NotImplementedError
 
     async def recvfrom(self) -> tuple[bytes, Address]:
