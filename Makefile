@@ -19,8 +19,9 @@ aionetstack/_accel.stamp: aionetstack/_accel.pyx $(STAMP)
 	$(PY) setup.py -q build_ext --inplace || echo "aionetstack: accelerator not built; pure Python in use"
 	touch $@
 
-# Debian tools the TUN tests use (nft for drop rules, ping, curl). Only as root, only if missing.
-SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2
+# Debian tools the TUN tests use (nft for drop rules, ping, curl) and the SOCKS5 servers
+# the gateway dialer tests run (microsocks, Dante). Only as root, only if missing.
+SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
