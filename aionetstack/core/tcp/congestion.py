@@ -17,7 +17,11 @@ window *response*. All quantities are bytes. The connection calls:
 * ``on_partial_ack(acked_bytes)`` for an ACK in recovery below the recovery
   point (RFC 6582 3.2 step 5);
 * ``on_recovery_exit(now, in_flight)`` for the full ACK (RFC 6582 3.2 step 6);
-* ``on_rto(now, in_flight)`` when the retransmission timer expires.
+* ``on_rto(now, in_flight)`` when the retransmission timer expires;
+* ``on_rate_sample(rs, now)`` once per ACK with its delivery-rate sample
+  (``rate.py``), after the calls above;
+* ``on_idle_restart(now)`` when data goes out after an idle period;
+* and reads ``pacing_rate`` (0.0: no pacing) and ``state_name()``.
 
 Loss detection (the SACK scoreboard, RFC 6675 recovery, RACK-TLP, undo) is
 the connection's (``recovery.py``, ``rack.py``); ``TcpConnection._cc`` is
@@ -28,11 +32,31 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from aionetstack.core.tcp.rate import RateSample
+
 
 class CongestionControl(Protocol):
+    """What the connection asks of a congestion controller (bytes and seconds)."""
+
+    #: Linux's name for it (``TCP_CONGESTION``): "reno", "cubic", "bbr".
+    name: str
     cwnd: int
     ssthresh: int
     mss: int
+    #: Bytes per second the sender should pace at; 0.0 means no pacing.
+    pacing_rate: float
+
+    def on_rate_sample(self, rs: RateSample, now: float) -> None:
+        """Once per ACK, after the ACK's other calls: its delivery-rate sample."""
+        ...
+
+    def on_idle_restart(self, now: float) -> None:
+        """Data is sent after the connection was idle (Linux CA_EVENT_TX_START)."""
+        ...
+
+    def state_name(self) -> str:
+        """The algorithm's state, for tcp_info (e.g. "slow-start", "PROBE_BW")."""
+        ...
 
     def set_mss(self, mss: int) -> None: ...
 
@@ -61,6 +85,9 @@ class NewReno:
     """RFC 5681 slow start / congestion avoidance with RFC 6582 fast recovery."""
 
     __slots__ = ("_ca_acc", "cwnd", "initial_segments", "mss", "ssthresh")
+
+    name = "reno"
+    pacing_rate = 0.0
 
     def __init__(self, mss: int, initial_segments: int = 10) -> None:
         self.mss = mss
@@ -129,6 +156,15 @@ class NewReno:
         self.ssthresh = max(in_flight // 2, 2 * self.mss)
         self.cwnd = self.mss
         self._ca_acc = 0
+
+    def on_rate_sample(self, rs: RateSample, now: float) -> None:
+        pass  # Reno reacts to ACKs and losses only
+
+    def on_idle_restart(self, now: float) -> None:
+        pass
+
+    def state_name(self) -> str:
+        return "slow-start" if self.cwnd < self.ssthresh else "congestion-avoidance"
 
 
 def make_congestion_control(name: str, mss: int, initial_segments: int) -> CongestionControl:
