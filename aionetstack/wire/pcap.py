@@ -28,13 +28,13 @@ from aionetstack.wire.checksum import BytesLike
 from aionetstack.wire.errors import BadHeaderError, TruncatedError
 
 if TYPE_CHECKING:
-    from aionetstack.link.pcap import PcapWriter, read_pcap
+    from aionetstack.link.pcap import PcapWriter as PcapWriter
+    from aionetstack.link.pcap import read_pcap as read_pcap
 
 __all__ = [
     "DIRECTION_INBOUND",
     "DIRECTION_OUTBOUND",
     "LINKTYPE_RAW",
-    "PcapWriter",
     "PcapngInterface",
     "PcapngPacket",
     "parse_pcap",
@@ -44,7 +44,7 @@ __all__ = [
     "pcapng_enhanced_packet",
     "pcapng_interface_description",
     "pcapng_section_header",
-    "read_pcap",
+    # PcapWriter and read_pcap: compatibility aliases of link.pcap (see __getattr__)
 ]
 
 LINKTYPE_RAW: Final = 101

@@ -44,6 +44,7 @@ def test_sdist_carries_tests_examples_docs_benchmarks_and_changelog(
         "LICENSE",
         "Makefile",
         "docs/INTERNALS.md",
+        "docs/api.py",
         "benchmarks/README.md",
         "benchmarks/bench_wire.py",
         "examples/tun_echo_server.py",
