@@ -7,7 +7,11 @@ reproducibility is checked by running a scenario twice with one seed.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ from aionetstack.testing import (
     run,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 PAIRS = 400
 REQUEST = b"q" * 100
 RESPONSE = b"r" * 1000
@@ -189,3 +194,22 @@ async def test_make_stack_pair_gives_several_pairs(make_stack_pair: Any) -> None
 async def test_open_stack_pair_rejects_unknown_impairments() -> None:
     with pytest.raises(TypeError, match="lose"):
         await open_stack_pair(lose=0.1)
+
+
+def test_the_documented_example_runs_in_a_fresh_project(tmp_path: Path) -> None:
+    """docs/testing.md's example, run by pytest in another directory: the plugin
+    comes from the installed package's pytest11 entry point, not from a conftest."""
+    doc = (ROOT / "docs" / "testing.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", doc, re.S)
+    (tmp_path / "test_example.py").write_text(example)
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 passed" in out.stdout
