@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint pytest pytest-pure bench bench-tun system-deps clean
+.PHONY: setup demo test lint pytest pytest-pure docs bench bench-tun system-deps clean
 
 setup: $(STAMP) aionetstack/_accel.stamp
 
@@ -36,7 +36,7 @@ demo: setup
 	$(PY) -m aionetstack demo
 
 lint: setup
-	$(VENV)/bin/ruff check aionetstack tests benchmarks examples
+	$(VENV)/bin/ruff check aionetstack tests benchmarks examples docs
 	$(VENV)/bin/mypy --strict aionetstack
 
 pytest: setup system-deps
@@ -46,7 +46,13 @@ pytest: setup system-deps
 pytest-pure: setup
 	AIONETSTACK_PURE_PYTHON=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/wire
 
-test: lint pytest pytest-pure
+# The API reference, from the docstrings (pdoc, dev extra), into build/docs;
+# -W error: any pdoc warning fails the build.
+docs: setup
+	rm -rf build/docs
+	$(PY) -W error docs/api.py build/docs
+
+test: lint pytest pytest-pure docs
 
 bench: setup
 	$(PY) benchmarks/bench_wire.py

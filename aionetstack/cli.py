@@ -569,7 +569,8 @@ def _tun_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--pcap",
         metavar="FILE",
-        help="record every packet, both ways, to FILE (open it with Wireshark)",
+        help="record every packet, both ways, to FILE (open it with Wireshark; "
+        "a .pcapng FILE also records each packet's direction)",
     )
     return parent
 

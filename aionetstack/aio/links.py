@@ -113,6 +113,10 @@ def _impaired(
     )
 
 
-def capture(link: Link, path: str | os.PathLike[str]) -> CaptureLink:
-    """Wrap any link and write both directions to a pcap file (closed with the link)."""
-    return CaptureLink(link, path, loop_factory=_loop_factory)
+def capture(
+    link: Link, path: str | os.PathLike[str], *, format: str | None = None
+) -> CaptureLink:
+    """Wrap any link and write both directions to a capture file (closed with
+    the link): pcapng, with each packet's direction, when ``path`` ends in
+    ``.pcapng`` or ``format="pcapng"``; classic pcap otherwise."""
+    return CaptureLink(link, path, format=format, loop_factory=_loop_factory)

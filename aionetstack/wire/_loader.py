@@ -1,14 +1,18 @@
 """Load the optional compiled core (``aionetstack._accel``) once for all of ``wire``.
 
 ``AIONETSTACK_PURE_PYTHON=1`` in the environment before import forces the
-pure-Python fallbacks everywhere. If the extension is absent or broken, one
-warning line is emitted (once per process) and the fallbacks are used.
+pure-Python fallbacks everywhere (silently). If the extension is absent or
+broken, the fallbacks are used and one notice line goes to the ``aionetstack``
+logger, once per process: on stderr when logging is not configured (Python's
+last-resort handler), routed or silenced like any log record otherwise. It is
+not a ``warnings`` warning, so ``python -W error`` does not turn a missing
+compiler into an ImportError.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import warnings
 from types import ModuleType
 
 PURE_PYTHON_ENV = "AIONETSTACK_PURE_PYTHON"
@@ -33,10 +37,11 @@ def load_accel() -> ModuleType | None:
     try:
         from aionetstack import _accel
     except ImportError as exc:
-        warnings.warn(
-            f"aionetstack: compiled accelerator unavailable ({exc}); using pure Python",
-            RuntimeWarning,
-            stacklevel=3,
+        logging.getLogger("aionetstack").warning(
+            "aionetstack: compiled accelerator unavailable (%s); using pure Python "
+            "(set %s=1 to choose it silently)",
+            exc,
+            PURE_PYTHON_ENV,
         )
         return None
     _module = _accel

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aio_support import B_ADDR
 
 from aionetstack.demo import run_demo
@@ -40,6 +41,7 @@ async def test_output_is_batched_per_wakeup(stacks: Any) -> None:
     server.close()
 
 
+@pytest.mark.virtual_time
 async def test_one_timer_handle_and_none_while_idle(stacks: Any) -> None:
     a, b = stacks
     server = await b.create_server(asyncio.Protocol, B_ADDR, 9)

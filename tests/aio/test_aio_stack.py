@@ -371,6 +371,7 @@ async def test_many_concurrent_connections(stacks: Any) -> None:
     server.close()
 
 
+@pytest.mark.virtual_time
 async def test_addr_in_use_local_addr_and_transparent(stacks: Any) -> None:
     a, b = stacks
     server = await b.start_server(echo_handler, B_ADDR, 22)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from qa_support import B, two_stacks
 
 
@@ -26,6 +27,7 @@ async def open_many(a, b, n):
     return clients, accepted
 
 
+@pytest.mark.virtual_time
 async def test_1000_idle_connections_no_wakeups():
     async with two_stacks() as (a, b):
         t0 = time.perf_counter()
@@ -52,6 +54,7 @@ async def test_1000_idle_connections_no_wakeups():
             t.close()
 
 
+@pytest.mark.virtual_time
 async def test_keepalive_timers_do_not_fire_early():
     from aionetstack.core.config import StackConfig
     async with two_stacks(StackConfig(keepalive=True)) as (a, b):
@@ -62,6 +65,7 @@ async def test_keepalive_timers_do_not_fire_early():
         assert a.timer_fires == fa
 
 
+@pytest.mark.virtual_time
 async def test_time_wait_does_not_spin():
     async with two_stacks() as (a, b):
         clients, servers = await open_many(a, b, 100)

@@ -18,6 +18,7 @@ async def _stacks():
     return a, b
 
 
+@pytest.mark.virtual_time
 async def test_stack_close_resets_orphaned_connections():
     a, b = await _stacks()
     try:

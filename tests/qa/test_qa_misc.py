@@ -71,6 +71,7 @@ async def test_loopback_connect_to_self():
         assert rtt < 0.1
 
 
+@pytest.mark.virtual_time
 async def test_simultaneous_open():
     """RFC 9293 3.5 figure 8: both ends connect to each other at once."""
     async with two_stacks() as (a, b):
@@ -115,6 +116,7 @@ async def test_ephemeral_port_exhaustion():
         assert t.get_extra_info("sockname")[1] in range(40000, 40005)
 
 
+@pytest.mark.virtual_time
 async def test_retries2_timeout_on_dead_peer():
     cfg = StackConfig(retries2=3, rto_min=0.05, rto_initial=0.05)
     async with two_stacks(cfg) as (a, b):
@@ -134,6 +136,7 @@ async def test_retries2_timeout_on_dead_peer():
         print("retries2=3 gave up after", time.monotonic() - t0)
 
 
+@pytest.mark.virtual_time
 async def test_keepalive_detects_dead_peer():
     cfg = StackConfig(keepalive=True, keepalive_idle=0.6, keepalive_interval=0.1, keepalive_count=3)
     async with two_stacks(cfg) as (a, b):
@@ -227,6 +230,7 @@ async def test_seq_wraparound_transfer():
         w.close()
 
 
+@pytest.mark.virtual_time
 async def test_many_concurrent_connections_transfer():
     async with two_stacks(loss=0.005, seed=11) as (a, b):
         async def cb(r, w):
@@ -325,6 +329,7 @@ async def test_streamwriter_start_tls(certpair):
         assert await asyncio.wait_for(r.readline(), 3) == b"HI\n"
 
 
+@pytest.mark.virtual_time
 async def test_keepalive_short_idle_keeps_live_connection():
     ka = StackConfig(keepalive=True, keepalive_idle=0.2, keepalive_interval=0.05, keepalive_count=3)
     la, lb = aionetstack.memory_link_pair()

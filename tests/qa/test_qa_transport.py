@@ -377,6 +377,7 @@ async def test_server_wait_closed_waits_for_connections():
         await asyncio.wait_for(wc, 2)
 
 
+@pytest.mark.virtual_time
 async def test_cancel_open_connection_mid_handshake():
     async with two_stacks(delay=0.05) as (a, b):
         await b.start_server(lambda r, w: None, B, 80)
@@ -405,6 +406,7 @@ async def test_wait_for_timeout_open_connection():
         assert a.engine.connections() == []
 
 
+@pytest.mark.virtual_time
 async def test_syn_timeout_follows_backoff():
     cfg = StackConfig(syn_retries=2, rto_initial=0.1)
     la, lb = aionetstack.memory_link_pair()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import aionetstack.wire as wire
@@ -56,3 +58,38 @@ def test_submodules_are_lazy_attributes() -> None:
     import aionetstack
 
     assert aionetstack.WireError is wire.WireError
+
+
+def test_missing_extension_is_one_stderr_line_even_under_w_error(tmp_path: Path) -> None:
+    """A copy of the package without the compiled module (as after an install
+    without a compiler): ``python -W error`` imports it, and the fallback
+    notice is one line on stderr, not a warning turned into an ImportError."""
+    shutil.copytree(
+        Path(ROOT) / "aionetstack",
+        tmp_path / "aionetstack",
+        ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", "_accel.c"),
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AIONETSTACK_PURE_PYTHON"}
+    # -S: no .pth files, so the editable install's finder cannot supply the
+    # worktree's compiled module; the dependencies come from site-packages.
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), sysconfig.get_paths()["purelib"]])
+    code = (
+        "import aionetstack, aionetstack.wire.tcp\n"
+        "from aionetstack.wire import checksum\n"
+        "assert checksum.__file__.startswith(sys.argv[1]), checksum.__file__\n"
+        "print(checksum.ACCELERATED, checksum.internet_checksum(b'\\x00\\x01\\xf2\\x03'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-W", "error", "-c", "import sys\n" + code, str(tmp_path)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", str(0xFFFF & ~(0x0001 + 0xF203))]
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("aionetstack: compiled accelerator unavailable")
+    assert lines[0].endswith("(set AIONETSTACK_PURE_PYTHON=1 to choose it silently)")
+    assert out.stderr.endswith("\n")
