@@ -33,14 +33,28 @@ an Ip6ReasmReqds; a ``Reassembled`` an Ip6ReasmOKs; ``OVERLAP``, ``BAD``,
 ``TOO_MANY``, each evicted datagram and each expired one an Ip6ReasmFails;
 expired ones are also Ip6ReasmTimeout, and those whose first fragment arrived
 get an ICMPv6 Time Exceeded code 1 quoting the returned head (RFC 8200 4.5).
+
+*Fragmentation* (RFC 8200 4.5, at the source only: UDP and ICMPv6, never TCP,
+which sizes segments by the MSS): ``fragment6`` cuts a payload (upper-layer
+header and data, no extension headers) into fragments whose packets fit the
+path MTU (>= 1280, RFC 8200 5), data a multiple of 8 but the last, all with
+one 32-bit identification. It never makes atomic fragments (RFC 8021).
 """
 
 from __future__ import annotations
 
 from aionetstack.core.ipv4 import BAD, Reassembler, ReassemblyResult
-from aionetstack.wire.ipv6 import IPV6_HEADER_LEN, PROTO_FRAGMENT, Ipv6Header
+from aionetstack.wire.ipv6 import (
+    IPV6_HEADER_LEN,
+    IPV6_MIN_MTU,
+    PROTO_FRAGMENT,
+    Ipv6Header,
+    build_fragment_header,
+    build_ipv6,
+    build_ipv6_header,
+)
 
-__all__ = ["IPV6_REASSEMBLY_TIMEOUT", "Reassembled", "Reassembler6"]
+__all__ = ["IPV6_REASSEMBLY_TIMEOUT", "Reassembled", "Reassembler6", "fragment6"]
 
 IPV6_REASSEMBLY_TIMEOUT = 60.0  # RFC 8200 4.5, Linux net.ipv6.ip6frag_time
 IPV6_REASSEMBLY_MEMORY = 4 * 1024 * 1024  # Linux net.ipv6.ip6frag_high_thresh
@@ -140,3 +154,46 @@ class Reassembler6:
         offset-0 fragment (headers + 8 data bytes, to quote in a Time Exceeded),
         or None when it never arrived (then no ICMPv6 is sent, RFC 8200 4.5)."""
         return self._queues.expire(now)
+
+
+def fragment6(
+    src: int,
+    dst: int,
+    next_header: int,
+    payload: bytes | memoryview,
+    *,
+    ident: int,
+    hop_limit: int,
+    mtu: int,
+    traffic_class: int = 0,
+    flow_label: int = 0,
+) -> list[bytes]:
+    """Whole IPv6 packets carrying ``payload``: one if it fits in ``mtu``, else fragments.
+
+    Raises ValueError when the payload exceeds 65535 bytes (the caller's
+    EMSGSIZE) or ``mtu`` is below the IPv6 minimum of 1280 (RFC 8200 5).
+    """
+    if len(payload) > 65535:
+        raise ValueError(f"datagram too large: {len(payload)} bytes of payload")
+    if mtu < IPV6_MIN_MTU:
+        raise ValueError(f"IPv6 MTU {mtu} is below {IPV6_MIN_MTU}")
+    if IPV6_HEADER_LEN + len(payload) <= mtu:
+        return [
+            build_ipv6(
+                src, dst, next_header, bytes(payload), hop_limit=hop_limit,
+                traffic_class=traffic_class, flow_label=flow_label,
+            )
+        ]  # fmt: skip
+    step = (mtu - IPV6_HEADER_LEN - 8) & ~7
+    view = memoryview(payload)
+    packets: list[bytes] = []
+    for offset in range(0, len(view), step):
+        chunk = view[offset : offset + step]
+        more = offset + step < len(view)
+        header = build_ipv6_header(
+            src, dst, PROTO_FRAGMENT, 8 + len(chunk), hop_limit=hop_limit,
+            traffic_class=traffic_class, flow_label=flow_label,
+        )  # fmt: skip
+        frag = build_fragment_header(next_header, offset, more, ident)
+        packets.append(b"".join((header, frag, chunk)))
+    return packets

@@ -13,11 +13,12 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrFragment,
     IPv6ExtHdrHopByHop,
-    fragment6,
+    defragment6,
 )
+from scapy.layers.inet6 import fragment6 as scapy_fragment6
 
 from aionetstack.core.ipv4 import BAD, DUPLICATE, MAX_FRAGMENTS, OVERLAP, PENDING, TOO_MANY
-from aionetstack.core.ipv6 import IPV6_REASSEMBLY_TIMEOUT, Reassembled, Reassembler6
+from aionetstack.core.ipv6 import IPV6_REASSEMBLY_TIMEOUT, Reassembled, Reassembler6, fragment6
 from aionetstack.wire.ipv6 import (
     PROTO_DSTOPTS,
     PROTO_FRAGMENT,
@@ -38,7 +39,7 @@ def scapy_frags(payload: bytes, size: int, ident: int = 7, unfrag: bool = False)
     if unfrag:
         pkt = pkt / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()
     pkt = pkt / IPv6ExtHdrFragment(id=ident) / UDP(sport=1234, dport=9) / payload
-    return [bytes(f) for f in fragment6(pkt, size)]
+    return [bytes(f) for f in scapy_fragment6(pkt, size)]
 
 
 def feed(r: Reassembler6, pieces: list[bytes], now: float = 0.0) -> list[object]:
@@ -184,3 +185,34 @@ def test_roundtrip_property(payload: bytes, size: int, rnd: random.Random, dup: 
     r = Reassembler6()
     results = [delivered(o) for o in feed(r, pieces) if isinstance(o, Reassembled)]
     assert results == [payload]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(0, 9000), st.integers(1280, 9000))
+def test_fragment6_roundtrips_through_scapy_and_our_reassembly(size: int, mtu: int) -> None:
+    src, dst = 0x2001_0002 << 96 | 2, 0x2001_0002 << 96 | 1
+    data = bytes(UDP(sport=5, dport=6) / (bytes(range(256)) * 36)[:size])
+    packets = fragment6(src, dst, PROTO_UDP, data, ident=0xABCDEF01, hop_limit=9, mtu=mtu)
+    assert all(len(p) <= mtu for p in packets)
+    if len(data) + 40 <= mtu:
+        assert packets == [build_ipv6(src, dst, PROTO_UDP, data, hop_limit=9)]
+        return
+    assert len(packets) > 1
+    headers = [parse_ipv6(p)[0] for p in packets]
+    assert all(h.frag_id == 0xABCDEF01 and h.hop_limit == 9 for h in headers)
+    assert [h.mf for h in headers] == [True] * (len(packets) - 1) + [False]
+    whole = defragment6([IPv6(p) for p in packets])  # Scapy reassembles them
+    assert bytes(whole[UDP]) == data
+    out = feed(Reassembler6(), list(reversed(packets)))
+    assert isinstance(out[-1], Reassembled)
+    assert parse_ipv6(out[-1].packet)[1] == data
+
+
+def test_fragment6_limits() -> None:
+    with pytest.raises(ValueError):
+        fragment6(1, 2, PROTO_UDP, bytes(65536), ident=0, hop_limit=64, mtu=1500)
+    with pytest.raises(ValueError):
+        fragment6(1, 2, PROTO_UDP, bytes(2000), ident=0, hop_limit=64, mtu=1279)
+    biggest = fragment6(1, 2, PROTO_UDP, bytes(65535), ident=0, hop_limit=64, mtu=1280)
+    assert len(biggest) == 54  # ceil(65535 / 1232): 1232 = (1280 - 40 - 8) rounded to 8
+    assert parse_ipv6(biggest[-1])[0].frag_offset == 53 * 1232  # ends at 65535: accepted
