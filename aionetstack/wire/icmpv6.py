@@ -21,8 +21,9 @@ them and answers nothing.
 
 The error builders quote as much of the invoking packet as fits in a
 1280-byte error datagram (RFC 4443 2.4(c)) and return the ICMPv6 message only:
-wrap it with ``ipv6.build_ipv6(src, dst, PROTO_ICMPV6, msg)``. Whether an error
-may be sent at all (RFC 4443 2.4(e), rate limits) is the core's decision.
+wrap it with ``ipv6.build_ipv6(src, dst, PROTO_ICMPV6, msg)``. The stateless
+part of whether an error may be sent at all (RFC 4443 2.4(e)) is
+``may_send_error``; rate limits (2.4(f)) are the core's.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ __all__ = [
     "build_packet_too_big",
     "build_param_problem",
     "build_time_exceeded",
+    "may_send_error",
     "parse_icmpv6",
 ]
 
@@ -256,6 +258,37 @@ def parse_icmpv6(buf: BytesLike, src: int, dst: int) -> Icmpv6Message:
     elif itype >= 128:
         ident, sequence = w1, w2
     return Icmpv6Message(itype, code, ck, ident, sequence, mtu, pointer, payload, quoted)
+
+
+def may_send_error(original_packet: BytesLike, itype: int, code: int) -> bool:
+    """May an ICMPv6 error (``itype``, ``code``) be sent about ``original_packet``?
+
+    RFC 4443 2.4(e), as Linux ``icmp6_send`` and ``is_ineligible`` apply it: not
+    about a packet whose source is unspecified or multicast (e.6); not to a
+    multicast destination (e.3) except Packet Too Big and Parameter Problem
+    code 2 (an option whose action bits are 10; for 11 the wire codec already
+    said ``send_icmp=False``); not about an ICMPv6 error or Redirect (e.1, e.2).
+    A packet too short for an IPv6 header gets none; one whose extension
+    headers cannot be walked may get one (Linux: eligible).
+    """
+    n = len(original_packet)
+    if n < IPV6_HEADER_LEN:
+        return False
+    src = int.from_bytes(original_packet[8:24], "big")
+    if src == 0 or src >> 120 == 0xFF:
+        return False
+    if original_packet[24] == 0xFF and not (
+        itype == PACKET_TOO_BIG or (itype == PARAM_PROBLEM and code == UNRECOGNIZED_OPTION)
+    ):
+        return False
+    try:
+        header, rest = parse_ipv6(original_packet, quoted=True)
+    except WireError:
+        return True
+    if header.protocol != PROTO_ICMPV6 or header.frag_offset:
+        return True
+    # No ICMPv6 type in the packet: ineligible (Linux is_ineligible).
+    return len(rest) > 0 and rest[0] >= 128 and rest[0] != REDIRECT
 
 
 def _finish(src: int, dst: int, itype: int, code: int, word: int, body: BytesLike) -> bytes:

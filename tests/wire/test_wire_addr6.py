@@ -53,8 +53,10 @@ def test_examples() -> None:
     # RFC 5952 5: IPv4-mapped addresses in mixed notation (as inet_ntop writes them).
     mapped = ip6_to_int("::ffff:198.18.0.2")
     assert mapped == 0xFFFF_C612_0002 and is_v4_mapped6(mapped)
-    assert int_to_ip6(mapped) == "::ffff:198.18.0.2" == socket.inet_ntop(
-        socket.AF_INET6, mapped.to_bytes(16, "big")
+    assert (
+        int_to_ip6(mapped)
+        == "::ffff:198.18.0.2"
+        == socket.inet_ntop(socket.AF_INET6, mapped.to_bytes(16, "big"))
     )
     assert ip6_to_int("1:2:3:4:5:6:198.18.0.2") == ip6_to_int("1:2:3:4:5:6:c612:2")
 
@@ -135,3 +137,41 @@ def test_predicate_examples() -> None:
     assert is_multicast6(ip6_to_int("ff02::1")) and not is_multicast6(A)
     assert is_link_local6(ip6_to_int("fe80::1")) and not is_link_local6(ip6_to_int("fec0::1"))
     assert is_martian_source6(1) and not is_martian_source6(0) and not is_martian_source6(A)
+
+
+@st.composite
+def near_addresses(draw: st.DrawFn) -> str:
+    """Valid spellings (compressed, exploded, mixed), then a few character edits."""
+    value = draw(addresses)
+    ip = ipaddress.IPv6Address(value)
+    text = draw(
+        st.sampled_from([str(ip), ip.exploded, int_to_ip6(value), f"::ffff:{value & 0xFFFFFFFF:d}"])
+    )
+    for _ in range(draw(st.integers(0, 2))):
+        pos = draw(st.integers(0, len(text)))
+        ch = draw(st.sampled_from("0:.f"))
+        text = (
+            text[:pos] + ch + text[pos + 1 :]
+            if draw(st.booleans())
+            else text[:pos] + text[pos + 1 :]
+        )
+    return text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789abcdefABCDEFg:.", max_size=45) | near_addresses())
+def test_any_text_parses_like_ipaddress_or_raises_value_error(text: str) -> None:
+    try:
+        expected = int(ipaddress.IPv6Address(text))
+    except ValueError:
+        expected = None
+    try:
+        value = ip6_to_int(text)
+    except ValueError:
+        value = None
+    if expected is None:
+        assert value is None
+    elif value is None:  # stricter than ipaddress only on leading zeros in a dotted quad
+        assert "." in text
+    else:
+        assert value == expected

@@ -15,6 +15,7 @@ from aionetstack.wire.icmpv6 import (
     build_dest_unreachable,
     build_echo,
     build_packet_too_big,
+    may_send_error,
     parse_icmpv6,
 )
 from aionetstack.wire.ipv6 import (
@@ -48,6 +49,8 @@ def _upper(proto: int, body: object, src: int, dst: int) -> None:
 
 def _parse_all(data: bytes) -> None:
     """Parse as IPv6 then by protocol, and each upper-layer codec directly."""
+    # Deciding whether to answer with an ICMPv6 error never raises either.
+    assert isinstance(may_send_error(data, 1, 4), bool)
     for quoted in (False, True):
         try:
             header, payload = parse_ipv6(data, quoted=quoted)

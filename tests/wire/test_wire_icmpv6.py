@@ -51,9 +51,19 @@ from aionetstack.wire.icmpv6 import (
     build_packet_too_big,
     build_param_problem,
     build_time_exceeded,
+    may_send_error,
     parse_icmpv6,
 )
-from aionetstack.wire.ipv6 import PROTO_FRAGMENT, PROTO_ICMPV6, PROTO_UDP, build_ipv6, parse_ipv6
+from aionetstack.wire.ipv6 import (
+    PROTO_DSTOPTS,
+    PROTO_FRAGMENT,
+    PROTO_ICMPV6,
+    PROTO_UDP,
+    build_fragment_header,
+    build_ipv6,
+    build_options_header,
+    parse_ipv6,
+)
 from aionetstack.wire.tcp import SYN, build_ipv6_tcp
 from aionetstack.wire.udp import build_udp6
 
@@ -233,3 +243,34 @@ def test_nd_and_mld_recognised_by_type(layer: Packet, kind: int) -> None:
     assert m.type == kind and not m.is_error and m.quoted is None
     assert m.is_nd == (kind in ND_TYPES) and m.is_mld == (kind in MLD_TYPES)
     assert m.is_nd != m.is_mld
+
+
+def test_may_send_error_rfc4443_2_4_e() -> None:
+    mcast = 0xFF02 << 112 | 1
+    udp = build_ipv6(A, B, PROTO_UDP, build_udp6(A, B, 1, 2, b"x"))
+    assert may_send_error(udp, DEST_UNREACH, PORT_UNREACH)
+    assert not may_send_error(udp[:39], DEST_UNREACH, PORT_UNREACH)
+    # (e.6) unspecified or multicast source.
+    for bad_src in (0, mcast):
+        assert not may_send_error(build_ipv6(bad_src, B, PROTO_UDP, bytes(8)), DEST_UNREACH, 4)
+    # (e.3) multicast destination: only Packet Too Big and Parameter Problem code 2.
+    to_group = build_ipv6(A, mcast, PROTO_UDP, bytes(8))
+    assert not may_send_error(to_group, DEST_UNREACH, PORT_UNREACH)
+    assert not may_send_error(to_group, PARAM_PROBLEM, 0)
+    assert may_send_error(to_group, PACKET_TOO_BIG, 0)
+    assert may_send_error(to_group, PARAM_PROBLEM, 2)
+    # (e.1, e.2) not about an ICMPv6 error or a Redirect, even behind extension headers.
+    echo = build_echo(A, B, ECHO_REQUEST, 1, 1)
+    error = build_dest_unreachable(A, B, PORT_UNREACH, udp)
+    redirect = bytes((137, 0)) + bytes(38)
+    opts = build_options_header(PROTO_ICMPV6)
+    assert may_send_error(build_ipv6(A, B, PROTO_DSTOPTS, opts + echo), TIME_EXCEEDED, 0)
+    assert not may_send_error(build_ipv6(A, B, PROTO_DSTOPTS, opts + error), TIME_EXCEEDED, 0)
+    assert not may_send_error(build_ipv6(A, B, PROTO_ICMPV6, redirect), PARAM_PROBLEM, 0)
+    assert not may_send_error(build_ipv6(A, B, PROTO_ICMPV6, b""), PARAM_PROBLEM, 0)
+    # A later fragment of an ICMPv6 message carries no type: eligible; a broken chain too.
+    later = build_ipv6(
+        A, B, PROTO_FRAGMENT, build_fragment_header(PROTO_ICMPV6, 8, False, 1) + bytes(8)
+    )
+    assert may_send_error(later, TIME_EXCEEDED, FRAG_REASSEMBLY_EXCEEDED)
+    assert may_send_error(build_ipv6(A, B, PROTO_DSTOPTS, bytes((58, 9))), PARAM_PROBLEM, 0)
