@@ -1,7 +1,7 @@
 """aionetstack.wire: stateless packet codecs (no state, no I/O, no clock).
 
 Submodules: ``errors``, ``checksum``, ``siphash``, ``seq``, ``addr``, ``ipv4``,
-``tcp``, ``udp``, ``icmp``, ``pcap``. They are imported on first attribute
+``ipv6``, ``tcp``, ``udp``, ``icmp``, ``icmpv6``, ``pcap``. They are imported on first attribute
 access, so ``import aionetstack.wire`` stays cheap::
 
     from aionetstack.wire import checksum, tcp
@@ -18,24 +18,40 @@ from aionetstack.wire.errors import (
     BadHeaderError,
     BadOptionError,
     ChecksumError,
+    ParameterProblemError,
     TruncatedError,
     WireError,
 )
 
 if TYPE_CHECKING:
-    from aionetstack.wire import addr, checksum, icmp, ipv4, pcap, seq, siphash, tcp, udp
+    from aionetstack.wire import (
+        addr,
+        checksum,
+        icmp,
+        icmpv6,
+        ipv4,
+        ipv6,
+        pcap,
+        seq,
+        siphash,
+        tcp,
+        udp,
+    )
 
 __all__ = [
     "BadHeaderError",
     "BadOptionError",
     "ChecksumError",
+    "ParameterProblemError",
     "TruncatedError",
     "WireError",
     "addr",
     "checksum",
     "errors",
     "icmp",
+    "icmpv6",
     "ipv4",
+    "ipv6",
     "pcap",
     "seq",
     "siphash",
@@ -44,7 +60,20 @@ __all__ = [
 ]
 
 _SUBMODULES = frozenset(
-    ("addr", "checksum", "errors", "icmp", "ipv4", "pcap", "seq", "siphash", "tcp", "udp")
+    (
+        "addr",
+        "checksum",
+        "errors",
+        "icmp",
+        "icmpv6",
+        "ipv4",
+        "ipv6",
+        "pcap",
+        "seq",
+        "siphash",
+        "tcp",
+        "udp",
+    )
 )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "internet_checksum",
     "ones_sum",
     "pseudo_header_sum",
+    "pseudo_header_sum6",
     "pure_ones_sum",
 ]
 
@@ -86,3 +87,15 @@ def pseudo_header_sum(src: int, dst: int, protocol: int, length: int) -> int:
     s = (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF) + protocol + length
     s = (s & 0xFFFF) + (s >> 16)
     return (s & 0xFFFF) + (s >> 16)
+
+
+def pseudo_header_sum6(src: int, dst: int, protocol: int, length: int) -> int:
+    """Folded sum of the IPv6 pseudo-header (RFC 8200 8.1), for ``initial``; never 0.
+
+    ``src``/``dst`` are 128-bit ints. Since 2**16 == 1 (mod 0xFFFF), the sum of
+    the eight 16-bit words of an address is congruent to the address itself, so
+    one modulo folds both (the result is in [1, 0xFFFF], below any ``initial``
+    limit). The 32-bit upper-layer length and the zero-padded Next Header are
+    added whole.
+    """
+    return (src + dst + protocol + length) % 0xFFFF or 0xFFFF

@@ -5,6 +5,13 @@ transmitted checksum of zero means the sender computed none (RFC 768); a
 computed checksum of zero is therefore sent as 0xFFFF. ``parse_udp`` verifies a
 non-zero checksum when both addresses are given. The length field must be at
 least 8 and no more than the buffer; bytes after it are ignored.
+
+Over IPv6 (``parse_udp6``/``build_udp6``) the checksum covers the IPv6
+pseudo-header and is mandatory (RFC 8200 8.1): a zero checksum is rejected
+(this stack does not take the RFC 6935 tunnel exception) and a computed zero is
+sent as 0xFFFF. ``parse_udp6`` passes the folded address sum
+(``pseudo_header_sum6``) in place of ``src + dst`` to ``parse_udp``, which uses
+the two addresses only in that sum.
 """
 
 from __future__ import annotations
@@ -13,10 +20,10 @@ import struct
 from typing import Final
 
 from aionetstack.wire._record import Record
-from aionetstack.wire.checksum import BytesLike, ones_sum
+from aionetstack.wire.checksum import BytesLike, ones_sum, pseudo_header_sum6
 from aionetstack.wire.errors import BadHeaderError, ChecksumError, TruncatedError
 
-__all__ = ["UDP_HEADER_LEN", "UdpDatagram", "build_udp", "parse_udp"]
+__all__ = ["UDP_HEADER_LEN", "UdpDatagram", "build_udp", "build_udp6", "parse_udp", "parse_udp6"]
 
 UDP_HEADER_LEN: Final = 8
 PROTO_UDP: Final = 17
@@ -91,3 +98,21 @@ def build_udp(src: int, dst: int, src_port: int, dst_port: int, payload: BytesLi
     if ck == 0:
         ck = 0xFFFF  # RFC 768: an all-zero result is transmitted as all ones
     return b"".join((_HDR.pack(src_port, dst_port, length, ck), payload))
+
+
+def parse_udp6(buf: BytesLike, src: int, dst: int) -> UdpDatagram:
+    """Parse a UDP datagram carried over IPv6; the checksum is mandatory (RFC 8200 8.1)."""
+    dgram = parse_udp(buf, pseudo_header_sum6(src, dst, 0, 0), 0)
+    if dgram.checksum == 0:
+        raise ChecksumError("zero UDP checksum over IPv6 (RFC 8200 8.1)")
+    return dgram
+
+
+def build_udp6(src: int, dst: int, src_port: int, dst_port: int, payload: BytesLike) -> bytes:
+    """A UDP datagram for IPv6, its checksum over the IPv6 pseudo-header (never 0)."""
+    length = 8 + len(payload)
+    if length > 65535:
+        raise ValueError(f"UDP payload of {len(payload)} bytes does not fit in an IPv6 packet")
+    s = pseudo_header_sum6(src, dst, PROTO_UDP, length) + src_port + dst_port + length
+    ck = ~ones_sum(payload, s) & 0xFFFF
+    return b"".join((_HDR.pack(src_port, dst_port, length, ck or 0xFFFF), payload))
