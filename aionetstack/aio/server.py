@@ -134,7 +134,7 @@ class Server(asyncio.AbstractServer):
         if listener is not None:
             if self._stack._owners.get(listener) is self:
                 del self._stack._owners[listener]
-            listener.close()
+            listener.close(self._loop.time())  # the RSTs to unaccepted children
             self._stack._mark_dirty()
         fut = self._serving_forever_fut
         if fut is not None and not fut.done():

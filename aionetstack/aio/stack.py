@@ -341,7 +341,7 @@ class Stack:
 
     def _touch(self, conn: Any) -> None:
         """The application called a method of ``conn``: let the engine pull its output."""
-        self._engine.notify(conn)
+        self._engine.notify(conn, self._loop.time())  # output built now, not at the last input
         self._mark_dirty()
 
     def _trace(self, conn: Any) -> None:
@@ -364,7 +364,7 @@ class Stack:
         send_batch = self.link.send_batch
         try:
             for _ in range(_MAX_RUN_ROUNDS):
-                ready = engine.take_ready()
+                ready = engine.take_ready(now)
                 if ready:
                     for obj in ready:
                         owner = owners.get(obj)
