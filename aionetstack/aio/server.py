@@ -4,9 +4,11 @@ Theory of operation
 -------------------
 A ``Server`` owns one core ``TcpListener``. The engine completes handshakes by
 itself and queues established connections on the listener (the accept queue,
-bounded by ``backlog``); when ``take_ready()`` lists the listener, the stack
-driver calls ``Server._on_ready()``, which accepts every queued connection and
-wraps each in a ``TcpTransport`` with a fresh protocol from the factory. While
+bounded by ``backlog``); when ``take_ready()`` lists the listener, the driver
+(driver.py) calls ``Server.on_ready()``, which accepts every queued connection
+and wraps each in a ``TcpTransport`` with a fresh protocol from the factory; the
+transport calls back ``on_detach`` when it is gone (the server counts its
+connections). While
 the server is not serving (``start_serving=False``) connections stay in the
 accept queue, as they would in a kernel's listen backlog.
 
@@ -20,12 +22,10 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
+from aionetstack.aio.driver import Driver
 from aionetstack.aio.transport import TcpTransport
-
-if TYPE_CHECKING:
-    from aionetstack.aio.stack import Stack
+from aionetstack.core.listener import TcpListener
 
 
 class ServerSocket:
@@ -53,14 +53,14 @@ class Server(asyncio.AbstractServer):
 
     def __init__(
         self,
-        stack: Stack,
-        listener: Any,
+        driver: Driver,
+        listener: TcpListener,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         sockname: tuple[str, int],
     ) -> None:
-        self._stack = stack
-        self._loop = stack._loop
-        self._listener: Any = listener
+        self._driver = driver
+        self._loop = driver.loop
+        self._listener: TcpListener | None = listener
         self._protocol_factory = protocol_factory
         self._sockets: list[ServerSocket] | None = [ServerSocket(sockname)]
         self._serving = False
@@ -69,23 +69,23 @@ class Server(asyncio.AbstractServer):
         self._serving_forever_fut: asyncio.Future[None] | None = None
         self.sockname = sockname
         self.port = sockname[1]
-        stack._owners[listener] = self
+        driver.own(listener, self)
 
     def __repr__(self) -> str:
         return f"<aionetstack Server sockets={self.sockets!r}>"
 
     # --- driver side ---------------------------------------------------
-    def _on_ready(self) -> None:
-        if not self._serving or self._listener is None:
-            return
+    def on_ready(self) -> None:
+        """Accept every queued connection (called by the driver)."""
         listener = self._listener
-        stack = self._stack
+        if not self._serving or listener is None:
+            return
+        driver = self._driver
         while True:
             conn = listener.accept()
             if conn is None:
                 break
-            if stack.tracer is not None:
-                stack._trace(conn)
+            driver.trace(conn)
             try:
                 protocol = self._protocol_factory()
             except (SystemExit, KeyboardInterrupt):
@@ -95,9 +95,13 @@ class Server(asyncio.AbstractServer):
                     {"message": "protocol factory failed in accept", "exception": exc}
                 )
                 conn.abort(self._loop.time())
-                stack._touch(conn)
+                driver.touch(conn)
                 continue
-            TcpTransport(stack, conn, protocol, server=self)
+            self._attach()
+            TcpTransport(driver, conn, protocol, on_detach=self._detach)
+
+    def on_stack_close(self) -> None:
+        self.close()
 
     def _attach(self) -> None:
         self._active_count += 1
@@ -129,13 +133,11 @@ class Server(asyncio.AbstractServer):
             return
         self._sockets = None
         self._serving = False
-        self._stack._servers.discard(self)
         listener, self._listener = self._listener, None
         if listener is not None:
-            if self._stack._owners.get(listener) is self:
-                del self._stack._owners[listener]
-            listener.close()
-            self._stack._mark_dirty()
+            self._driver.disown(listener, self)
+            listener.close(self._loop.time())  # the RSTs to unaccepted children
+            self._driver.mark_dirty()
         fut = self._serving_forever_fut
         if fut is not None and not fut.done():
             fut.cancel()
@@ -147,7 +149,7 @@ class Server(asyncio.AbstractServer):
             raise RuntimeError(f"server {self!r} is closed")
         if not self._serving:
             self._serving = True
-            self._on_ready()  # connections queued while not serving
+            self.on_ready()  # connections queued while not serving
 
     async def serve_forever(self) -> None:
         if self._serving_forever_fut is not None:

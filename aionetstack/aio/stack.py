@@ -2,26 +2,14 @@
 
 Theory of operation
 -------------------
-A ``Stack`` owns a sans-IO ``StackEngine`` and one link. It is the *driver*
-(the role aioquic's ``QuicConnectionProtocol`` plays for one connection): it
-owns no task and no thread, and reacts to exactly three things.
-
-1. **Packets.** The link calls ``_on_packets(batch)`` with every packet of a
-   wakeup. Each is fed to ``engine.receive``; then ``_run`` dispatches the
-   engine's ready objects to their owners (transports, servers, datagram
-   endpoints, connect and ping waiters), whose protocol callbacks may write,
-   and finally flushes once: ``engine.packets_to_send`` -> ``link.send_batch``.
-   ACKs of a whole batch, and replies written by callbacks, leave together.
-2. **Application calls.** ``write``/``close``/``sendto``... call the engine
-   directly and ``_mark_dirty()``: inside ``_run`` that only sets a flag; outside
-   it schedules one ``loop.call_soon(_flush_soon)`` (coalesced: many writes in
-   one loop iteration, one flush).
-3. **Time.** One ``loop.call_at`` handle per stack serves every timer of every
-   connection. After each run the engine's earliest deadline (``get_timer()``,
-   O(1) on its heap) is compared with the armed one; the handle is replaced
-   only when the deadline moved *earlier*. A handle that fires early (the
-   deadline moved later) costs one no-op ``handle_timer``; the engine is driven
-   with ``now = max(deadline, loop.time())``.
+A ``Stack`` is the application's view of one host: it parses and checks
+arguments as asyncio does, opens engine objects (connections, listeners, UDP
+endpoints, pings) and wraps each in its asyncio face. ``start()`` builds the
+sans-IO ``StackEngine`` and the ``Driver`` (driver.py) that runs it on the
+loop: packets, application calls and the one timer handle are the driver's.
+The faces (``TcpTransport``, ``Server``, ``DatagramTransport`` and the connect
+and ping waiters here) depend on the driver only; nothing imports this module
+back.
 
 Everything asynchronous the user awaits (connect, ping, transport start-up) is a
 future resolved by the driver. Cancelling a pending ``create_connection``
@@ -41,9 +29,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aionetstack.aio.datagram import DatagramTransport
+from aionetstack.aio.driver import Driver, Tracer, stack_closed_error
 from aionetstack.aio.server import Server
-from aionetstack.aio.transport import TcpTransport
+from aionetstack.aio.transport import TcpTransport, connected_transport
 from aionetstack.core.config import StackConfig
+from aionetstack.core.icmp import PingRequest
+from aionetstack.core.stack import StackEngine
+from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.events import Connected, ConnectionClosed
 from aionetstack.core.tcp.states import TcpState
 from aionetstack.link.base import Link
@@ -51,7 +43,8 @@ from aionetstack.wire.addr import int_to_ip, ip_to_int, parse_interface
 
 __all__ = ["Stack"]
 
-_MAX_RUN_ROUNDS = 8
+# What a connect future resolves to when the driver builds the transport itself.
+_Made = tuple[TcpTransport, asyncio.BaseProtocol]
 
 
 class _ConnectWaiter:
@@ -66,14 +59,21 @@ class _ConnectWaiter:
     __slots__ = ("conn", "ctx", "fut", "make")
 
     def __init__(
-        self, conn: Any, fut: asyncio.Future[Any], make: Callable[[Any], Any] | None = None
+        self,
+        conn: TcpConnection,
+        fut: asyncio.Future[_Made | None],
+        make: Callable[[TcpConnection], _Made] | None = None,
     ) -> None:
         self.conn = conn
         self.fut = fut
         self.make = make
         self.ctx = contextvars.copy_context()  # the connecting task's, for make()
 
-    def _on_ready(self) -> None:
+    def on_stack_close(self) -> None:
+        if not self.fut.done():
+            self.fut.set_exception(stack_closed_error())
+
+    def on_ready(self) -> None:
         fut = self.fut
         if fut.done():
             return  # further events wait for the transport
@@ -99,7 +99,7 @@ class _ConnectWaiter:
                 else:
                     fut.set_result(result)
                 return
-            if kind is ConnectionClosed:
+            if isinstance(ev, ConnectionClosed):
                 error = ev.error
                 if error is None:
                     error = ConnectionAbortedError(errno.ECONNABORTED, "connection aborted")
@@ -112,12 +112,17 @@ class _PingWaiter:
 
     __slots__ = ("fut", "loop", "request")
 
-    def __init__(self, request: Any, fut: asyncio.Future[float], loop: asyncio.AbstractEventLoop):
+    def __init__(
+        self, request: PingRequest, fut: asyncio.Future[float], loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.request = request
         self.fut = fut
         self.loop = loop
 
-    def _on_ready(self) -> None:
+    def on_stack_close(self) -> None:
+        """Nothing: ``Stack.close`` fails every pending ping future itself."""
+
+    def on_ready(self) -> None:
         request, fut = self.request, self.fut
         if fut.done() or not request.done:
             return
@@ -188,7 +193,7 @@ class Stack:
         config: StackConfig | None = None,
         *,
         secret: bytes | None = None,
-        tracer: Callable[[Any, str], None] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         if not isinstance(link, Link):
             raise TypeError(
@@ -203,27 +208,12 @@ class Stack:
         self.interface = address
         self._gateway = ip_to_int(gateway) if gateway else None
         self._secret = secret
-        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
-        self._engine: Any = None
-        self._ifindex = 0
-        self._owners: dict[Any, Any] = {}
-        self._servers: set[Server] = set()
+        self._driver: Driver | None = None  # built by start()
         self._pings: dict[tuple[int, int], asyncio.Future[float]] = {}
         self._ping_ident = random.randrange(1, 0xFFFF)
         self._ping_seq = 0
-        self._in_run = False
-        self._dirty = False
-        self._flush_handle: asyncio.Handle | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
         self._started = False
         self._closed = False  # close() called: the API refuses new work
-        self._stopped = False  # the driver no longer handles packets or timers
-        # driver counters (cheap ints)
-        self.wakeups = 0
-        self.flushes = 0
-        self.timer_fires = 0
-        self.timer_arms = 0
 
     def __repr__(self) -> str:
         return f"<aionetstack Stack {self.interface} on {self.link!r}>"
@@ -232,15 +222,13 @@ class Stack:
     async def start(self) -> Stack:
         if self._started:
             raise RuntimeError("stack already started")
-        from aionetstack.core.stack import StackEngine  # type: ignore[import-not-found,unused-ignore]
-
         loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._engine = StackEngine(self.config, secret=self._secret, now=loop.time())
-        self._ifindex = self._engine.add_interface(self._addr, self._prefixlen, self.link.mtu)
+        engine = StackEngine(self.config, secret=self._secret, now=loop.time())
+        ifindex = engine.add_interface(self._addr, self._prefixlen, self.link.mtu)
         if self._gateway is not None:
-            self._engine.set_gateway(self._gateway)
-        self.link.attach(loop, self._on_packets)
+            engine.set_gateway(self._gateway)
+        driver = self._driver = Driver(self, self.link, engine, loop, ifindex, self.tracer)
+        self.link.attach(loop, driver.on_packets)
         self._started = True
         return self
 
@@ -253,50 +241,34 @@ class Stack:
         get up to ``linger`` seconds to finish, then whatever is left is reset, so
         no peer is left believing in a connection that no longer exists.
         """
-        if self._closed or not self._started:
+        driver = self._driver
+        if self._closed or driver is None:
             self._closed = True
-            self._stopped = True
             return
         self._closed = True
-        for server in list(self._servers):
+        owners = driver.owners
+        for server in [owner for owner in owners.values() if isinstance(owner, Server)]:
             server.close()
-        for owner in list(self._owners.values()):
-            if isinstance(owner, TcpTransport):
-                if owner._closing and not owner._lost:
-                    # closed by the application, data still queued: an orphan
-                    # finishing (the linger loop below waits for it; what is
-                    # left then is reset and its ConnectionClosed ends it)
-                    continue
-                owner._force_close(ConnectionAbortedError(errno.ECONNABORTED, "stack closed"))
-            elif isinstance(owner, DatagramTransport):
-                owner.close()
-            elif isinstance(owner, _ConnectWaiter) and not owner.fut.done():
-                owner.fut.set_exception(ConnectionAbortedError(errno.ECONNABORTED, "stack closed"))
+        # Transports the application closed with data still queued are orphans
+        # finishing: they stay (the linger loop below waits for them; what is
+        # left then is reset and its ConnectionClosed ends them).
+        for owner in list(owners.values()):
+            owner.on_stack_close()
         for fut in self._pings.values():
             if not fut.done():
-                fut.set_exception(ConnectionAbortedError(errno.ECONNABORTED, "stack closed"))
-        self._run(self._loop.time())
+                fut.set_exception(stack_closed_error())
+        loop = driver.loop
+        driver.run(loop.time())
         # let connection_lost callbacks run before the link goes away
         await asyncio.sleep(0)
-        loop = self._loop
         deadline = loop.time() + linger
-        while self._orphans_sending() and loop.time() < deadline:
+        while _orphans_sending(driver.engine) and loop.time() < deadline:
             await asyncio.sleep(0.005)
-        self._engine.close(loop.time())  # RST what is left, close listeners and endpoints
-        self._run(loop.time())
-        self._stopped = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        driver.engine.close(loop.time())  # RST what is left, close listeners and endpoints
+        driver.run(loop.time())
+        driver.stop()
         self.link.detach()
         self.link.close()
-
-    def _orphans_sending(self) -> bool:
-        """Connections still sending data or a FIN (the application closed them)."""
-        return any(conn.state in _FINISHING_STATES for conn in self._engine.connections())
 
     async def __aenter__(self) -> Stack:
         return await self.start()
@@ -305,129 +277,43 @@ class Stack:
         await self.close()
 
     @property
-    def engine(self) -> Any:
-        """The sans-IO ``StackEngine`` (for inspection and tests)."""
-        return self._engine
+    def engine(self) -> StackEngine | None:
+        """The sans-IO ``StackEngine`` (for inspection and tests); None before start()."""
+        return self._driver.engine if self._driver is not None else None
+
+    # the driver's counters (0 before start())
+    @property
+    def wakeups(self) -> int:
+        """Packet batches handled."""
+        return self._driver.wakeups if self._driver is not None else 0
+
+    @property
+    def flushes(self) -> int:
+        """Batches sent."""
+        return self._driver.flushes if self._driver is not None else 0
+
+    @property
+    def timer_fires(self) -> int:
+        """Timer handle expiries."""
+        return self._driver.timer_fires if self._driver is not None else 0
+
+    @property
+    def timer_arms(self) -> int:
+        """Timer handles armed."""
+        return self._driver.timer_arms if self._driver is not None else 0
 
     def stats(self) -> dict[str, int]:
         """The engine's counters (``netstat -s`` names)."""
-        self._check_running()
-        stats: dict[str, int] = dict(self._engine.stats())
-        return stats
+        return dict(self._running().engine.stats())
 
-    def _check_running(self) -> None:
-        if not self._started:
+    def _running(self) -> Driver:
+        """The driver, or RuntimeError when the stack is not started or closed."""
+        driver = self._driver
+        if driver is None:
             raise RuntimeError("stack is not started (use 'async with stack' or start())")
         if self._closed:
             raise RuntimeError("stack is closed")
-
-    # --- the driver ------------------------------------------------------------
-    def _on_packets(self, batch: list[bytes]) -> None:
-        if self._stopped:
-            return
-        now = self._loop.time()
-        receive = self._engine.receive
-        ifindex = self._ifindex
-        self.wakeups += 1
-        for packet in batch:
-            receive(packet, ifindex, now)
-        self._run(now)
-
-    def _mark_dirty(self) -> None:
-        if self._in_run:
-            self._dirty = True
-        elif self._flush_handle is None and self._started:
-            self._flush_handle = self._loop.call_soon(self._flush_soon)
-
-    def _touch(self, conn: Any) -> None:
-        """The application called a method of ``conn``: let the engine pull its output."""
-        self._engine.notify(conn)
-        self._mark_dirty()
-
-    def _trace(self, conn: Any) -> None:
-        tracer = self.tracer
-        if tracer is not None:
-            conn.set_tracer(lambda line: tracer(conn, line))
-
-    def _flush_soon(self) -> None:
-        self._flush_handle = None
-        self._run(self._loop.time())
-
-    def _run(self, now: float) -> None:
-        """Dispatch ready objects, flush once; repeat while callbacks add work."""
-        engine = self._engine
-        if engine is None:
-            return
-        self._in_run = True
-        self._dirty = True
-        owners = self._owners
-        send_batch = self.link.send_batch
-        try:
-            for _ in range(_MAX_RUN_ROUNDS):
-                ready = engine.take_ready()
-                if ready:
-                    for obj in ready:
-                        owner = owners.get(obj)
-                        if owner is not None:
-                            try:
-                                owner._on_ready()
-                            except Exception as exc:  # a bug in the glue: report, go on
-                                self._loop.call_exception_handler(
-                                    {
-                                        "message": "aionetstack: error dispatching events",
-                                        "exception": exc,
-                                        "object": obj,
-                                    }
-                                )
-                        else:
-                            self._unowned(obj)
-                if not self._dirty:
-                    break
-                self._dirty = False
-                out = engine.packets_to_send(now)
-                if out:
-                    self.flushes += 1
-                    send_batch([packet for _ifindex, packet in out])
-            else:
-                self._in_run = False
-                self._mark_dirty()  # still busy: continue on the next iteration
-        finally:
-            self._in_run = False
-        self._arm_timer()
-
-    @staticmethod
-    def _unowned(obj: Any) -> None:
-        """A ready object with no owner (a connection the application closed, a
-        ping that timed out...): drop its events. Pings are answered only by
-        their ``_PingWaiter``."""
-        next_event = getattr(obj, "next_event", None)
-        if next_event is not None:
-            while next_event() is not None:
-                pass
-
-    def _arm_timer(self) -> None:
-        when = self._engine.get_timer()
-        if when is None:
-            return
-        timer = self._timer
-        if timer is not None:
-            if when >= self._timer_at:
-                return
-            timer.cancel()
-        self._timer_at = when
-        self.timer_arms += 1
-        self._timer = self._loop.call_at(when, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self._stopped:
-            return
-        self.timer_fires += 1
-        now = self._loop.time()
-        if now < self._timer_at:
-            now = self._timer_at
-        self._engine.handle_timer(now)
-        self._run(now)
+        return driver
 
     # --- TCP -------------------------------------------------------------------
     async def _connect(
@@ -435,11 +321,12 @@ class Stack:
         host: str,
         port: int,
         local_addr: tuple[str, int] | None,
-        make: Callable[[Any], Any] | None = None,
-    ) -> Any:
-        """Open a connection; returns it, or with ``make`` what ``make(conn)`` returned
-        (called by the driver when the handshake completes, see ``_ConnectWaiter``)."""
-        self._check_running()
+        make: Callable[[TcpConnection], _Made] | None = None,
+    ) -> tuple[TcpConnection, _Made | None]:
+        """Open a connection; returns it, and with ``make`` what ``make(conn)``
+        returned (called by the driver when the handshake completes, see
+        ``_ConnectWaiter``)."""
+        driver = self._running()
         remote = _parse_host(host)
         if remote is None:
             raise OSError(errno.EINVAL, f"invalid remote host {host!r}")
@@ -448,30 +335,33 @@ class Stack:
         if local_addr is not None:
             la, port_or_0 = _parse_sockaddr(local_addr, "local_addr")
             lp = port_or_0 or None
-        loop = self._loop
-        conn = self._engine.tcp_connect(remote, port, local_addr=la, local_port=lp, now=loop.time())
-        if self.tracer is not None:
-            self._trace(conn)
-        fut: asyncio.Future[Any] = loop.create_future()
-        self._owners[conn] = _ConnectWaiter(conn, fut, make)
-        self._mark_dirty()
+        loop = driver.loop
+        conn = driver.engine.tcp_connect(
+            remote, port, local_addr=la, local_port=lp, now=loop.time()
+        )
+        driver.trace(conn)
+        fut: asyncio.Future[_Made | None] = loop.create_future()
+        waiter = _ConnectWaiter(conn, fut, make)
+        driver.own(conn, waiter)
+        driver.mark_dirty()
         try:
-            result = await fut
+            made = await fut
         except BaseException:
-            if make is not None and fut.done() and not fut.cancelled() and not fut.exception():
-                # cancelled after make() built the transport: it owns the connection
-                fut.result()[0].abort()
-                raise
-            if isinstance(self._owners.get(conn), _ConnectWaiter):
-                del self._owners[conn]
+            if fut.done() and not fut.cancelled() and not fut.exception():
+                made = fut.result()
+                if made is not None:
+                    # cancelled after make() built the transport: it owns the connection
+                    made[0].abort()
+                    raise
+            driver.disown(conn, waiter)
             if conn.error is None and not self._closed:
                 try:
                     conn.abort(loop.time())
                 except OSError:
                     pass
-                self._touch(conn)
+                driver.touch(conn)
             raise
-        return conn if make is None else result
+        return conn, made
 
     async def create_connection(
         self,
@@ -491,31 +381,27 @@ class Stack:
             raise ValueError("server_hostname is only meaningful with ssl")
         if ssl_handshake_timeout is not None and not ssl:
             raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+        driver = self._running()
         if not ssl:
 
-            def make(conn: Any) -> tuple[TcpTransport, asyncio.BaseProtocol]:
+            def make(conn: TcpConnection) -> _Made:
                 # Called by the driver once the handshake is complete (_ConnectWaiter).
                 try:
                     protocol = protocol_factory()
                 except BaseException:
-                    conn.abort(self._loop.time())
-                    self._touch(conn)
+                    conn.abort(driver.loop.time())
+                    driver.touch(conn)
                     raise
-                waiter: asyncio.Future[None] = self._loop.create_future()
-                transport = TcpTransport(self, conn, protocol, waiter, start=False)
-                transport._start(waiter)  # connection_made, then any events already queued
-                if waiter.exception() is not None:  # connection_made() failed
-                    transport.abort()
-                    waiter.result()  # raises it
-                return transport, protocol
+                return connected_transport(driver, conn, protocol), protocol
 
-            transport, protocol = await self._connect(host, port, local_addr, make)
-            return transport, protocol
-        conn = await self._connect(host, port, local_addr)
+            _conn, made = await self._connect(host, port, local_addr, make)
+            assert made is not None  # make() ran
+            return made
+        conn, _ = await self._connect(host, port, local_addr)
         protocol = protocol_factory()
-        loop = self._loop
-        waiter: asyncio.Future[None] = loop.create_future()
+        waiter: asyncio.Future[None] = driver.loop.create_future()
         tls = self._tls_protocol(
+            driver.loop,
             protocol,
             ssl,
             waiter,
@@ -524,7 +410,7 @@ class Stack:
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,
         )
-        transport = TcpTransport(self, conn, tls)
+        transport = TcpTransport(driver, conn, tls)
         try:
             await waiter
         except BaseException:
@@ -532,8 +418,9 @@ class Stack:
             raise
         return tls._app_transport, protocol
 
+    @staticmethod
     def _tls_protocol(
-        self,
+        loop: asyncio.AbstractEventLoop,
         protocol: asyncio.BaseProtocol,
         ssl: _ssl.SSLContext | bool,
         waiter: asyncio.Future[None] | None,
@@ -552,7 +439,7 @@ class Stack:
             context = ssl
         # typeshed is stricter than the runtime: waiter may be None, timeouts floats
         return sslproto.SSLProtocol(
-            self._loop,
+            loop,
             protocol,
             context,
             waiter,  # type: ignore[arg-type]
@@ -598,7 +485,7 @@ class Stack:
         """Listen like ``loop.create_server``. ``port=0`` picks an ephemeral port
         (``server.port``); ``transparent=True`` accepts any destination address
         and port (a tun2socks-style gateway); ``ssl`` serves TLS."""
-        self._check_running()
+        driver = self._running()
         if ssl is not None:
             if not isinstance(ssl, _ssl.SSLContext):
                 raise TypeError(f"ssl argument must be an SSLContext or None, got {ssl!r}")
@@ -606,6 +493,7 @@ class Stack:
 
             def protocol_factory() -> asyncio.BaseProtocol:
                 return self._tls_protocol(
+                    driver.loop,
                     inner_factory(),
                     ssl,
                     None,
@@ -616,13 +504,11 @@ class Stack:
                 )
 
         addr = _parse_host(host)
-        listener = self._engine.tcp_listen(
+        listener = driver.engine.tcp_listen(
             addr if addr is not None else 0, port, backlog, transparent=transparent
         )
-        bound_port: int = listener.port
-        sockname = (int_to_ip(addr) if addr is not None else "0.0.0.0", int(bound_port))
-        server = Server(self, listener, protocol_factory, sockname)
-        self._servers.add(server)
+        sockname = (int_to_ip(addr) if addr is not None else "0.0.0.0", listener.port)
+        server = Server(driver, listener, protocol_factory, sockname)
         if start_serving:
             await server.start_serving()
         return server
@@ -667,7 +553,7 @@ class Stack:
         allow_broadcast: bool = False,
     ) -> tuple[DatagramTransport, asyncio.DatagramProtocol]:
         """Open a UDP endpoint like ``loop.create_datagram_endpoint``."""
-        self._check_running()
+        driver = self._running()
         la: int | None = None
         lp: int | None = None
         if local_addr is not None:
@@ -679,19 +565,19 @@ class Stack:
             if r is None:
                 raise OSError(errno.EINVAL, "invalid remote address")
             remote = (r, rport)
-        endpoint = self._engine.udp_open(
+        endpoint = driver.engine.udp_open(
             local_addr=la, local_port=lp, remote=remote, allow_broadcast=allow_broadcast
         )
         # like getsockname(): the wildcard shows as 0.0.0.0 until connect picks a source
-        sockname = (int_to_ip(endpoint.local_addr), int(endpoint.local_port))
+        sockname = (int_to_ip(endpoint.local_addr), endpoint.local_port)
         peername = (int_to_ip(remote[0]), remote[1]) if remote is not None else None
         try:
             protocol = protocol_factory()
         except BaseException:
             endpoint.close()  # the port must not stay bound
             raise
-        waiter: asyncio.Future[None] = self._loop.create_future()
-        transport = DatagramTransport(self, endpoint, protocol, sockname, peername, waiter)
+        waiter: asyncio.Future[None] = driver.loop.create_future()
+        transport = DatagramTransport(driver, endpoint, protocol, sockname, peername, waiter)
         try:
             await waiter
         except BaseException:
@@ -702,29 +588,35 @@ class Stack:
     # --- ICMP ------------------------------------------------------------------
     async def ping(self, host: str, timeout: float = 1.0, *, payload: bytes = b"") -> float:
         """Send one ICMP echo request; return the round-trip time in seconds."""
-        self._check_running()
+        driver = self._running()
         dest = _parse_host(host)
         if dest is None:
             raise OSError(errno.EINVAL, f"invalid host {host!r}")
         self._ping_seq = (self._ping_seq + 1) & 0xFFFF
         key = (self._ping_ident, self._ping_seq)
-        loop = self._loop
+        loop = driver.loop
         fut: asyncio.Future[float] = loop.create_future()
         self._pings[key] = fut
         if not payload:
             payload = os.urandom(8) + bytes(48)
         sent = loop.time()
         try:
-            request = self._engine.ping(dest, key[0], key[1], payload, now=sent)
-            self._owners[request] = _PingWaiter(request, fut, loop)
-            self._mark_dirty()
+            request = driver.engine.ping(dest, key[0], key[1], payload, now=sent)
+            waiter = _PingWaiter(request, fut, loop)
+            driver.own(request, waiter)
+            driver.mark_dirty()
             try:
                 async with asyncio.timeout(timeout):
                     received = await fut
             finally:
-                self._owners.pop(request, None)
+                driver.disown(request, waiter)
                 if not request.done:
                     request.cancel()
         finally:
             self._pings.pop(key, None)
         return max(received - sent, 0.0)
+
+
+def _orphans_sending(engine: StackEngine) -> bool:
+    """Connections still sending data or a FIN (the application closed them)."""
+    return any(conn.state in _FINISHING_STATES for conn in engine.connections())

@@ -3,15 +3,17 @@
 Theory of operation
 -------------------
 A ``TcpTransport`` is a thin adapter between one engine connection and one
-asyncio protocol; it owns no task and no timer. The ``Stack`` driver calls
-``_on_ready()`` when ``StackEngine.take_ready()`` lists the connection; the
-transport then pulls the connection's events and turns them into protocol
-callbacks, in the order asyncio promises::
+asyncio protocol; it owns no task and no timer. It depends on the ``Driver``
+(driver.py), never on ``Stack``; its life cycle (abort, fatal errors, the one
+``connection_lost``) is the shared ``StackTransport`` (base_transport.py). The
+driver calls ``on_ready()`` when ``StackEngine.take_ready()`` lists the
+connection; the transport then pulls the connection's events and turns them
+into protocol callbacks, in the order asyncio promises::
 
     connection_made (call_soon) -> data_received* -> eof_received? -> connection_lost (once)
 
 Application calls (``write``, ``write_eof``, ``close``, ``abort``) go straight to
-the engine and mark the stack dirty; the stack flushes once per loop iteration.
+the engine and ``touch`` the connection; the driver flushes once per loop iteration.
 
 Write buffer. ``write()`` never blocks and never copies into a transport-side
 buffer: the engine queues everything. The engine's ``config.send_buffer`` bytes
@@ -45,8 +47,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from aionetstack.aio.base_transport import StackTransport
+from aionetstack.aio.driver import Driver
+from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.events import (
     ConnectionClosed,
     DataAvailable,
@@ -54,10 +60,6 @@ from aionetstack.core.tcp.events import (
     SendSpace,
 )
 from aionetstack.wire.addr import int_to_ip
-
-if TYPE_CHECKING:
-    from aionetstack.aio.server import Server
-    from aionetstack.aio.stack import Stack
 
 logger = logging.getLogger("aionetstack")
 
@@ -75,7 +77,23 @@ def _check_buffer_limits(high: int | None, low: int | None) -> tuple[int, int]:
     return high, low
 
 
-class TcpTransport(asyncio.Transport):
+def connected_transport(
+    driver: Driver, conn: TcpConnection, protocol: asyncio.BaseProtocol
+) -> TcpTransport:
+    """A transport for a connection whose handshake just completed, started at
+    once: ``connection_made`` runs now, then any events already queued
+    (``Stack.create_connection`` calls this from the driver). Raises what
+    ``connection_made`` raised, after aborting the connection."""
+    waiter: asyncio.Future[None] = driver.loop.create_future()
+    transport = TcpTransport(driver, conn, protocol, start=False)
+    transport._start(waiter)
+    if waiter.exception() is not None:  # connection_made() failed
+        transport.abort()
+        waiter.result()  # raises it
+    return transport
+
+
+class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
     """An ``asyncio.Transport`` for one TCP connection of a ``Stack``."""
 
     # loop.start_tls() / StreamWriter.start_tls() may layer TLS over this transport
@@ -83,43 +101,33 @@ class TcpTransport(asyncio.Transport):
 
     def __init__(
         self,
-        stack: Stack,
-        conn: Any,
+        driver: Driver,
+        conn: TcpConnection,
         protocol: asyncio.BaseProtocol,
         waiter: asyncio.Future[None] | None = None,
-        server: Server | None = None,
         *,
+        on_detach: Callable[[], None] | None = None,
         start: bool = True,
     ) -> None:
         """``start=False``: the caller calls ``_start(waiter)`` itself, at once
-        (``Stack.create_connection`` does, from the driver)."""
-        super().__init__()
-        self._stack = stack
-        self._loop = stack._loop
+        (``connected_transport`` does). ``on_detach``: called once the transport
+        is gone (the accepting server counts its connections)."""
+        super().__init__(driver, conn, protocol, on_detach)
         self._conn = conn
-        self._protocol = protocol
         self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
-        self._server = server
-        self._send_buffer = stack.config.send_buffer
+        self._send_buffer = driver.config.send_buffer
         self._high_water = _HIGH_WATER
         self._low_water = _HIGH_WATER // 4
-        self._started = False
-        self._closing = False  # close()/abort() called, or connection lost
         self._eof = False  # write_eof() called
         self._reading_paused = False
         self._protocol_paused = False
         self._eof_pending = False  # peer FIN seen, eof_received not yet called
         self._eof_delivered = False
-        self._lost = False  # connection_lost scheduled
         # the connection ended in order while reading was paused: connection_lost
         # waits until the application has taken the data and the EOF
         self._close_pending = False
-        self._conn_lost_writes = 0
         self._resume_handle: asyncio.Handle | None = None
         self._names: tuple[tuple[str, int], tuple[str, int]] | None = None  # built on demand
-        stack._owners[conn] = self
-        if server is not None:
-            server._attach()
         if start:
             self._loop.call_soon(self._start, waiter)
 
@@ -159,10 +167,10 @@ class TcpTransport(asyncio.Transport):
             return
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        self._on_ready()
+        self.on_ready()
 
-    def _on_ready(self) -> None:
-        """Pull and handle the connection's events (called by the stack driver)."""
+    def on_ready(self) -> None:
+        """Pull and handle the connection's events (called by the driver)."""
         if not self._started:
             return  # events wait in the connection until connection_made ran
         conn = self._conn
@@ -182,7 +190,7 @@ class TcpTransport(asyncio.Transport):
             elif kind is EofReceived:
                 self._eof_pending = True
                 self._deliver_eof()
-            elif kind is ConnectionClosed:
+            elif isinstance(ev, ConnectionClosed):
                 self._on_closed(ev.error)
         if self._lost:
             # Drain what is left; nobody will read it.
@@ -200,7 +208,7 @@ class TcpTransport(asyncio.Transport):
                 data = conn.read()
                 if not data:
                     return
-                self._stack._touch(self._conn)  # the window reopened
+                self._driver.touch(conn)  # the window reopened
                 self._protocol.data_received(data)  # type: ignore[attr-defined]
         except (SystemExit, KeyboardInterrupt):
             raise
@@ -220,7 +228,7 @@ class TcpTransport(asyncio.Transport):
             n = len(data)
             if not n:
                 return
-            self._stack._touch(self._conn)
+            self._driver.touch(conn)
             memoryview(buf)[:n] = data
             protocol.buffer_updated(n)
 
@@ -266,49 +274,18 @@ class TcpTransport(asyncio.Transport):
             self._connection_lost(None)
 
     def _connection_lost(self, exc: BaseException | None) -> None:
-        if self._lost:
-            return
-        self._lost = True
-        self._closing = True
-        if self._resume_handle is not None:
-            self._resume_handle.cancel()
-            self._resume_handle = None
-        self._loop.call_soon(self._call_connection_lost, exc)
+        handle, self._resume_handle = self._resume_handle, None
+        if handle is not None:
+            handle.cancel()
+        super()._connection_lost(exc)
 
-    def _call_connection_lost(self, exc: BaseException | None) -> None:
-        try:
-            if self._started:
-                self._protocol.connection_lost(exc)  # type: ignore[arg-type]
-        finally:
-            stack = self._stack
-            if stack._owners.get(self._conn) is self:
-                del stack._owners[self._conn]
-            server, self._server = self._server, None
-            if server is not None:
-                server._detach()
-
-    def _fatal_error(self, exc: BaseException, message: str) -> None:
-        if not isinstance(exc, OSError) or self._loop.get_debug():
-            self._loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                }
-            )
-        self._force_close(exc)
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        if self._lost:
-            return
-        self._closing = True
+    def _release(self) -> None:
+        """RFC 9293 3.10.5: RST now (abort, fatal error, the stack closing)."""
         try:
             self._conn.abort(self._loop.time())
         except OSError:
             pass
-        self._stack._touch(self._conn)
-        self._connection_lost(exc)
+        self._driver.touch(self._conn)
 
     # --- BaseTransport ---------------------------------------------------
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -318,14 +295,9 @@ class TcpTransport(asyncio.Transport):
             return self._addresses()[0]
         if name == "tcp_info":
             return self._conn.tcp_info()
-        if name == "stack":
-            return self._stack
         if name == "connection":
             return self._conn
-        return default
-
-    def is_closing(self) -> bool:
-        return self._closing
+        return super().get_extra_info(name, default)
 
     def close(self) -> None:
         if self._closing:
@@ -335,16 +307,13 @@ class TcpTransport(asyncio.Transport):
             self._conn.close(self._loop.time())
         except OSError:
             pass
-        self._stack._touch(self._conn)
+        self._driver.touch(self._conn)
         if self.get_write_buffer_size() == 0:
             self._connection_lost(None)
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol
+        super().set_protocol(protocol)
         self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol
 
     # --- ReadTransport ---------------------------------------------------
     def is_reading(self) -> bool:
@@ -404,7 +373,7 @@ class TcpTransport(asyncio.Transport):
             if self._conn.error is not None:
                 self._force_close(exc)
             return
-        self._stack._touch(self._conn)
+        self._driver.touch(self._conn)
         if not self._protocol_paused:
             self._maybe_pause_protocol()
 
@@ -419,46 +388,36 @@ class TcpTransport(asyncio.Transport):
             self._conn.shutdown(self._loop.time())
         except OSError:
             pass
-        self._stack._touch(self._conn)
+        self._driver.touch(self._conn)
 
     def can_write_eof(self) -> bool:
         return True
 
-    def abort(self) -> None:
-        self._force_close(None)
-
     # --- flow control helpers ---------------------------------------------
-    def _maybe_pause_protocol(self) -> None:
-        if self.get_write_buffer_size() <= self._high_water or self._protocol_paused:
-            return
-        self._protocol_paused = True
+    def _call_protocol_hook(self, name: str) -> None:
+        """``protocol.pause_writing()``/``resume_writing()``: an exception is
+        reported to the loop's exception handler, not raised."""
         try:
-            self._protocol.pause_writing()
+            getattr(self._protocol, name)()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._loop.call_exception_handler(
                 {
-                    "message": "protocol.pause_writing() failed",
+                    "message": f"protocol.{name}() failed",
                     "exception": exc,
                     "transport": self,
                     "protocol": self._protocol,
                 }
             )
 
+    def _maybe_pause_protocol(self) -> None:
+        if self.get_write_buffer_size() <= self._high_water or self._protocol_paused:
+            return
+        self._protocol_paused = True
+        self._call_protocol_hook("pause_writing")
+
     def _maybe_resume_protocol(self) -> None:
         if self._protocol_paused and self.get_write_buffer_size() <= self._low_water:
             self._protocol_paused = False
-            try:
-                self._protocol.resume_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler(
-                    {
-                        "message": "protocol.resume_writing() failed",
-                        "exception": exc,
-                        "transport": self,
-                        "protocol": self._protocol,
-                    }
-                )
+            self._call_protocol_hook("resume_writing")

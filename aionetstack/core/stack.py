@@ -28,7 +28,10 @@ heap, parent listener). After any call into a connection the entry is marked
 its heap deadline, moves a completed child to its listener's accept queue,
 removes CLOSED connections from demux (which frees their port), and records
 the connection as ready. The application calls connection methods directly;
-it then calls ``notify(conn)`` so the next flush pulls the output they produce.
+it then calls ``notify(conn, now)`` so the next flush pulls the output they
+produce. Every entry point that settles is given the current time (``receive``,
+``notify``, ``take_ready``, ``packets_to_send``, ``handle_timer``); ``get_timer``
+settles with the latest of them, so output is never built with a stale clock.
 
 *Timers*: one heap of ``(deadline, seq, entry)`` with lazy deletion. A
 connection's deadline is pushed only when it is earlier than the one already
@@ -843,11 +846,13 @@ class StackEngine:
         heap[:] = [item for item in heap if item[2].alive and item[0] == item[2].pushed]
         heapq.heapify(heap)
 
-    def notify(self, obj: object, now: float | None = None) -> None:
-        """Tell the engine the application called a method of ``obj`` (a TcpConnection):
-        the next ``packets_to_send`` pulls its output and ``get_timer`` sees its deadline."""
-        if now is not None:
-            self._now = now
+    def notify(self, obj: object, now: float) -> None:
+        """Tell the engine the application called a method of ``obj`` (a TcpConnection)
+        at ``now``: the next ``take_ready``/``packets_to_send`` pulls its output and
+        ``get_timer`` sees its deadline. ``now`` is required: output the application
+        starts after a quiet period must not be built with the last input's time
+        (RFC 7323 4.1 TSval, RFC 6298 5.1 the RTO runs from the send)."""
+        self._now = now
         if isinstance(obj, TcpConnection):
             entry = self._tcp.get(
                 (obj.local_addr, obj.local_port, obj.remote_addr, obj.remote_port)
@@ -949,9 +954,13 @@ class StackEngine:
                 )
         self._sync_reasm_timer()
 
-    def take_ready(self) -> list[object]:
+    def take_ready(self, now: float) -> list[object]:
         """Objects with news since the last call: TcpConnection, TcpListener,
-        UdpEndpoint, PingRequest (each at most once, in first-news order)."""
+        UdpEndpoint, PingRequest (each at most once, in first-news order).
+
+        Settling pulls the output of touched connections, so it is built at
+        ``now`` (the driver's current time), not at the last input's."""
+        self._now = now
         self._settle()
         if not self._ready:
             return []

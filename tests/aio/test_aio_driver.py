@@ -58,7 +58,7 @@ async def test_one_timer_handle_and_none_while_idle(stacks: Any) -> None:
             await asyncio.sleep(0.1)
     await asyncio.sleep(0.01)
     for stack in (a, b):
-        timer = stack._timer
+        timer = stack._driver.timer
         assert timer is None or timer.when() > loop.time() + 30
     fires = a.timer_fires + b.timer_fires
     await asyncio.sleep(0.3)

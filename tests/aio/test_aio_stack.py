@@ -106,7 +106,7 @@ async def test_connect_timeout_and_cancel_abort() -> None:
             await task
         # the half-open connection was aborted and left the stack
         await asyncio.sleep(0.01)
-        assert not any(type(o).__name__ == "_ConnectWaiter" for o in a._owners.values())
+        assert not any(type(o).__name__ == "_ConnectWaiter" for o in a._driver.owners.values())
         assert a.engine.connection_count == 0
     finally:
         await a.close()

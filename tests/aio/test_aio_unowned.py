@@ -25,7 +25,7 @@ async def test_an_unowned_ping_with_an_icmp_error_resolves_nothing() -> None:
         pending: asyncio.Future[float] = loop.create_future()
         stack._pings[(ident, seq)] = pending  # as if Stack.ping awaited this key
         request = stack.engine.ping(ip_to_int(PEER), ident, seq, b"x" * 16, now=loop.time())
-        stack._mark_dirty()
+        stack._driver.mark_dirty()
         async with asyncio.timeout(5):
             echo = await peer.recv()
         header, _ = parse_ipv4(echo)

@@ -157,10 +157,10 @@ def test_icmp_error_reaches_tcp_connection() -> None:
     e = engine()
     conn = e.tcp_connect(ip(PEER), 80, now=0.0)
     [(_, syn)] = e.packets_to_send(0.0)
-    e.take_ready()
+    e.take_ready(0.0)
     e.receive(_icmp_about(syn, 3, 1), 1, 0.5)
     assert e.stats()["IcmpInDestUnreachs"] == 1
-    assert conn in e.take_ready()
+    assert conn in e.take_ready(0.5)
     # RFC 1122 4.2.3.9: a soft error in SYN-SENT; the connection keeps trying.
     assert conn.state is TcpState.SYN_SENT
     assert conn._soft_error is not None and conn._soft_error.errno == errno.EHOSTUNREACH
@@ -188,7 +188,7 @@ def test_icmp_error_reaches_tcp_connection() -> None:
     e.receive(_icmp_about(syn, 3, 4, mtu=1000), 1, 0.7)
     assert conn.snd_mss == before and e.stats()[S.DROP_ICMP_OUT_OF_WINDOW] == 1
     conn.send(b"x" * 100, 0.7)
-    e.notify(conn)
+    e.notify(conn, 0.7)
     [(_, data)] = e.packets_to_send(0.7)
     e.receive(_icmp_about(data, 3, 4, mtu=1000), 1, 0.8)
     assert conn.snd_mss < before and conn.snd_mss <= 960
@@ -204,7 +204,7 @@ def test_icmp_error_reaches_only_connected_udp() -> None:
     assert len(out) == 2
     e.receive(_icmp_about(out[0], 3, 3), 1, 0.1)
     e.receive(_icmp_about(out[1], 3, 3), 1, 0.1)
-    assert e.take_ready() == [connected]
+    assert e.take_ready(0.1) == [connected]
     ev = connected.next_event()
     assert isinstance(ev, UdpError) and isinstance(ev.error, ConnectionRefusedError)
     assert unconnected.next_event() is None
@@ -228,12 +228,12 @@ def test_outgoing_ping_and_reply() -> None:
     # a reply from someone else, or for another sequence, does not match
     e.receive(bytes(IP(src="198.18.0.9", dst=US) / ICMP(type=0, id=7, seq=1) / b"abc"), 1, 1.1)
     e.receive(bytes(IP(src=PEER, dst=US) / ICMP(type=0, id=7, seq=2) / b"abc"), 1, 1.1)
-    assert e.take_ready() == []
+    assert e.take_ready(1.1) == []
     e.receive(bytes(IP(src=PEER, dst=US, ttl=60) / ICMP(type=0, id=7, seq=1) / b"abc"), 1, 1.25)
-    assert e.take_ready() == [req]
+    assert e.take_ready(1.25) == [req]
     assert req.done and req.rtt == 0.25 and req.reply_payload == b"abc" and req.reply_ttl == 60
     e.receive(bytes(IP(src=PEER, dst=US) / ICMP(type=0, id=7, seq=1) / b"abc"), 1, 1.3)
-    assert e.take_ready() == []  # duplicate reply ignored
+    assert e.take_ready(1.3) == []  # duplicate reply ignored
 
 
 def test_ping_error_and_cancel() -> None:
@@ -241,12 +241,12 @@ def test_ping_error_and_cancel() -> None:
     req = e.ping(ip(PEER), 7, 1, b"abc", now=0.0)
     [(_, raw)] = e.packets_to_send(0.0)
     e.receive(_icmp_about(raw, 3, 1), 1, 0.1)
-    assert e.take_ready() == [req]
+    assert e.take_ready(0.1) == [req]
     assert req.done and req.error is not None and req.error.errno == errno.EHOSTUNREACH
     late = e.ping(ip(PEER), 7, 2, b"", now=0.0)
     late.cancel()
     e.receive(bytes(IP(src=PEER, dst=US) / ICMP(type=0, id=7, seq=2)), 1, 0.2)
-    assert e.take_ready() == [] and not late.done
+    assert e.take_ready(0.2) == [] and not late.done
 
 
 def test_tcp_to_closed_port_gets_rst_not_icmp() -> None:
@@ -268,7 +268,7 @@ def test_icmp_error_about_data_in_flight_after_rto_is_accepted() -> None:
     e.receive(bytes(synack), 1, 0.1)
     e.packets_to_send(0.1)
     conn.send(b"x" * 4380, 0.1)
-    e.notify(conn)
+    e.notify(conn, 0.1)
     sent = [p for _, p in e.packets_to_send(0.1)]
     assert len(sent) == 3
     deadline = e.get_timer()

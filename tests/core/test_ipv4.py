@@ -51,7 +51,7 @@ def fix_checksum(packet: bytearray) -> bytes:
 
 def delivered(e: StackEngine, u: object) -> list[bytes]:
     out = []
-    for obj in e.take_ready():
+    for obj in e.take_ready(0.0):
         if obj is u:
             while (ev := u.next_event()) is not None:  # type: ignore[attr-defined]
                 assert isinstance(ev, UdpDatagramReceived)
@@ -309,7 +309,7 @@ def test_fragmentation_roundtrips_through_scapy_and_our_reassembly() -> None:
     v = peer.udp_open(local_port=9)
     for _, p in reversed(out):
         peer.receive(p, 1, 0.0)
-    got = [obj for obj in peer.take_ready() if obj is v]
+    got = [obj for obj in peer.take_ready(0.0) if obj is v]
     assert got and v.next_event() == UdpDatagramReceived(data, (ip(US), 4000))
 
 

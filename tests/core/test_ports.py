@@ -78,7 +78,7 @@ def test_closed_connection_frees_its_port() -> None:
     with pytest.raises(OSError):
         e.tcp_connect(B, 80, now=0.0)
     c.abort(0.0)
-    e.notify(c)
+    e.notify(c, 0.0)
     e.packets_to_send(0.0)
     assert e.tcp_connect(B, 80, now=0.0).local_port == 40000
 

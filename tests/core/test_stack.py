@@ -57,7 +57,7 @@ class Net:
                     moved = True
                     self.packets += len(out)
             for e in (self.a, self.b):
-                for obj in e.take_ready():
+                for obj in e.take_ready(self.now):
                     if isinstance(obj, TcpConnection):
                         self.drain(obj)
 
@@ -162,23 +162,23 @@ def test_handshake_data_close_and_time_wait_between_engines() -> None:
     assert (server.remote_addr, server.remote_port) == (A_ADDR, client.local_port)
     assert Connected() in net.events[id(client)] and Connected() in net.events[id(server)]
     client.send(b"ping" * 1000, net.now)
-    net.a.notify(client)
+    net.a.notify(client, net.now)
     net.pump()
     assert DataAvailable() in net.events[id(server)]
     assert server.read() == b"ping" * 1000
-    net.b.notify(server)
+    net.b.notify(server, net.now)
     server.send(b"pong", net.now)
-    net.b.notify(server)
+    net.b.notify(server, net.now)
     net.run_until(lambda: client.readable == 4)
     assert client.read() == b"pong"
     sa, sb = net.a.stats(), net.b.stats()
     assert sa["TcpActiveOpens"] == 1 and sb["TcpPassiveOpens"] == 1
     assert sa["TcpCurrEstab"] == 1 and sb["TcpCurrEstab"] == 1
     client.close(net.now)  # the client closes first: it will hold TIME-WAIT
-    net.a.notify(client)
+    net.a.notify(client, net.now)
     net.pump()
     server.close(net.now)
-    net.b.notify(server)
+    net.b.notify(server, net.now)
     net.pump()
     assert client.state is TcpState.TIME_WAIT and net.b.connection_count == 0
     assert ConnectionClosed(None) in net.events[id(client)]
@@ -208,7 +208,7 @@ def test_reset_of_established_counts_estab_reset() -> None:
     client = net.a.tcp_connect(B_ADDR, 80, now=0.0)
     net.pump()
     client.abort(net.now)
-    net.a.notify(client)
+    net.a.notify(client, net.now)
     net.pump()
     assert net.a.stats()["TcpEstabResets"] == 1  # we aborted
     assert net.a.stats()["TcpOutRsts"] == 1
@@ -231,7 +231,7 @@ def test_syn_retransmission_driven_by_engine_timer_heap() -> None:
     assert conn.state is TcpState.CLOSED
     assert e.connection_count == 0 and e.get_timer() is None
     assert e.stats()["TcpAttemptFails"] == 1
-    assert conn in e.take_ready()
+    assert conn in e.take_ready(7.0)
 
 
 def test_listener_backlog_overflow() -> None:
@@ -250,7 +250,7 @@ def test_listener_backlog_overflow() -> None:
     for s in synacks:
         ack = TCP(sport=s.dport, dport=80, seq=101, ack=s.seq + 1, flags="A")
         e.receive(bytes(IP(src=PEER, dst=US) / ack), 1, 0.0)
-    assert e.take_ready() == [lst]
+    assert e.take_ready(0.0) == [lst]
     assert lst.pending == 2 and lst.syn_pending == 0
     e.receive(bytes(IP(src=PEER, dst=US) / TCP(sport=1004, dport=80, seq=100, flags="S")), 1, 0.0)
     assert e.packets_to_send(0.0) == []
@@ -277,7 +277,7 @@ def test_listener_close_resets_unaccepted_children() -> None:
     rsts = [IP(p)[TCP] for _, p in e.packets_to_send(0.0)]
     assert sorted(r.dport for r in rsts) == [1001, 1002] and all(r.flags.R for r in rsts)
     assert e.connection_count == 0
-    assert not any(isinstance(o, TcpConnection) for o in e.take_ready())  # children unseen
+    assert not any(isinstance(o, TcpConnection) for o in e.take_ready(0.0))  # children unseen
     # port free again; SYNs now get RSTs
     e.receive(bytes(IP(src=PEER, dst=US) / TCP(sport=1003, dport=80, seq=1, flags="S")), 1, 0.0)
     [(_, r)] = e.packets_to_send(0.0)
@@ -346,10 +346,10 @@ def test_syn_to_time_wait_reopens() -> None:
     server = lst.accept()
     assert server is not None
     server.close(net.now)  # the server closes first: it holds TIME-WAIT
-    net.b.notify(server)
+    net.b.notify(server, net.now)
     net.pump()
     client.close(net.now)
-    net.a.notify(client)
+    net.a.notify(client, net.now)
     net.pump()
     assert server.state is TcpState.TIME_WAIT and net.b.connection_count == 1
     net.now += 1.0
@@ -376,18 +376,18 @@ def test_many_connections_each_exchange_a_byte_and_close() -> None:
     assert net.a.connection_count == n and net.b.connection_count == n
     for c in clients:
         c.send(b"x", net.now)
-        net.a.notify(c)
+        net.a.notify(c, net.now)
     net.pump()
     for s in servers:
         assert s.read() == b"x"
         s.send(b"y", net.now)
         s.close(net.now)
-        net.b.notify(s)
+        net.b.notify(s, net.now)
     net.pump()
     for c in clients:
         assert c.read() == b"y"
         c.close(net.now)
-        net.a.notify(c)
+        net.a.notify(c, net.now)
     net.run_until(lambda: net.a.connection_count + net.b.connection_count == 0)
     assert net.b.stats()["TcpPassiveOpens"] == n and net.a.stats()["TcpActiveOpens"] == n
     assert net.a.get_timer() is None and net.b.get_timer() is None
@@ -397,10 +397,10 @@ def test_many_connections_each_exchange_a_byte_and_close() -> None:
 
 def test_notify_unknown_objects_is_harmless() -> None:
     e = engine()
-    e.notify(object())
+    e.notify(object(), 0.0)
     lst = e.tcp_listen(0, 80, 1)
     assert isinstance(lst, TcpListener)
-    e.notify(lst)
+    e.notify(lst, 0.0)
     assert e.packets_to_send(0.0) == []
 
 
@@ -413,7 +413,7 @@ def test_loopback_connection_to_own_address() -> None:
     server = lst.accept()
     assert server is not None and server.remote_port == client.local_port
     client.send(b"to myself", 0.0)
-    e.notify(client)
+    e.notify(client, 0.0)
     assert e.packets_to_send(0.0) == []
     assert server.read() == b"to myself"
     u = e.udp_open(local_port=9)
@@ -421,7 +421,7 @@ def test_loopback_connection_to_own_address() -> None:
     v.send(b"dgram", 0.0)
     ping = e.ping(ip(US), 1, 1, b"me", 0.0)
     assert e.packets_to_send(0.0) == []
-    ready = e.take_ready()
+    ready = e.take_ready(0.0)
     assert u in ready and ping in ready and ping.rtt == 0.0
     assert u.next_event() == UdpDatagramReceived(b"dgram", (ip(US), v.local_port))
     # own source address from outside is still a martian
@@ -470,10 +470,10 @@ def test_timer_heap_is_lazy_and_idle_connections_cost_nothing() -> None:
     peak = 0
     for _ in range(50):
         c.send(b"z" * 20000, net.now)
-        net.a.notify(c)
+        net.a.notify(c, net.now)
         net.pump()
         s.read()
-        net.b.notify(s)
+        net.b.notify(s, net.now)
         net.pump()
         peak = max(peak, len(net.a._heap), len(net.b._heap))
         net.now += 0.01
@@ -506,10 +506,10 @@ def _keepalive_bursts(net: Net, c: TcpConnection, s: TcpConnection, bursts: int)
     """Bursts on one connection: each RTO supersedes a far-future keepalive deadline."""
     for _ in range(bursts):
         c.send(b"z" * 3000, net.now)
-        net.a.notify(c)
+        net.a.notify(c, net.now)
         net.pump()
         s.read()
-        net.b.notify(s)
+        net.b.notify(s, net.now)
         net.pump()
         for _ in range(5):  # run the near timers (RTO, delayed ACK), not the 2 h keepalive
             due = [t for t in (net.a.get_timer(), net.b.get_timer()) if t is not None]
@@ -550,7 +550,7 @@ def test_removed_connection_not_pinned_by_stale_heap_items() -> None:
     net, c, s = _keepalive_pair()
     _keepalive_bursts(net, c, s, 3)
     c.abort(net.now)
-    net.a.notify(c)
+    net.a.notify(c, net.now)
     net.pump()
     dead = [item[2] for item in net.a._heap if not item[2].alive]
     assert dead  # a stale item for the removed connection is still on the heap
@@ -565,10 +565,10 @@ def test_syn_to_time_wait_not_admitted_keeps_time_wait() -> None:
     server = lst.accept()
     assert server is not None
     server.close(net.now)  # the server closes first: it holds TIME-WAIT for (5000, 80)
-    net.b.notify(server)
+    net.b.notify(server, net.now)
     net.pump()
     client.close(net.now)
-    net.a.notify(client)
+    net.a.notify(client, net.now)
     net.pump()
     assert server.state is TcpState.TIME_WAIT
     net.a.tcp_connect(B_ADDR, 80, local_port=6000, now=net.now)
@@ -590,7 +590,7 @@ def test_child_reset_in_accept_queue_leaves_it() -> None:
     net.pump()
     assert lst.pending == 2  # the backlog is full
     clients[0].abort(net.now)  # RST to the not-yet-accepted child
-    net.a.notify(clients[0])
+    net.a.notify(clients[0], net.now)
     net.pump()
     assert lst.pending == 1  # the dead child no longer holds a backlog slot
     child = lst.accept()

@@ -90,7 +90,7 @@ def test_garbage_never_raises(packets: list[bytes], noise: list[bytes]) -> None:
         now += 0.01
         e.receive(packet, 1, now)
         e.packets_to_send(now)
-        e.take_ready()
+        e.take_ready(now)
     e.handle_timer(now + 100.0)
     e.packets_to_send(now + 100.0)
     stats = e.stats()

@@ -68,7 +68,7 @@ async def test_many_connect_cancel_cycles_no_growth():
             except asyncio.CancelledError:
                 pass
         await asyncio.sleep(0.3)
-        assert len(a._owners) == 0, a._owners
+        assert len(a._driver.owners) == 0, a._driver.owners
         live = [c for c in a.engine.connections() if str(c.state) in ("ESTABLISHED", "SYN-SENT")]
         assert live == []
         blive = [c for c in b.engine.connections() if str(c.state) in ("ESTABLISHED", "SYN-RECEIVED")]
@@ -87,9 +87,9 @@ async def test_owners_cleaned_after_normal_close():
             w.close()
             await w.wait_closed()
         await asyncio.sleep(0.2)
-        assert len(a._owners) == 0, a._owners
+        assert len(a._driver.owners) == 0, a._driver.owners
         # only the listener remains an owner on b
-        assert len(b._owners) == 1, b._owners
+        assert len(b._driver.owners) == 1, b._driver.owners
 
 
 async def test_datagram_factory_raises_releases_port():

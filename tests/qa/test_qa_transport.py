@@ -389,7 +389,7 @@ async def test_cancel_open_connection_mid_handshake():
         await asyncio.sleep(0.3)
         assert a.engine.connections() == [] or all(
             str(c.state) in ("CLOSED",) for c in a.engine.connections()), a.engine.connections()
-        assert not any(type(o).__name__ == "_ConnectWaiter" for o in a._owners.values())
+        assert not any(type(o).__name__ == "_ConnectWaiter" for o in a._driver.owners.values())
         # b must not keep an established orphan either (RST reached it)
         assert all(str(c.state) != "ESTABLISHED" for c in b.engine.connections()), b.engine.connections()
         _r, w = await asyncio.wait_for(a.open_connection(B, 80), 3)
