@@ -20,7 +20,7 @@ window *response*. All quantities are bytes. The connection calls:
 * ``on_rto(now, in_flight)`` when the retransmission timer expires;
 * ``on_rate_sample(rs, now)`` once per ACK with its delivery-rate sample
   (``rate.py``), after the calls above;
-* ``on_idle_restart(now)`` when data goes out after an idle period;
+* ``on_idle_restart(now, idle)`` when data goes out with nothing in flight;
 * and reads ``pacing_rate`` (0.0: no pacing) and ``state_name()``.
 
 Loss detection (the SACK scoreboard, RFC 6675 recovery, RACK-TLP, undo) is
@@ -50,8 +50,15 @@ class CongestionControl(Protocol):
         """Once per ACK, after the ACK's other calls: its delivery-rate sample."""
         ...
 
-    def on_idle_restart(self, now: float) -> None:
-        """Data is sent after the connection was idle (Linux CA_EVENT_TX_START)."""
+    def on_idle_restart(self, now: float, idle: float) -> None:
+        """Data is sent with nothing in flight, ``idle`` seconds after the last data
+        sent (Linux CA_EVENT_TX_START; ``idle`` is ``now - tp->lsndtime``)."""
+        ...
+
+    def restart_cwnd_after_idle(self) -> bool:
+        """Whether the connection applies RFC 7661 / Linux tcp_cwnd_restart after an
+        idle period longer than the RTO (False for rate-based controllers, whose
+        ``cong_control`` handles idle itself, as Linux's BBR)."""
         ...
 
     def state_name(self) -> str:
@@ -160,8 +167,11 @@ class NewReno:
     def on_rate_sample(self, rs: RateSample, now: float) -> None:
         pass  # Reno reacts to ACKs and losses only
 
-    def on_idle_restart(self, now: float) -> None:
+    def on_idle_restart(self, now: float, idle: float) -> None:
         pass
+
+    def restart_cwnd_after_idle(self) -> bool:
+        return True
 
     def state_name(self) -> str:
         return "slow-start" if self.cwnd < self.ssthresh else "congestion-avoidance"

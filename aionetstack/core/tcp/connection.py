@@ -42,6 +42,7 @@ import errno
 from collections.abc import Callable
 
 from aionetstack.core.config import StackConfig
+from aionetstack.core.tcp.congestion import make_congestion_control
 from aionetstack.core.tcp.events import (
     SendSpace,
     TcpEvent,
@@ -358,6 +359,8 @@ class TcpConnection(HandshakePart):
             t = tm.tlp
         if tm.reo < t:
             t = tm.reo
+        if tm.pace < t:
+            t = tm.pace
         return None if t == INF else t
 
     def icmp_error(self, error: OSError, now: float, *, next_hop_mtu: int = 0) -> None:
@@ -588,6 +591,16 @@ class TcpConnection(HandshakePart):
         if fin_acked:
             self._on_fin_acked(now)
 
+    def set_congestion_control(self, name: str) -> None:
+        """Switch this connection's algorithm (Linux setsockopt TCP_CONGESTION,
+        tcp_reinit_congestion_control): the window carries over. ValueError for
+        an unknown name."""
+        old = self._cc
+        cc = make_congestion_control(name, self.snd_mss, self.config.initial_cwnd_segments)
+        cc.cwnd = old.cwnd
+        cc.ssthresh = old.ssthresh
+        self._cc = cc
+
     def tcp_info(self) -> TcpInfo:
         rtt = self._rtt
         cc = self._cc
@@ -633,6 +646,9 @@ class TcpConnection(HandshakePart):
             dsacks_in=self.dsacks_in,
             spurious_retrans=self.spurious_retrans,
             undos=self.undos,
+            congestion_control=cc.name,
+            ca_state=cc.state_name(),
+            pacing_rate=cc.pacing_rate,
         )
 
     def __repr__(self) -> str:

@@ -178,6 +178,8 @@ class HandshakePart(TimeoutPart):
             self._simultaneous = True
 
     def _after_established(self, now: float) -> None:
+        # Linux tcp_finish_connect / tcp_rcv_state_process: lsndtime starts here
+        self._last_send = now
         if self.config.keepalive:
             self._tm.keepalive = now + self.config.keepalive_idle
         if self._fin_queued:

@@ -59,3 +59,6 @@ class TcpInfo:
     dsacks_in: int  # DSACK blocks received (RFC 2883)
     spurious_retrans: int  # retransmitted segments proven unnecessary (DSACK / Eifel)
     undos: int  # cwnd reductions undone (RFC 3708 / RFC 3522; Linux TCPFullUndo etc.)
+    congestion_control: str = "reno"  # the algorithm (Linux TCP_CONGESTION name)
+    ca_state: str = ""  # its state ("slow-start", "PROBE_BW", ...)
+    pacing_rate: float = 0.0  # bytes per second; 0.0: not pacing

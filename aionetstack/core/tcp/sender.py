@@ -35,6 +35,9 @@ from aionetstack.wire.tcp import (
 
 __all__ = ["SenderPart"]
 
+# pacing: the burst the pacer allows behind its schedule (Linux: ~1 ms of TSO autosizing)
+PACING_BURST = 0.001
+
 
 class SenderPart(ReceiverPart):
     """The sending half (see the module docstring)."""
@@ -60,8 +63,14 @@ class SenderPart(ReceiverPart):
             mss -= 4 + 8 * len(sack)
         snd_una = self.snd_una
         wnd = self.snd_wnd
-        cwnd = self._cc.cwnd
+        cc = self._cc
+        if snd_una == self.snd_max and wnd and self.snd_nxt == snd_una:
+            # nothing in flight: a flight starts (possibly after idle)
+            self._restart_after_idle(now)
+        cwnd = cc.cwnd
         limit = wnd if wnd < cwnd else cwnd
+        # pacing (Linux sk_pacing_rate, EDT): 0.0 when the controller does not pace
+        rate = cc.pacing_rate
         nagle = not self.config.nodelay and not fin_queued
         sbuf_seq = self._sbuf_seq
         mv = memoryview(sbuf)
@@ -128,6 +137,14 @@ class SenderPart(ReceiverPart):
                         # hold a small tail only while an earlier small
                         # segment is unacknowledged
                         break
+                if rate:
+                    pace_next = self._pace_next
+                    if pace_next > now:
+                        self._tm.pace = pace_next  # the next departure time
+                        break
+                    # a burst of up to PACING_BURST behind the schedule is allowed
+                    floor = now - self._pacing_burst(rate)
+                    self._pace_next = (pace_next if pace_next > floor else floor) + n / rate
                 end_off = off + n
                 flags = ACK
                 if end_off == nbuf:
@@ -175,6 +192,8 @@ class SenderPart(ReceiverPart):
             self.snd_nxt = nxt
             if seq_diff(nxt, self.snd_max) > 0:
                 self.snd_max = nxt
+        if sent_any:
+            self._last_send = now
         if sent_any and self._tm.rtx == INF:
             # RFC 6298 5.1: start the timer when data goes out and it is not running;
             # RFC 8985 7.2: and the PTO (armed after the flush, packets_to_send), so a
@@ -257,3 +276,33 @@ class SenderPart(ReceiverPart):
             self._set_state(TIME_WAIT, "our FIN acknowledged", now)
         elif st is LAST_ACK:
             self._set_state(CLOSED, "our FIN acknowledged", now)
+
+    def _pacing_burst(self, rate: float) -> float:
+        """How far behind its schedule the pacer may send at once: 1 ms of the
+        rate, at least two segments (Linux tcp_tso_autosize's minimum)."""
+        t = 2.0 * self.snd_mss / rate
+        return t if t > PACING_BURST else PACING_BURST
+
+    def _restart_after_idle(self, now: float) -> None:
+        """A flight starts with nothing in flight (Linux CA_EVENT_TX_START); after
+        an idle period longer than the RTO, the window restarts (RFC 7661 / RFC
+        5681 4.1; Linux tcp_cwnd_restart: halve per RTO idle, down to the
+        initial window; ssthresh keeps 3/4 of the old window)."""
+        idle = now - self._last_send if self._last_send > -INF else 0.0
+        cc = self._cc
+        cc.on_idle_restart(now, idle)
+        rto = self._rtt.current()
+        if idle > rto and cc.restart_cwnd_after_idle():
+            cwnd = cc.cwnd
+            restart = self.config.initial_cwnd_segments * self.snd_mss
+            if restart > cwnd:
+                restart = cwnd
+            # Linux tcp_current_ssthresh
+            three_quarters = (cwnd >> 1) + (cwnd >> 2)
+            if cc.ssthresh < three_quarters:
+                cc.ssthresh = three_quarters
+            while idle > rto and cwnd > restart:
+                cwnd >>= 1
+                idle -= rto
+            cc.cwnd = cwnd if cwnd > restart else restart
+        self._last_send = now

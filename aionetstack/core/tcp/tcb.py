@@ -170,6 +170,8 @@ class Tcb:
         "_sbuf",
         "_sbuf_seq",
         "_snd_sml",
+        "_last_send",
+        "_pace_next",
         "_sws_override",
         "_syn_acked",
         "iss",
@@ -296,6 +298,10 @@ class Tcb:
         self._sbuf_seq = (iss + 1) & MASK
         # end of the last small (sub-MSS) segment sent (Linux snd_sml, Minshall's Nagle)
         self._snd_sml = (iss + 1) & MASK
+        # when the last data segment was sent (Linux tp->lsndtime); -INF: never
+        self._last_send = -INF
+        # pacing: when the next paced segment may leave (Linux EDT)
+        self._pace_next = 0.0
         self._syn_acked = False
         self._fin_queued = False
         self._fin_seq = 0

@@ -60,6 +60,9 @@ class TimeoutPart(RecoveryPart):
             self._on_persist(now)
         if now >= self._tm.keepalive:
             self._on_keepalive(now)
+        if now >= self._tm.pace:
+            # the pacing gap passed: the next packets_to_send sends again
+            self._tm.pace = INF
 
     def _on_rto(self, now: float) -> None:
         st = self.state

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A connection has seven timers, each one absolute deadline on the caller's
+A connection has eight timers, each one absolute deadline on the caller's
 clock, ``INF`` when it is not running. Starting, moving or stopping a timer is
 one attribute store: no heap work, no cancel (the stack's heap re-checks
 ``get_timer()`` when an entry pops, see ``core/stack.py``).
@@ -21,7 +21,7 @@ INF = float("inf")
 class Timers:
     """The seven deadlines of one connection (seconds, ``INF`` when idle)."""
 
-    __slots__ = ("delack", "keepalive", "persist", "reo", "rtx", "time_wait", "tlp")
+    __slots__ = ("delack", "keepalive", "pace", "persist", "reo", "rtx", "time_wait", "tlp")
 
     def __init__(self) -> None:
         #: Retransmission timeout (RFC 6298 5), also SYN / SYN-ACK retransmission.
@@ -38,17 +38,19 @@ class Timers:
         self.keepalive = INF
         #: TIME-WAIT 2*MSL (RFC 9293 3.10.7.4), or the orphaned FIN-WAIT-2 timeout.
         self.time_wait = INF
+        #: Pacing: when the next paced segment may leave (Linux EDT, tcp_pacing_check).
+        self.pace = INF
 
     def stop_for_time_wait(self, deadline: float) -> None:
         """RFC 9293 3.10.7.4: in TIME-WAIT only the 2*MSL timer runs."""
         self.rtx = self.persist = self.keepalive = INF
-        self.delack = self.tlp = self.reo = INF
+        self.delack = self.tlp = self.reo = self.pace = INF
         self.time_wait = deadline
 
     def stop_all(self) -> None:
         """CLOSED: nothing runs."""
         self.rtx = self.persist = self.keepalive = INF
-        self.delack = self.time_wait = self.tlp = self.reo = INF
+        self.delack = self.time_wait = self.tlp = self.reo = self.pace = INF
 
     def __repr__(self) -> str:
         running = {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) != INF}
