@@ -110,6 +110,7 @@ from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.isn import IsnGenerator
 from aionetstack.core.tcp.states import TcpState
 from aionetstack.core.udp import UdpEndpoint
+from aionetstack.wire.addr import is_martian_source
 from aionetstack.wire.checksum import internet_checksum
 from aionetstack.wire.errors import ChecksumError, WireError
 from aionetstack.wire.icmp import (
@@ -173,13 +174,6 @@ class _ReasmSlot:
     def __init__(self) -> None:
         self.pushed = INF
         self.alive = True
-
-
-def _is_martian_source(src: int) -> bool:
-    # RFC 1812 5.3.7 / RFC 1122 3.2.1.3: 0/8, 127/8, class D multicast and class E
-    # (including 255.255.255.255) are never valid sources.
-    top = src >> 24
-    return top == 0 or top == 127 or top >= 224
 
 
 def _check_addr(value: object, what: str) -> int:
@@ -312,14 +306,11 @@ class StackEngine:
                 self._counters.drop("IpInAddrErrors", DROP_IP_BROADCAST_NOT_UDP)
                 return
             broadcast = True
-        elif not (proto == PROTO_TCP and self._transparent and not _is_martian_source(dst)):
+        elif not (proto == PROTO_TCP and self._transparent and not is_martian_source(dst)):
             self._counters.drop("IpInAddrErrors", DROP_IP_NOT_FOR_US)
             return
-        top = src >> 24  # RFC 1812 5.3.7 martians, inlined: 0/8, 127/8, 224/3; ours
         if (
-            top == 0
-            or top == 127
-            or top >= 224
+            is_martian_source(src)  # RFC 1812 5.3.7
             or (src in local and ifindex != LOOPBACK_IFINDEX)
             or src in routes.broadcasts
         ):
@@ -725,7 +716,7 @@ class StackEngine:
         routes = self._routes
         # Never about a broadcast/multicast destination or a martian source,
         # never from a non-local address (transparent TCP is RST-only).
-        if orig_dst not in routes.local_addresses or _is_martian_source(orig_src):
+        if orig_dst not in routes.local_addresses or is_martian_source(orig_src):
             return
         # Never about an ICMP error; never about a fragment other than the first.
         frag_word = (original[6] << 8) | original[7]
