@@ -65,8 +65,12 @@ class SenderPart(ReceiverPart):
         wnd = self.snd_wnd
         cc = self._cc
         if snd_una == self.snd_max and wnd and self.snd_nxt == snd_una:
-            # nothing in flight: a flight starts (possibly after idle)
-            self._restart_after_idle(now)
+            # nothing in flight: a flight starts (Linux CA_EVENT_TX_START)
+            idle = now - self._last_send
+            cc.on_idle_restart(now, idle)
+            if idle > self.config.rto_min:  # the RTO is never shorter: a cheap guard
+                self._cwnd_restart(now, idle)
+            self._last_send = now
         cwnd = cc.cwnd
         limit = wnd if wnd < cwnd else cwnd
         # pacing (Linux sk_pacing_rate, EDT): 0.0 when the controller does not pace
@@ -283,14 +287,11 @@ class SenderPart(ReceiverPart):
         t = 2.0 * self.snd_mss / rate
         return t if t > PACING_BURST else PACING_BURST
 
-    def _restart_after_idle(self, now: float) -> None:
-        """A flight starts with nothing in flight (Linux CA_EVENT_TX_START); after
-        an idle period longer than the RTO, the window restarts (RFC 7661 / RFC
-        5681 4.1; Linux tcp_cwnd_restart: halve per RTO idle, down to the
+    def _cwnd_restart(self, now: float, idle: float) -> None:
+        """After an idle period longer than the RTO the window restarts (RFC 7661,
+        RFC 5681 4.1; Linux tcp_cwnd_restart: halve per RTO idle, down to the
         initial window; ssthresh keeps 3/4 of the old window)."""
-        idle = now - self._last_send if self._last_send > -INF else 0.0
         cc = self._cc
-        cc.on_idle_restart(now, idle)
         rto = self._rtt.current()
         if idle > rto and cc.restart_cwnd_after_idle():
             cwnd = cc.cwnd
@@ -305,4 +306,3 @@ class SenderPart(ReceiverPart):
                 cwnd >>= 1
                 idle -= rto
             cc.cwnd = cwnd if cwnd > restart else restart
-        self._last_send = now

@@ -298,8 +298,8 @@ class Tcb:
         self._sbuf_seq = (iss + 1) & MASK
         # end of the last small (sub-MSS) segment sent (Linux snd_sml, Minshall's Nagle)
         self._snd_sml = (iss + 1) & MASK
-        # when the last data segment was sent (Linux tp->lsndtime); -INF: never
-        self._last_send = -INF
+        # when the last data segment was sent (Linux tp->lsndtime; set at ESTABLISHED)
+        self._last_send = now
         # pacing: when the next paced segment may leave (Linux EDT)
         self._pace_next = 0.0
         self._syn_acked = False
