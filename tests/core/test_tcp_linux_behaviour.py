@@ -14,6 +14,7 @@ from aionetstack.core import stats as S
 from aionetstack.core.config import StackConfig
 from aionetstack.core.sim import output, segment
 from aionetstack.core.stack import StackEngine
+from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.states import TcpState
 from aionetstack.wire.tcp import ACK, FIN, RST, SYN
 
@@ -119,3 +120,59 @@ def test_duplicate_syn_is_challenged_not_dsacked() -> None:
     c.receive(segment(seq=RCV - 1, ack=0, flags=SYN, ts_val=10), 1.0)
     (a,) = output(c, 1.0)
     assert a.flags == ACK and a.sack_blocks == ()
+
+
+def _small(c: TcpConnection, k: int, now: float) -> None:
+    c.receive(segment(seq=RCV + 100 * k, ack=UNA, payload=b"r" * 100), now)
+
+
+def test_small_segments_read_promptly_are_acked_at_once_after_quickack() -> None:
+    # Linux __tcp_cleanup_rbuf: once the 16 quick ACKs are spent, a read that
+    # empties the buffer still ACKs a small (pushed) segment at once, unless
+    # the connection is interactive (pingpong)
+    c = establish_client(PLAIN)
+    quick = c.config.quickack_segments
+    for k in range(quick + 8):
+        now = 1.0 + k * 0.01
+        _small(c, k, now)
+        assert c.read() == b"r" * 100
+        acks = output(c, now)
+        assert [a.ack for a in acks] == [RCV + 100 * (k + 1)], k
+
+
+def test_without_a_read_small_segments_wait_for_the_delayed_ack() -> None:
+    c2 = establish_client(PLAIN)
+    for k in range(c2.config.quickack_segments):
+        _small(c2, k, 1.0)
+        c2.read()
+        output(c2, 1.0)
+    _small(c2, c2.config.quickack_segments, 2.0)
+    assert output(c2, 2.0) == []  # not read yet: the 40 ms delayed ACK
+    assert c2.get_timer() == 2.0 + c2.config.delayed_ack
+
+
+def test_an_interactive_connection_keeps_delayed_acks() -> None:
+    # Linux tcp_event_data_sent: data sent within the ACK timeout of data
+    # received enters pingpong mode; a read then does not force an ACK, the
+    # reply carries it. A delayed ACK that has to fire leaves pingpong mode.
+    c = establish_client(PLAIN)
+    q = c.config.quickack_segments
+    for k in range(q):
+        _small(c, k, 1.0)
+        c.read()
+        output(c, 1.0)
+    _small(c, q, 2.0)
+    c.read()
+    c.send(b"reply", 2.001)  # a reply within 40 ms: interactive
+    (d,) = output(c, 2.001)
+    assert d.payload == b"reply" and d.ack == RCV + 100 * (q + 1)
+    c.receive(segment(seq=RCV + 100 * (q + 1), ack=UNA + 5, payload=b"r" * 100), 2.1)
+    c.read()
+    assert output(c, 2.1) == []  # pingpong: the ACK is delayed
+    c.handle_timer(2.1 + c.config.delayed_ack)
+    (a,) = output(c, 2.1 + c.config.delayed_ack)
+    assert a.ack == RCV + 100 * (q + 2)
+    # the delayed ACK fired: no longer interactive, a prompt read ACKs at once
+    c.receive(segment(seq=RCV + 100 * (q + 2), ack=UNA + 5, payload=b"r" * 100), 3.0)
+    c.read()
+    assert [x.ack for x in output(c, 3.0)] == [RCV + 100 * (q + 3)]

@@ -228,6 +228,16 @@ class TcpConnection(HandshakePart):
             free = self._rcv_free()
             if free - cur >= self.rcv_mss and free >= 2 * cur:
                 self._ack_now = True
+            elif (
+                not rbuf
+                and self._ack_pushed
+                and not self._pingpong
+                and self._tm.delack != INF
+            ):
+                # Linux __tcp_cleanup_rbuf: the read emptied the buffer, a small
+                # segment is waiting for its ACK and the connection is not
+                # interactive: ACK now rather than after the delayed-ACK timeout
+                self._ack_now = True
         return data
 
     def packets_to_send(self, now: float) -> list[bytes]:

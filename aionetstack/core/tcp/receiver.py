@@ -130,6 +130,7 @@ class ReceiverPart(Tcb):
         if flags & ACK:
             self._last_ack_sent = rcv_nxt
             self._ack_now = False
+            self._ack_pushed = False
             self._tm.delack = INF
             self._rcv_unacked = 0
             if self._dsack is not None:
@@ -178,10 +179,16 @@ class ReceiverPart(Tcb):
             self._data_event_pending = True
             self._events.append(DataAvailable())
         self._rcv_unacked += n
+        self._last_rcv_data = now
         if n > self._rcv_mss_est:
             self._rcv_mss_est = n if n < self.rcv_mss else self.rcv_mss
-        if self._quick > 0:
-            # Linux quickack mode at connection start
+        elif n < self._rcv_mss_est:
+            # Linux tcp_measure_rcv_mss: a small (pushed) segment; a read that
+            # empties the buffer ACKs it at once (ReceiverPart._ack_on_read)
+            self._ack_pushed = True
+        if self._quick > 0 and not self._pingpong:
+            # Linux quickack mode at connection start (tcp_in_quickack_mode: not
+            # in interactive, pingpong, mode)
             self._quick -= 1
             self._ack_now = True
         elif filled_gap or self._rcv_unacked > self._rcv_mss_est:

@@ -198,6 +198,10 @@ class SenderPart(ReceiverPart):
                 self.snd_max = nxt
         if sent_any:
             self._last_send = now
+            if now - self._last_rcv_data < self.config.delayed_ack:
+                # Linux tcp_event_data_sent: a reply within the ACK timeout of the
+                # last data received: interactive (pingpong) mode, delayed ACKs
+                self._pingpong = True
         if sent_any and self._tm.rtx == INF:
             # RFC 6298 5.1: start the timer when data goes out and it is not running;
             # RFC 8985 7.2: and the PTO (armed after the flush, packets_to_send), so a

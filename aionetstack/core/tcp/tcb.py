@@ -195,6 +195,9 @@ class Tcb:
         "_ooo_fin_off",
         "_oow_last",
         "_quick",
+        "_ack_pushed",
+        "_pingpong",
+        "_last_rcv_data",
         "_rbuf",
         "_rcv_mss_est",
         "_rcv_off",
@@ -336,6 +339,9 @@ class Tcb:
         # ---- ACK generation
         self._ack_now = False
         self._quick = config.quickack_segments
+        self._ack_pushed = False  # a small segment awaits its ACK (Linux ICSK_ACK_PUSHED)
+        self._pingpong = False  # interactive mode (Linux inet_csk_in_pingpong_mode)
+        self._last_rcv_data = -INF  # when data last arrived (Linux icsk_ack.lrcvtime)
         self._rcv_unacked = 0
         self._rcv_mss_est = DEFAULT_MSS
         self._last_ack_sent = 0

@@ -53,9 +53,11 @@ class TimeoutPart(RecoveryPart):
         if now >= self._tm.reo:
             self._on_reo_timer(now)
         if now >= self._tm.delack:
-            # RFC 1122 4.2.3.2: the delayed ACK is due
+            # RFC 1122 4.2.3.2: the delayed ACK is due; Linux tcp_delack_timer_handler:
+            # a delayed ACK that had to fire ends interactive (pingpong) mode
             self._tm.delack = INF
             self._ack_now = True
+            self._pingpong = False
         if now >= self._tm.persist:
             self._on_persist(now)
         if now >= self._tm.keepalive:
