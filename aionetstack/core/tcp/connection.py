@@ -71,6 +71,7 @@ from aionetstack.core.tcp.tcb import (
     rst_for_unexpected,
 )
 from aionetstack.core.tcp.timers import INF
+from aionetstack.wire.ipv6 import IPV6_MIN_MTU
 from aionetstack.wire.seq import seq_diff
 from aionetstack.wire.tcp import (
     ACK,
@@ -101,11 +102,15 @@ class TcpConnection(HandshakePart):
         mtu: int,
         now: float,
         ts_offset: int | None = None,
+        family: int = 4,
+        flow_label: int = 0,
     ) -> TcpConnection:
-        """Active open (RFC 9293 3.10.1): SYN-SENT, SYN queued for the next flush."""
+        """Active open (RFC 9293 3.10.1): SYN-SENT, SYN queued for the next flush.
+        ``family`` 6: the addresses are IPv6 (128-bit ints), packets are IPv6."""
         c = cls(
             config, local_addr=local_addr, local_port=local_port, remote_addr=remote_addr,
             remote_port=remote_port, iss=iss, mtu=mtu, now=now, ts_offset=ts_offset,
+            family=family, flow_label=flow_label,
         )  # fmt: skip
         c._set_state(SYN_SENT, "connect", now)
         return c
@@ -122,11 +127,14 @@ class TcpConnection(HandshakePart):
         mtu: int,
         now: float,
         ts_offset: int | None = None,
+        family: int = 4,
+        flow_label: int = 0,
     ) -> TcpConnection:
         """Passive open from a listener's SYN (RFC 9293 3.10.7.2): SYN-RECEIVED."""
         c = cls(
             config, local_addr=local_addr, local_port=syn.dst_port, remote_addr=remote_addr,
             remote_port=syn.src_port, iss=iss, mtu=mtu, now=now, ts_offset=ts_offset,
+            family=family, flow_label=flow_label,
         )  # fmt: skip
         c._accept_syn_options(syn, now, passive=True)
         c._set_state(SYN_RECEIVED, "SYN received (passive open)", now)
@@ -380,9 +388,12 @@ class TcpConnection(HandshakePart):
             return
         if next_hop_mtu:
             # RFC 1191 / Linux tcp_v4_mtu_reduced: shrink the MSS, resend at once
-            if next_hop_mtu < MIN_PMTU:
-                next_hop_mtu = MIN_PMTU  # Linux __ip_rt_update_pmtu: clamp to min_pmtu
-            new_mss = next_hop_mtu - 40 - (TS_LEN if self.ts_ok else 0)
+            floor = MIN_PMTU if self.family == 4 else IPV6_MIN_MTU
+            if next_hop_mtu < floor:
+                # Linux __ip_rt_update_pmtu: clamp to min_pmtu; RFC 8201 4: never
+                # below the IPv6 minimum MTU, 1280
+                next_hop_mtu = floor
+            new_mss = next_hop_mtu - self._ip_overhead - (TS_LEN if self.ts_ok else 0)
             if TCP_MIN_MSS <= new_mss < self.snd_mss:
                 self.snd_mss = new_mss
                 self._cc.mss = new_mss

@@ -38,7 +38,6 @@ from aionetstack.wire.tcp import (
     RST,
     SYN,
     TcpSegment,
-    build_ipv4_tcp,
     build_tcp_options,
 )
 
@@ -84,7 +83,7 @@ class HandshakePart(TimeoutPart):
         ident = self._ident
         self._ident = (ident + 1) & 0xFFFF
         self.segs_out += 1
-        return build_ipv4_tcp(
+        return self._build(
             self.local_addr, self.remote_addr, ident, self.config.ttl, self.local_port,
             self.remote_port, self.iss, ack, flags, win, opts, b"",
         )  # fmt: skip
@@ -110,7 +109,7 @@ class HandshakePart(TimeoutPart):
             self._ts_recent_stamp = now
         self.sack_ok = cfg.sack and syn.sack_permitted
         self.peer_mss = syn.mss if syn.mss else DEFAULT_MSS
-        mss = min(self.peer_mss, self._mtu - 40)
+        mss = min(self.peer_mss, self._mtu - self._ip_overhead)
         if self.ts_ok:
             mss -= TS_LEN  # Linux tcp_current_mss: the MSS after options
         self.snd_mss = max(mss, TCP_MIN_MSS)  # Linux TCP_MIN_MSS floor

@@ -53,7 +53,6 @@ from aionetstack.wire.tcp import (
     RST,
     SYN,
     TcpSegment,
-    build_ipv4_tcp,
     build_tcp_options,
 )
 
@@ -139,7 +138,7 @@ class ReceiverPart(Tcb):
         ident = self._ident
         self._ident = (ident + 1) & 0xFFFF
         self.segs_out += 1
-        return build_ipv4_tcp(
+        return self._build(
             self.local_addr, self.remote_addr, ident, self.config.ttl, self.local_port,
             self.remote_port, seq, rcv_nxt if flags & ACK else 0, flags, win, opts, payload,
         )  # fmt: skip

@@ -48,9 +48,10 @@ from aionetstack.core.tcp.rtt import RttEstimator
 from aionetstack.core.tcp.scoreboard import SackScoreboard
 from aionetstack.core.tcp.states import RECEIVING, SENDING, TRANSITIONS, TcpState
 from aionetstack.core.tcp.timers import INF, Timers
-from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, build_ipv4_tcp
+from aionetstack.wire.checksum import BytesLike
+from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, build_ipv4_tcp, build_ipv6_tcp
 
-__all__ = ["Tcb", "rst_for_unexpected"]
+__all__ = ["PacketBuilder", "Tcb", "ipv6_builder", "rst_for_unexpected"]
 
 MASK = 0xFFFFFFFF
 # RFC 9293 3.7.1: default MSS when the peer sends no MSS option
@@ -103,24 +104,47 @@ def wscale_for(buffer: int) -> int:
     return s
 
 
-def rst_for_unexpected(seg: TcpSegment, src: int, dst: int, ttl: int = 64) -> bytes | None:
+#: Builds one whole IP packet carrying a TCP segment: ``(src, dst, ident, ttl,
+#: src_port, dst_port, seq, ack, flags, window, options, payload)``; ``ident`` is
+#: the IPv4 identification (IPv6: ignored, the flow label is fixed per flow).
+PacketBuilder = Callable[
+    [int, int, int, int, int, int, int, int, int, int, BytesLike, BytesLike], bytes
+]
+
+
+def ipv6_builder(flow_label: int) -> PacketBuilder:
+    """The IPv6 ``PacketBuilder`` of one flow (RFC 6437: one flow label per flow)."""
+
+    def build(
+        src: int, dst: int, ident: int, hop_limit: int, src_port: int, dst_port: int,
+        seq: int, ack: int, flags: int, window: int, options: BytesLike, payload: BytesLike,
+    ) -> bytes:  # fmt: skip
+        return build_ipv6_tcp(
+            src, dst, flow_label, hop_limit, src_port, dst_port, seq, ack, flags, window,
+            options, payload,
+        )  # fmt: skip
+
+    return build
+
+
+def rst_for_unexpected(
+    seg: TcpSegment, src: int, dst: int, ttl: int = 64, build: PacketBuilder = build_ipv4_tcp
+) -> bytes | None:
     """The RST answering a segment that matches no connection (RFC 9293 3.10.7.1).
 
     ``src``/``dst`` are the addresses of the *incoming* segment (``src`` is the
-    peer); the reply goes from ``dst`` to ``src``. Returns None when ``seg`` is
-    itself an RST (never answer an RST with an RST).
+    peer); the reply goes from ``dst`` to ``src`` (``build``: IPv4 unless given).
+    Returns None when ``seg`` is itself an RST (never answer an RST with an RST).
     """
     flags = seg.flags
     if flags & RST:
         return None
     if flags & ACK:
         # RFC 9293 3.10.7.1: <SEQ=SEG.ACK><CTL=RST>
-        return build_ipv4_tcp(
-            dst, src, 0, ttl, seg.dst_port, seg.src_port, seg.ack, 0, RST, 0, b"", b""
-        )
+        return build(dst, src, 0, ttl, seg.dst_port, seg.src_port, seg.ack, 0, RST, 0, b"", b"")
     # RFC 9293 3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
     seg_len = len(seg.payload) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
-    return build_ipv4_tcp(
+    return build(
         dst, src, 0, ttl, seg.dst_port, seg.src_port, 0, (seg.seq + seg_len) & MASK,
         RST | ACK, 0, b"", b"",
     )  # fmt: skip
@@ -132,6 +156,9 @@ class Tcb:
     # grouped by the part that owns each field, not sorted
     __slots__ = (  # noqa: RUF023
         # ---- identity and life cycle (tcb.py)
+        "family",
+        "_build",
+        "_ip_overhead",
         "_closed_by_app",
         "_closed_emitted",
         "_ctl_out",
@@ -271,6 +298,8 @@ class Tcb:
         mtu: int,
         now: float,
         ts_offset: int | None = None,
+        family: int = 4,
+        flow_label: int = 0,
     ) -> None:
         """Use ``connect()`` or ``accept()``; this makes a CLOSED shell."""
         self.config = config
@@ -286,6 +315,14 @@ class Tcb:
         self._events: deque[TcpEvent] = deque()
         self._ctl_out: list[bytes] = []
         self._mtu = mtu
+        # the IP version: 4, or 6 (RFC 8200; the addresses are then 128-bit ints)
+        self.family = family
+        if family == 6:
+            self._build: PacketBuilder = ipv6_builder(flow_label)
+            self._ip_overhead = 60  # IPv6 + TCP headers (MSS = MTU - 60)
+        else:
+            self._build = build_ipv4_tcp
+            self._ip_overhead = 40
         iss &= MASK
         # ---- send sequence space (RFC 9293 3.3.1)
         self.iss = iss
@@ -326,7 +363,7 @@ class Tcb:
         self._ws_offered = False
         self._simultaneous = False
         # ---- options
-        self.rcv_mss = max(mtu - 40, 88)
+        self.rcv_mss = max(mtu - self._ip_overhead, 88)
         self.peer_mss = DEFAULT_MSS
         self.snd_mss = min(DEFAULT_MSS, self.rcv_mss)
         self.ts_ok = False
@@ -476,7 +513,7 @@ class Tcb:
         self._ident = (ident + 1) & 0xFFFF
         self.segs_out += 1
         self._ctl_out.append(
-            build_ipv4_tcp(
+            self._build(
                 self.local_addr,
                 self.remote_addr,
                 ident,
@@ -494,7 +531,9 @@ class Tcb:
 
     def _send_rst_for(self, seg: TcpSegment) -> None:
         """RST answering an unacceptable ACK (RFC 9293 3.10.7.3 / 3.10.7.4)."""
-        pkt = rst_for_unexpected(seg, self.remote_addr, self.local_addr, self.config.ttl)
+        pkt = rst_for_unexpected(
+            seg, self.remote_addr, self.local_addr, self.config.ttl, self._build
+        )
         if pkt is not None:
             self.segs_out += 1
             self._ctl_out.append(pkt)
