@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint pytest pytest-pure bench bench-tun system-deps clean
+.PHONY: setup demo test lint pytest pytest-pure conformance bench bench-tun system-deps clean
 
 setup: $(STAMP) aionetstack/_accel.stamp
 
@@ -46,6 +46,11 @@ pytest-pure: setup
 	AIONETSTACK_PURE_PYTHON=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/wire
 
 test: lint pytest pytest-pure
+
+# The differential suite alone (also part of `pytest`): every scenario against
+# Linux (in a private network namespace) and aionetstack, and the score. Root.
+conformance: setup
+	$(PY) -m tests.conformance
 
 bench: setup
 	$(PY) benchmarks/bench_wire.py
