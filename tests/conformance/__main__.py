@@ -2,7 +2,7 @@
 
 Prints one line per scenario (MATCH / DIFFER with its CONFORMANCE.md entry),
 the differences of the unexpected ones, and the summary line. ``-v`` prints
-both traces of every scenario that is not MATCH. Needs root (it creates a
+both traces of every scenario that is not MATCH, ``-vv`` of every scenario. Needs root (it creates a
 private network namespace for the kernel side).
 """
 
@@ -18,7 +18,13 @@ from .runner import cannot_run_reason, collect, summary, worker
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.conformance")
     parser.add_argument("names", nargs="*", help="scenarios to run (default: all)")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: traces of the scenarios that differ; -vv: of every scenario",
+    )
     parser.add_argument("--worker", choices=("linux", "stack"), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -42,7 +48,7 @@ def main() -> int:
         if (args.verbose and o.verdict != "MATCH") or not o.as_expected:
             for d in o.differences:
                 print(f"         {d}")
-        if args.verbose and o.verdict != "MATCH":
+        if args.verbose > 1 or (args.verbose and o.verdict != "MATCH"):
             steps = o.scenario.steps
             print("       linux:\n" + describe(o.linux, steps))  # type: ignore[arg-type]
             print("       aionetstack:\n" + describe(o.stack, steps))  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from .harness import Run, compare, play
+from .harness import Run, compare, play, step_starts
 from .scenarios import SCENARIOS
 from .script import Scenario
 
@@ -163,7 +163,7 @@ def collect(names: list[str] | None = None) -> tuple[dict[str, Outcome], dict[st
             f"{kind}: {r['error']}" for kind, r in (("linux", lin), ("aionetstack", ours))
             if r["error"]
         ) or None  # fmt: skip
-        diffs = compare(ev_l, ev_s, sc.tolerance)  # type: ignore[arg-type]
+        diffs = compare(ev_l, ev_s, sc.tolerance, step_starts(sc.steps))  # type: ignore[arg-type]
         outcomes[sc.name] = Outcome(sc, ev_l, ev_s, diffs, error)  # type: ignore[arg-type]
     return outcomes, data["linux"]["settings"]
 

@@ -54,6 +54,10 @@ RST_WINDOW = "N6-rst-window-zero"
 RST_FORM = "N7-rst-for-data-after-close"
 HALF_WINDOW = "N8-segments-bounded-by-half-window"
 ACCEPT_QUEUE = "N9-accept-queue-holds-backlog-plus-one"
+TW_ACK = "N10-time-wait-acks-data"
+OOO_FIN = "N11-out-of-order-fin-dropped"
+PRR = "N12-recovery-sending-without-prr"
+PERSIST = "N13-persist-timer-from-rto"
 # justified differences (deliberate choices)
 BATCH = "J1-ack-batching"
 URGENT = "J2-urgent-data-inline"
@@ -70,7 +74,8 @@ listen
 accept
 < . 1:101 ack 1 win 1000 {ack_opts}
 +0.1 read
-write 100
++0.1 write 100
++0.02 < . 101:101 ack 101 win 1000 {ack_opts}
 """,
         **kw,
     )  # type: ignore[arg-type]
@@ -429,9 +434,18 @@ read
         "ack/delayed_after_quickack",
         HS_NOTS
         + "\n".join(
-            f"+0.01 < . {1 + 100 * i}:{101 + 100 * i} ack 1 win 1000\n+0.01 read" for i in range(20)
+            f"+0.015 < . {1 + 100 * i}:{101 + 100 * i} ack 1 win 1000\n+0.005 read"
+            for i in range(16)
         )
-        + "\n+0.2 wait",
+        # past the 16 quick ACKs: pairs of small segments 5 ms apart, then a read
+        + "".join(
+            f"\n+0.1 < . {1601 + 200 * i}:{1701 + 200 * i} ack 1 win 1000"
+            f"\n+0.005 < . {1701 + 200 * i}:{1801 + 200 * i} ack 1 win 1000"
+            "\n+0.005 read"
+            for i in range(3)
+        )
+        + "\n+0.1 wait",
+        tolerance=0.01,
         expected_difference=QUICKACK,
     ),
     Scenario(
@@ -568,10 +582,11 @@ write 100
         HS_NOTS
         + """
 write 100
-< . 1:1 ack 101 win 0
-write 100
++0.02 < . 1:1 ack 101 win 0
++0.005 write 100
 +1.6 < . 1:1 ack 101 win 1000
 """,
+        expected_difference=PERSIST,
     ),
     Scenario(
         "persist/window_update_resumes",
@@ -583,17 +598,6 @@ write 100
 +0.1 < . 1:1 ack 101 win 1000
 +0.1 < . 1:1 ack 201 win 1000
 """,
-    ),
-    Scenario(
-        "persist/receiver_window_closes",
-        """
-listen
-< S 0:0 win 65535 <mss 1460,sackOK,wscale 7>
-< . 1:1 ack 1 win 1000
-accept
-"""
-        + "\n".join(f"+0.005 < . {1 + 1460 * i}:{1461 + 1460 * i} ack 1 win 1000" for i in range(8))
-        + "\n+0.1 read",
     ),
     # ------------------------------------------------- RST and SYN acceptability
     Scenario(
@@ -976,5 +980,149 @@ udp_recv
         """
 < icmp echo
 """,
+    ),
+]
+
+# more categories: listener corner cases, TIME-WAIT answers, congestion window, RACK
+SCENARIOS += [
+    Scenario(
+        "listener/rst_dropped",
+        """
+listen
+< R 0:0 win 0
+""",
+    ),
+    Scenario(
+        "listener/synack_gets_rst",
+        """
+listen
+< S. 0:0 ack 100 win 65535 <mss 1460>
+""",
+    ),
+    Scenario(
+        "listener/close_resets_queued_connection",
+        """
+listen
+< S 0:0 win 65535 <mss 1460,sackOK,wscale 7>
+< . 1:1 ack 1 win 1000
+close
+""",
+        expected_difference=RST_WINDOW,
+    ),
+    Scenario(
+        "close/time_wait_old_syn_gets_ack",
+        HS_NOTS
+        + """
+close
++0.02 < F. 1:1 ack 2 win 1000
++0.02 < S 0:0 win 65535 <mss 1460,sackOK,wscale 7>
+""",
+    ),
+    Scenario(
+        "close/time_wait_data_gets_ack",
+        HS_NOTS
+        + """
+close
++0.02 < F. 1:1 ack 2 win 1000
++0.02 < . 2:102 ack 2 win 1000
+""",
+        expected_difference=TW_ACK,
+    ),
+    Scenario(
+        "close/rst_in_close_wait",
+        HS_NOTS
+        + """
+< F. 1:1 ack 1 win 1000
+read
+< R. 2:2 ack 1 win 0
+read
+""",
+    ),
+    Scenario(
+        "close/rst_in_last_ack",
+        HS_NOTS
+        + """
+< F. 1:1 ack 1 win 1000
+read
+close
++0.02 < R. 2:2 ack 2 win 0
+""",
+    ),
+    Scenario(
+        "close/fin_wait_1_data_acked_then_fin",
+        HS_NOTS
+        + """
+write 100
+close
++0.02 < . 1:1 ack 101 win 1000
++0.02 < . 1:1 ack 102 win 1000
++0.02 < F. 1:1 ack 102 win 1000
+""",
+    ),
+    Scenario(
+        "data/out_of_order_fin",
+        HS_NOTS
+        + """
+< F. 101:101 ack 1 win 1000
+< . 1:101 ack 1 win 1000
+read
+""",
+        expected_difference=OOO_FIN,
+    ),
+    Scenario(
+        "send/peer_mss_above_our_mtu",
+        """
+listen
+< S 0:0 win 65535 <mss 9000,sackOK,wscale 7>
+< . 1:1 ack 1 win 1000
+accept
+write 3000
++0.02 < . 1:1 ack 3001 win 1000
+""",
+        nodelay=True,
+    ),
+    Scenario(
+        "send/initial_cwnd_10_segments",
+        """
+listen
+< S 0:0 win 65535 <mss 1000,sackOK,wscale 7>
+< . 1:1 ack 1 win 1000
+accept
+write 15000
++0.02 < . 1:1 ack 10001 win 1000
++0.02 < . 1:1 ack 15001 win 1000
+""",
+        nodelay=True,
+    ),
+    Scenario(
+        "recovery/rack_single_sack",
+        """
+listen
+< S 0:0 win 65535 <mss 1000,sackOK,wscale 7>
+< . 1:1 ack 1 win 1000
+accept
+write 4000
++0.02 < . 1:1 ack 1 win 1000 <sack 3001:4001>
++0.05 < . 1:1 ack 4001 win 1000
+""",
+        nodelay=True,
+        expected_difference=PRR,
+    ),
+    Scenario(
+        "recovery/sack_hole_filled_partially",
+        """
+listen
+< S 0:0 win 65535 <mss 1000,sackOK,wscale 7>
+< . 1:1 ack 1 win 1000
+accept
+write 6000
++0.02 < . 1:1 ack 1001 win 1000 <sack 3001:4001>
++0.03 < . 1:1 ack 1001 win 1000 <sack 3001:5001>
++0.03 < . 1:1 ack 1001 win 1000 <sack 3001:6001>
++0.03 < . 1:1 ack 2001 win 1000 <sack 3001:6001>
++0.03 < . 1:1 ack 6001 win 1000
+""",
+        nodelay=True,
+        tolerance=0.01,
     ),
 ]

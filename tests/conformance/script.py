@@ -2,7 +2,9 @@
 
 A scenario is a few lines of text, one step each. A line may start with
 ``+T``: wait T seconds (collecting the reactions of the step before) and then
-run the step. Without a prefix the wait is ``DEFAULT_GAP``. Steps:
+run the step. Without a prefix the wait is ``DEFAULT_GAP``; ``+0`` runs the
+step in the same event-loop turn as the one before (two segments arriving
+together, in one batch). Steps:
 
     < FLAGS SEQ[:END] [ack N] [win N] [urg N] [port +K] [badsum] [<OPTIONS>]
         a TCP segment from the scripted remote host. SEQ/END are relative to
