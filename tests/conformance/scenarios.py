@@ -58,6 +58,7 @@ TW_ACK = "N10-time-wait-acks-data"
 OOO_FIN = "N11-out-of-order-fin-dropped"
 PRR = "N12-recovery-sending-without-prr"
 PERSIST = "N13-persist-timer-from-rto"
+SYNACK_DATA = "N14-data-on-synack-off-by-one"
 # justified differences (deliberate choices)
 BATCH = "J1-ack-batching"
 URGENT = "J2-urgent-data-inline"
@@ -1124,5 +1125,50 @@ write 6000
 """,
         nodelay=True,
         tolerance=0.01,
+    ),
+]
+
+# request/response exchanges (Linux's pingpong mode) and a few odd handshakes
+SCENARIOS += [
+    Scenario(
+        "ack/pingpong_delays_ack_for_response",
+        HS_NOTS
+        + """
+< . 1:101 ack 1 win 1000
++0.005 read
++0.005 write 50
++0.02 < . 101:201 ack 51 win 1000
++0.01 read
++0.01 write 50
++0.02 < . 201:201 ack 101 win 1000
+""",
+        tolerance=0.01,
+        expected_difference=QUICKACK,
+    ),
+    Scenario(
+        "active_open/synack_with_data_ignored",
+        """
+connect
+< S. 0:100 ack 1 win 65535 <mss 1460,sackOK,wscale 7>
+read
+""",
+        expected_difference=SYNACK_DATA,
+    ),
+    Scenario(
+        "active_open/fin_in_syn_sent_ignored",
+        """
+connect
+< F. 0:0 ack 1 win 65535
++0.05 < S. 0:0 ack 1 win 65535 <mss 1460,sackOK,wscale 7>
+""",
+    ),
+    Scenario(
+        "data/window_probe_from_peer_gets_ack",
+        HS_NOTS
+        + """
+< . 0:0 ack 1 win 1000
+< . 0:1 ack 1 win 1000
+read
+""",
     ),
 ]
