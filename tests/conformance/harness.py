@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import errno
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import packets as P
 from .script import Scenario, Segment, Step
@@ -305,7 +304,3 @@ def describe(events: list[Event], steps: list[Step]) -> str:
         lines.append(f"{i:2d} {step.text}")
         lines.extend(f"     +{t:.3f} {x}" for s, t, x in events if s == i)
     return "\n".join(lines)
-
-
-def as_json(events: list[Event]) -> list[list[Any]]:
-    return [list(e) for e in events]

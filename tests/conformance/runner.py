@@ -43,6 +43,9 @@ def cannot_run_reason() -> str | None:
         return "needs root (unshare --net, a TUN device, per-namespace sysctls)"
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return "needs unshare (util-linux) and ip (iproute2)"
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"unshare --net refused: {probe.stderr.strip()}"
     return None
 
 

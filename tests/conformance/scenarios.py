@@ -411,6 +411,7 @@ read
 < F. 1:101 ack 1 win 1000
 +0.1 read
 """,
+        tolerance=0.01,
         expected_difference=QUICKACK,
     ),
     Scenario(
