@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint pytest pytest-pure docs bench bench-tun system-deps clean
+.PHONY: setup demo test lint pytest pytest-pure docs conformance bench bench-tun system-deps clean
 
 setup: $(STAMP) aionetstack/_accel.stamp
 
@@ -53,6 +53,11 @@ docs: setup
 	$(PY) -W error docs/api.py build/docs
 
 test: lint pytest pytest-pure docs
+
+# The differential suite alone (also part of `pytest`): every scenario against
+# Linux (in a private network namespace) and aionetstack, and the score. Root.
+conformance: setup
+	$(PY) -m tests.conformance
 
 bench: setup
 	$(PY) benchmarks/bench_wire.py
