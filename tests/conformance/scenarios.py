@@ -555,7 +555,7 @@ connect
 < S. 0:0 ack 1 win 65535 <mss 1460,sackOK,wscale 7>
 < . 1:1 ack 1 win 2
 write 1000
-+0.5 wait
++0.4 wait
 """,
         nodelay=True,
         expected_difference=SHRUNK,

@@ -229,7 +229,9 @@ class TestRetransmission:
             c.handle_timer(t)
             if output(c, t):
                 times.append(t)
-        assert times == pytest.approx([0.2, 0.6, 1.4])
+        # RTO = SRTT (1 ms, the handshake's) + 200 ms (Linux: the floor is on the
+        # variance term), doubled per expiry
+        assert times == pytest.approx([0.201, 0.603, 1.407])
         assert c.state is TcpState.CLOSED
         assert isinstance(c.error, TimeoutError) and c.error.errno == errno.ETIMEDOUT
         assert isinstance(all_events(c)[-1], ConnectionClosed)
@@ -265,12 +267,12 @@ class TestPersist:
         c.send(b"x" * 100, 0.0)
         assert output(c, 0.0) == []
         t1 = c.get_timer()
-        assert t1 == pytest.approx(0.2)
+        assert t1 == pytest.approx(0.201)  # the RTO: SRTT 1 ms + 200 ms
         c.handle_timer(t1)  # type: ignore[arg-type]
         (probe,) = output(c, t1)  # type: ignore[arg-type]
         assert probe.seq == UNA - 1 and len(probe.payload) == 0
         t2 = c.get_timer()
-        assert t2 == pytest.approx(0.2 + 0.4)
+        assert t2 == pytest.approx(0.201 + 0.402)
         # the window opens: data flows, persist stops
         c.receive(segment(seq=RCV, ack=UNA, window=1000), 0.3)
         (s,) = output(c, 0.3)
@@ -437,7 +439,7 @@ class TestSenderSws:
         c.send(b"x" * 3000, 0.02)
         assert output(c, 0.02) == []  # 1000 < max window / 2: SWS avoidance holds it
         t = c.get_timer()
-        assert t == pytest.approx(0.02 + 0.2)
+        assert t == pytest.approx(0.02 + 0.201)  # the persist timer: the RTO
         c.handle_timer(t)  # type: ignore[arg-type]
         (s,) = output(c, t)  # type: ignore[arg-type]
         assert len(s.payload) == 1000 and s.seq == UNA
@@ -460,7 +462,8 @@ class TestTailLossProbe:
         c.handle_timer(t)  # type: ignore[arg-type]
         (probe,) = output(c, t)  # type: ignore[arg-type]
         assert probe.seq == UNA + 13140 and len(probe.payload) == 1460  # RFC 8985 7.3
-        assert c.get_timer() == pytest.approx(t + 0.2)  # type: ignore[operator]  # the RTO, re-armed
+        rto = c.tcp_info().rto  # SRTT + 200 ms (Linux's floor on the variance term)
+        assert c.get_timer() == pytest.approx(t + rto)  # type: ignore[operator]  # re-armed
         # the probe's SACK reveals the tail loss: recovery starts at once
         c.receive(segment(seq=RCV, ack=UNA + 2920, sack_blocks=((UNA + 13140, UNA + 14600),)), 1.03)
         (rtx,) = output(c, 1.03)[:1]

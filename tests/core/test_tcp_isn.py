@@ -50,7 +50,11 @@ class TestRtt:
     def test_floor_ceiling_and_backoff(self) -> None:
         r = RttEstimator(1.0, 0.2, 120.0)
         r.sample(0.001)
-        assert r.rto == 0.2
+        # RFC 6298 2.3 with Linux's floor on the variance term: SRTT + 200 ms
+        assert r.rto == pytest.approx(0.201)
+        r2 = RttEstimator(1.0, 0.2, 120.0)
+        r2.sample(0.5)  # a long path: SRTT + 4 * RTTVAR, above the floor
+        assert r2.rto == pytest.approx(0.5 + 4 * 0.25)
         for _ in range(12):
             r.on_timeout()
         assert r.current() == 120.0

@@ -306,7 +306,11 @@ class TcpConnection(HandshakePart):
             if in_flight and (in_flight >= self._cc.cwnd or in_flight >= self.snd_wnd):
                 return out
         tsval = self._ts_val(now) if self.ts_ok else 0
-        sack = self._sack_blocks() if (self._dsack is not None or self._reasm.bytes) else None
+        sack = (
+            self._sack_blocks()
+            if (self._dsack is not None or self._reasm.bytes or self._ooo_fin_off >= 0)
+            else None
+        )
         pipe = -1
         sack_recovery = self._in_recovery and self.sack_ok
         if sack_recovery:
@@ -350,7 +354,9 @@ class TcpConnection(HandshakePart):
                 seq = self.snd_max
             if self._ack_now or self._dsack is not None or sack:
                 sack = (
-                    self._sack_blocks() if (self._dsack is not None or self._reasm.bytes) else None
+                    self._sack_blocks()
+                    if (self._dsack is not None or self._reasm.bytes or self._ooo_fin_off >= 0)
+                    else None
                 )
             out.append(self._segment(seq, ACK, b"", tsval, sack))
         if self._freed:
@@ -425,7 +431,7 @@ class TcpConnection(HandshakePart):
 
     def _fast_path(self, seg: TcpSegment, now: float) -> bool:
         """Header prediction (Linux tcp_rcv_established). False: take the slow path."""
-        if self._reasm.bytes or self._in_recovery or seg.sack_blocks:
+        if self._reasm.bytes or self._in_recovery or seg.sack_blocks or self._ooo_fin_off >= 0:
             return False
         ack = seg.ack
         snd_una = self.snd_una

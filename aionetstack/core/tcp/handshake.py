@@ -34,7 +34,6 @@ from aionetstack.core.tcp.timers import INF
 from aionetstack.wire.seq import seq_diff
 from aionetstack.wire.tcp import (
     ACK,
-    FIN,
     RST,
     SYN,
     TcpSegment,
@@ -168,8 +167,8 @@ class HandshakePart(TimeoutPart):
                 self._tm.delack = now + self.config.delayed_ack
             else:
                 self._ack_now = True
-            if len(seg.payload) or flags & FIN:
-                self._process_data_and_fin(seg, now)
+            # data or FIN on a SYN-ACK is not taken (Linux tcp_rcv_synsent_state_process
+            # frees the segment without Fast Open): the peer sends it again
         else:
             # RFC 9293 3.10.7.3: simultaneous open: SYN-RECEIVED, send SYN-ACK
             self._set_state(SYN_RECEIVED, "SYN received in SYN-SENT (simultaneous open)", now)

@@ -81,8 +81,11 @@ class RackTlpPart(SenderPart):
             if pto < 0.01:
                 pto = 0.01  # Linux TCP_TIMEOUT_MIN
         t = now + pto
-        # RFC 8985 7.2: PTO = min(PTO, RTO); a probe no earlier than the RTO is no probe
-        self._tm.tlp = t if t < self._tm.rtx else INF
+        # RFC 8985 7.2: PTO = min(PTO, RTO): when the RTO comes first the probe takes
+        # its place (Linux tcp_schedule_loss_probe: one timer, the loss probe at the
+        # RTO's time), and the RTO proper is re-armed after the probe
+        rtx = self._tm.rtx
+        self._tm.tlp = t if t < rtx else rtx
 
     def _on_tlp(self, now: float) -> None:
         """RFC 8985 7.3: the PTO expired: send one probe (new data, or the last segment)."""
@@ -114,6 +117,7 @@ class RackTlpPart(SenderPart):
                 flags |= FIN
             seq = self.snd_nxt
             out.append(self._segment(seq, flags, bytes(self._sbuf[off : off + n]), tsval, None))
+            self._last_seg_start = seq
             nxt = (seq + n + (1 if flags & FIN else 0)) & MASK
             self.snd_nxt = nxt
             if seq_diff(nxt, self.snd_max) > 0:
@@ -121,11 +125,15 @@ class RackTlpPart(SenderPart):
             self.bytes_sent += n
             self.data_segs_out += 1
         else:
-            # retransmit the highest-sequence segment
+            # retransmit the highest-sequence segment as it was sent (Linux
+            # tcp_send_loss_probe: the last skb of the retransmission queue)
             end = self.snd_max
             fin = self._fin_queued and seq_diff(end, self._fin_seq) > 0
             data_end = self._fin_seq if fin else end
-            n = min(mss, seq_diff(data_end, self.snd_una))
+            start = self._last_seg_start
+            if seq_diff(start, self.snd_una) < 0 or seq_diff(start, data_end) >= 0:
+                start = self.snd_una
+            n = min(mss, seq_diff(data_end, start))
             seq = (data_end - n) & MASK
             off = seq_diff(seq, self._sbuf_seq)
             if off < 0 or n < 0:

@@ -143,20 +143,55 @@ class ReceiverPart(Tcb):
             self.remote_port, seq, rcv_nxt if flags & ACK else 0, flags, win, opts, payload,
         )  # fmt: skip
 
+    def _send_rst(self, now: float) -> None:
+        """Queue an RST for the current connection (abort / close with unread data)."""
+        # RFC 9293 3.10.5 / Linux tcp_send_active_reset: SEQ=SND.NXT, RST+ACK, and
+        # (RFC 7323 3.2: every segment once negotiated) the timestamp option, and
+        # the window as on any segment it sends (tcp_transmit_skb)
+        opts = TS_OPT.pack(TS_WORD, self._ts_val(now), self.ts_recent) if self.ts_ok else b""
+        ident = self._ident
+        self._ident = (ident + 1) & 0xFFFF
+        self.segs_out += 1
+        self._ctl_out.append(
+            self._build(
+                self.local_addr,
+                self.remote_addr,
+                ident,
+                self.config.ttl,
+                self.local_port,
+                self.remote_port,
+                self.snd_max if self._syn_acked else self.snd_nxt,
+                self.rcv_nxt,
+                RST | ACK,
+                self._rcv_window_raw(),
+                opts,
+                b"",
+            )
+        )
+
     def _sack_blocks(self) -> list[tuple[int, int]]:
         """RFC 2018 4 (most recent first) with RFC 2883 DSACK as the first block."""
         out: list[tuple[int, int]] = []
         if self._dsack is not None:
             out.append(self._dsack)
         limit = 3 if self.ts_ok else 4  # what fits beside the timestamp option
-        if self._reasm.bytes and self.sack_ok:
+        fin_off = self._ooo_fin_off
+        if (self._reasm.bytes or fin_off >= 0) and self.sack_ok:
             base = self.rcv_nxt - self._rcv_off
             reasm = self._reasm
             room = limit - len(out)
             seen: list[tuple[int, int]] = []
+            if fin_off >= 0:
+                # an out-of-order FIN is SACKed as the byte it occupies (Linux
+                # queues it like data), with the data block it ends, if any
+                blk = reasm.block_containing(fin_off - 1) if fin_off else None
+                if blk is not None and blk[1] == fin_off:
+                    seen.append((blk[0], fin_off + 1))
+                else:
+                    seen.append((fin_off, fin_off + 1))
             for off in self._sack_recent:
                 blk = reasm.block_containing(off)
-                if blk is not None and blk not in seen:
+                if blk is not None and blk not in seen and (blk[0], blk[1] + 1) not in seen:
                     seen.append(blk)
                     if len(seen) >= room:
                         break
@@ -164,7 +199,7 @@ class ReceiverPart(Tcb):
                 # then other held blocks, lowest first (RFC 2018 4: a peer may
                 # need them after ACK losses)
                 for blk in reasm.iter_blocks():
-                    if blk not in seen:
+                    if blk not in seen and (blk[0], blk[1] + 1) not in seen:
                         seen.append(blk)
                         if len(seen) >= room:
                             break
@@ -297,15 +332,33 @@ class ReceiverPart(Tcb):
     def _on_fin(self, now: float) -> None:
         """Eighth check: FIN (RFC 9293 3.10.7.4)."""
         self.rcv_nxt = (self.rcv_nxt + 1) & MASK
+        filled_gap = self._ooo_fin_off >= 0  # the FIN had arrived out of order
         self._ooo_fin_off = -1
-        self._ack_now = True
         st = self.state
         if not self.eof_received:
             self.eof_received = True
             self._events.append(EofReceived())
         if st is ESTABLISHED or st is SYN_RECEIVED:
+            # Linux tcp_fin: CLOSE-WAIT in interactive (pingpong) mode, the ACK only
+            # scheduled: the application's answer (data, FIN) will likely carry it.
+            # At once when no data ever came (Linux's ACK timeout, ato, is still 0)
+            # and for what always is (two full segments, out of order).
+            self._pingpong = True
+            if (
+                self._last_rcv_data == -INF
+                or self._rcv_unacked > self._rcv_mss_est
+                or self._reasm.bytes
+                or filled_gap
+            ):
+                self._ack_now = True
+            else:
+                self._ack_now = False
+                if self._tm.delack == INF:
+                    self._tm.delack = now + self.config.delayed_ack
             self._set_state(CLOSE_WAIT, "FIN received", now)
-        elif st is FIN_WAIT_1:
+            return
+        self._ack_now = True
+        if st is FIN_WAIT_1:
             if self._fin_acked:
                 self._set_state(TIME_WAIT, "FIN received", now)
             else:

@@ -270,6 +270,9 @@ class RecoveryPart(RackTlpPart):
         # now the cumulative ACKs of the batch have shrunk the flight to the hole
         # and what is SACKed above it (Linux takes cwnd, tcp_reno_ssthresh)
         flight = self._flight_at_flush
+        cwnd = self._cc.cwnd
+        if flight > cwnd:
+            flight = cwnd  # SACKed data above old holes is not in flight (Linux: cwnd)
         if self.sack_ok:
             self._begin_episode(now)
             self._cc.on_loss_sack(now, flight)

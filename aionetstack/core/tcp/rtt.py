@@ -51,7 +51,13 @@ class RttEstimator:
             self.srtt = (1.0 - RTT_ALPHA) * self.srtt + RTT_ALPHA * r
             if r < self.min_rtt:
                 self.min_rtt = r
-        rto = self.srtt + max(CLOCK_GRANULARITY, RTT_K * self.rttvar)
+        # RFC 6298 2.3 RTO = SRTT + max(G, K*RTTVAR), with the floor where Linux puts
+        # it (tcp_rtt_estimator: rttvar_us >= tcp_rto_min): on the variance term,
+        # so a 50 ms path times out after 250 ms, not 200 ms (fewer spurious RTOs)
+        var = RTT_K * self.rttvar
+        if var < self.rto_min:
+            var = self.rto_min
+        rto = self.srtt + (var if var > CLOCK_GRANULARITY else CLOCK_GRANULARITY)
         # RFC 6298 2.4 (floor; Linux TCP_RTO_MIN 200 ms) and 2.5 (ceiling)
         if rto < self.rto_min:
             rto = self.rto_min

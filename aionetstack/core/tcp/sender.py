@@ -182,6 +182,7 @@ class SenderPart(ReceiverPart):
                         self._snd_sml = nxt  # Linux tcp_minshall_update
                 if not is_rtx or seq_diff(nxt, self.snd_max) > 0:
                     self.snd_max = nxt
+                    self._last_seg_start = snd_nxt
                     if self._rtt_seq < 0 and not self.ts_ok and self._retransmits == 0:
                         # RFC 6298 3 / Karn: time one new segment
                         self._rtt_seq = nxt

@@ -197,6 +197,7 @@ class Tcb:
         "_sbuf",
         "_sbuf_seq",
         "_snd_sml",
+        "_last_seg_start",
         "_last_send",
         "_pace_next",
         "_sws_override",
@@ -338,6 +339,8 @@ class Tcb:
         self._sbuf_seq = (iss + 1) & MASK
         # end of the last small (sub-MSS) segment sent (Linux snd_sml, Minshall's Nagle)
         self._snd_sml = (iss + 1) & MASK
+        # where the last new segment sent starts (what a tail loss probe resends)
+        self._last_seg_start = (iss + 1) & MASK
         # when the last data segment was sent (Linux tp->lsndtime; set at ESTABLISHED)
         self._last_send = now
         # pacing: when the next paced segment may leave (Linux EDT)
@@ -503,31 +506,6 @@ class Tcb:
     def _ts_val(self, now: float) -> int:
         # RFC 7323 5.4: a ms clock plus a per-connection offset
         return (int(now * 1000.0) + self._ts_offset) & MASK
-
-    def _send_rst(self, now: float) -> None:
-        """Queue an RST for the current connection (abort / close with unread data)."""
-        # RFC 9293 3.10.5 / Linux tcp_send_active_reset: SEQ=SND.NXT, RST+ACK, and
-        # (RFC 7323 3.2: every segment once negotiated) the timestamp option
-        opts = TS_OPT.pack(TS_WORD, self._ts_val(now), self.ts_recent) if self.ts_ok else b""
-        ident = self._ident
-        self._ident = (ident + 1) & 0xFFFF
-        self.segs_out += 1
-        self._ctl_out.append(
-            self._build(
-                self.local_addr,
-                self.remote_addr,
-                ident,
-                self.config.ttl,
-                self.local_port,
-                self.remote_port,
-                self.snd_max if self._syn_acked else self.snd_nxt,
-                self.rcv_nxt,
-                RST | ACK,
-                0,
-                opts,
-                b"",
-            )
-        )
 
     def _send_rst_for(self, seg: TcpSegment) -> None:
         """RST answering an unacceptable ACK (RFC 9293 3.10.7.3 / 3.10.7.4)."""

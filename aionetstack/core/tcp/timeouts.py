@@ -46,10 +46,12 @@ class TimeoutPart(RecoveryPart):
             elif self.state is FIN_WAIT_2:
                 self._set_state(CLOSED, "FIN-WAIT-2 timeout (tcp_fin_timeout)", now)
             return
-        if now >= self._tm.rtx:
-            self._on_rto(now)
-        elif now >= self._tm.tlp:
+        tm = self._tm
+        if now >= tm.tlp and tm.tlp <= tm.rtx:
+            # the probe comes first, even when due with the RTO (RFC 8985 7.2)
             self._on_tlp(now)
+        if now >= tm.rtx and not self._tlp_probe:
+            self._on_rto(now)
         if now >= self._tm.reo:
             self._on_reo_timer(now)
         if now >= self._tm.delack:
