@@ -179,6 +179,10 @@ class NewReno:
 
 def make_congestion_control(name: str, mss: int, initial_segments: int) -> CongestionControl:
     """Factory keyed by config.congestion_control."""
+    if name == "cubic":
+        from aionetstack.core.tcp.cubic import Cubic  # here: cubic.py imports this module
+
+        return Cubic(mss, initial_segments)
     if name != "newreno":
         raise ValueError(f"unknown congestion control {name!r}")
     return NewReno(mss, initial_segments)
