@@ -63,6 +63,7 @@ import asyncio
 import csv
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -408,8 +409,9 @@ def print_table(results: list[Result], directions: list[str]) -> None:
 
     cells = sorted({(r.algo, r.rtt_ms, r.loss_pct) for r in results})
     print()
-    print("medians over seeds (goodput MB/s at the receiver; RTO: the sender's expirations per")
-    print("transfer; stall: longest interval without progress, max over seeds, seconds)")
+    print("medians over seeds (goodput MB/s at the receiver; ratio: of the medians; RTO: the")
+    print("sender's expirations per transfer; stall: longest interval without progress at the")
+    print("receiver, max over seeds, seconds; dir out: our sender, in: our receiver)")
     head = (
         f"{'algo':<8} {'dir':<4} {'RTT':>5} {'loss':>5} {'ours':>8} {'Linux':>8} {'ratio':>6}"
         f" {'RTO ours':>8} {'Linux':>6} {'stall ours':>10} {'Linux':>6}  n  targets (our sender)"
@@ -527,6 +529,22 @@ def write_plots(
         print(f"plot: {path}")
 
 
+def check_linux(algos: list[str], plots: str) -> None:
+    """Exit early if the kernel lacks an algorithm (root may load its module)."""
+    for algo in algos:
+        name = LINUX_NAME.get(algo, algo)
+        with socket.socket() as s:
+            try:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, name.encode())
+            except OSError as exc:
+                sys.exit(f"bench_loss: the kernel has no TCP_CONGESTION {name!r} ({exc})")
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("warning: no matplotlib, no plots (pip install 'aionetstack[plot]')")
+
+
 def parse_list(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x]
 
@@ -567,6 +585,7 @@ def main() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     for cmd in REF_RULES:
         subprocess.run(cmd.split(), check=True)
+    check_linux(algos, args.plots)
 
     print(
         f"aionetstack vs Linux over TUN: {size / MiB:g} MiB, RTT {rtts} ms, loss {losses} %, "
