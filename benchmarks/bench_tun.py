@@ -157,6 +157,16 @@ async def bench_bulk_in(stack: Any, size: int) -> float:
     return size / float(out) / 1e6
 
 
+async def write_all(writer: asyncio.StreamWriter, size: int, chunk: bytes) -> None:
+    """Write `size` bytes, `chunk` after `chunk` (waiting for the buffer to drain), then EOF."""
+    left = size
+    while left > 0:
+        writer.write(chunk[: min(left, len(chunk))])
+        left -= len(chunk)
+        await writer.drain()
+    writer.write_eof()
+
+
 async def bench_bulk_out(stack: Any, size: int) -> float:
     """stack -> kernel: the stack writes `size` bytes to a kernel sink, waits for its count."""
     peer = await asyncio.to_thread(Peer, "sink")
@@ -165,12 +175,7 @@ async def bench_bulk_out(stack: Any, size: int) -> float:
         t0 = time.perf_counter()
         c0 = time.process_time()
         reader, writer = await stack.open_connection(KERNEL_IP, peer.port)
-        left = size
-        while left > 0:
-            writer.write(chunk[: min(left, len(chunk))])
-            left -= len(chunk)
-            await writer.drain()
-        writer.write_eof()
+        await write_all(writer, size, chunk)
         count = int.from_bytes(await reader.read(), "big")
         elapsed = time.perf_counter() - t0
         CPU.append(time.process_time() - c0)
