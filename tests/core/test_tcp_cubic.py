@@ -271,7 +271,7 @@ def test_idle_restart_shifts_the_epoch_by_the_idle_time() -> None:
         if idle:
             # the last ACK at ``now``; data goes out again ``idle`` later
             if restart:
-                c.on_idle_restart(now + idle)
+                c.on_idle_restart(now + idle, idle)
                 assert c.epoch_start == pytest.approx(epoch + idle)
             now += idle
         for _ in range(10):
@@ -286,11 +286,11 @@ def test_idle_restart_shifts_the_epoch_by_the_idle_time() -> None:
     c = in_ca(1000)
     lose(c, 0.0)
     now = ack_rtt(c, 0.0, 0.1)
-    c.on_idle_restart(now + 0.2)
-    c.on_idle_restart(now + 0.25)  # 0.25 s more would put the epoch after now
+    c.on_idle_restart(now + 0.2, 0.2)
+    c.on_idle_restart(now + 0.25, 0.25)  # 0.25 s more would put the epoch after now
     assert c.epoch_start == pytest.approx(now + 0.25)
     fresh = Cubic(MSS)
-    fresh.on_idle_restart(10.0)
+    fresh.on_idle_restart(10.0, 10.0)
     assert fresh.epoch_start is None
 
 

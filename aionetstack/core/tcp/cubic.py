@@ -346,13 +346,14 @@ class Cubic:
                 self._css = True
                 self._css_rounds = 0
 
-    def on_idle_restart(self, now: float) -> None:
+    def on_idle_restart(self, now: float, idle: float) -> None:
         # Linux cubictcp_cwnd_event (CA_EVENT_TX_START) / RFC 9438 5.8: the idle
-        # time (nothing in flight since the last ACK) is left out of t
-        if self._epoch_start is not None:
-            idle = now - self._last_ack
-            if idle > 0.0:
-                self._epoch_start = min(self._epoch_start + idle, now)
+        # time (since the last data sent, Linux's lsndtime) is left out of t
+        if self._epoch_start is not None and idle > 0.0:
+            self._epoch_start = min(self._epoch_start + idle, now)
+
+    def restart_cwnd_after_idle(self) -> bool:
+        return True  # Linux tcp_cwnd_restart applies to cubic
 
     # ------------------------------------------------------------ internals
 
