@@ -289,7 +289,8 @@ class TestKeepalive:
             c.handle_timer(t)
             for s in output(c, t):
                 probes.append((t, s.seq))
-        assert probes == [(10.0, UNA - 1), (11.0, UNA - 1), (12.0, UNA - 1)]
+        # then Linux's tcp_keepalive_timer resets the connection (an RST at SND.MAX)
+        assert probes == [(10.0, UNA - 1), (11.0, UNA - 1), (12.0, UNA - 1), (13.0, UNA)]
         assert isinstance(c.error, TimeoutError)
 
     def test_answer_resets(self) -> None:

@@ -61,6 +61,7 @@ from aionetstack.core.tcp.tcb import (
     LAST_ACK,
     MASK,
     MIN_PMTU,
+    OOW_RATE_LIMIT,
     RECEIVING_STATES,
     SENDING_STATES,
     SYN_RECEIVED,
@@ -564,6 +565,11 @@ class TcpConnection(HandshakePart):
                 # RFC 9293 3.10.7.4: ACK the retransmitted FIN, restart 2 MSL
                 self._ack_now = True
                 self._tm.time_wait = now + self.config.time_wait
+            elif plen and now - self._oow_last >= OOW_RATE_LIMIT:
+                # Linux tcp_timewait_state_process: any other segment is answered
+                # with an ACK (rate-limited, tcp_timewait_check_oow_rate_limit)
+                self._oow_last = now
+                self._ack_now = True
             return
         if plen or flags & FIN:
             self._process_data_and_fin(seg, now)

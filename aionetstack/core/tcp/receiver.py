@@ -253,8 +253,9 @@ class ReceiverPart(Tcb):
             self.dropped += 1
             return
         if plen and self._closed_by_app:
-            # Linux tcp_rcv_state_process: data for a closed socket resets it
-            self._send_rst(now)
+            # Linux tcp_rcv_state_process: data for a closed socket resets it, with
+            # the reset that answers the segment (tcp_v4_send_reset: <SEQ=SEG.ACK><RST>)
+            self._send_rst_for(seg)
             self._set_state(CLOSED, "data after close (RST)", now)
             return
         seq = seg.seq

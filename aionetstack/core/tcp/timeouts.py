@@ -166,6 +166,8 @@ class TimeoutPart(RecoveryPart):
             self._tm.keepalive = now + cfg.keepalive_idle
             return
         if self._ka_probes >= cfg.keepalive_count:
+            # Linux tcp_keepalive_timer: tcp_send_active_reset, then tcp_write_err
+            self._send_rst(now)
             self._fail(self._timeout_error(), "keepalive probes unanswered", now)
             return
         self._ka_probes += 1
