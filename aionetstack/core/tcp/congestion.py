@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from aionetstack.core.tcp.bbr import Bbr
 from aionetstack.core.tcp.rate import RateSample
 
 
@@ -169,6 +170,8 @@ class NewReno:
 
 def make_congestion_control(name: str, mss: int, initial_segments: int) -> CongestionControl:
     """Factory keyed by config.congestion_control."""
+    if name == "bbr":
+        return Bbr(mss, initial_segments)
     if name != "newreno":
         raise ValueError(f"unknown congestion control {name!r}")
     return NewReno(mss, initial_segments)
