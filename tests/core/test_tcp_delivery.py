@@ -227,3 +227,18 @@ def test_records_are_pruned_by_the_cumulative_ack_in_long_runs() -> None:
         now += 0.001
         assert len(e) <= 5
     assert e.delivered == 4996 * MSS
+
+
+def test_retransmissions_on_a_lossy_link_never_inflate_the_rate() -> None:
+    p = Path(FixedWindow(40 * MSS), rate=1e6, rtt=0.02, loss=0.02, seed=3)
+    excess: list[int] = []
+    # records never outnumber the segments outstanding (SND.NXT - SND.UNA)
+    p.observer = lambda now, rs: excess.append(len(p.est) - (p.snd_nxt - p.una) // MSS)
+    p.run(3.0)
+    assert max(excess) <= 0
+    assert p.retransmits > 30
+    rates = [rs.rate for t, rs in p.samples if t > 0.15]
+    assert max(rates) <= 1e6 * 1.01
+    assert sum(rates) / len(rates) > 0.8e6
+    # every byte is counted once, retransmitted or not
+    assert p.est.delivered == p.una + MSS * len(p.delivered_offs)
