@@ -39,7 +39,7 @@ _POSITIVE_FLOATS = (
     "keepalive_interval",
 )
 _NON_NEGATIVE_FLOATS = ("icmp_rate_limit", "time_wait", "fin_timeout")
-CONGESTION_CONTROLS = ("newreno", "cubic")
+CONGESTION_CONTROLS = ("newreno", "cubic", "bbr")
 
 
 @attrs.frozen(kw_only=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from aionetstack.core.tcp.bbr import Bbr
 from aionetstack.core.tcp.rate import RateSample
 
 
@@ -183,6 +184,8 @@ def make_congestion_control(name: str, mss: int, initial_segments: int) -> Conge
         from aionetstack.core.tcp.cubic import Cubic  # here: cubic.py imports this module
 
         return Cubic(mss, initial_segments)
+    if name == "bbr":
+        return Bbr(mss, initial_segments)
     if name != "newreno":
         raise ValueError(f"unknown congestion control {name!r}")
     return NewReno(mss, initial_segments)
