@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 
 from aionetstack.core.config import StackConfig
+from aionetstack.core.tcp.congestion import NewReno
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.recovery_state import Episode, RackState, UndoState, Xmit
 from aionetstack.core.tcp.scoreboard import SackScoreboard
 from aionetstack.core.tcp.states import TRANSITIONS, TcpState
+from aionetstack.core.tcp.tcb import new_rate_estimator
 from aionetstack.core.tcp.timers import INF
 
 UNA = 0xFFFFF000  # near the wrap, so every comparison crosses it
@@ -201,3 +203,60 @@ def test_an_illegal_transition_fails_loudly() -> None:
     with pytest.raises(AssertionError, match="illegal TCP transition SYN-SENT -> TIME-WAIT"):
         c._set_state(TcpState.TIME_WAIT, "test", 1.0)
     assert c.state is TcpState.SYN_SENT
+
+
+# ------------------------------------------------- deliveries for rate samples
+
+
+def test_scoreboard_reports_newly_sacked_ranges_once() -> None:
+    sb = SackScoreboard()
+    got: list[tuple[int, int]] = []
+
+    def add(a: int, b: int) -> None:
+        got.append((a, b))
+
+    sb.update(((s(1000), s(2000)),), s(0), UNA, s(10000), UNA, add)
+    assert got == [(s(1000), s(2000))]
+    got.clear()
+    # overlapping the old block and a new one: only the new bytes
+    sb.update(((s(1500), s(3000)), (s(5000), s(6000))), s(0), UNA, s(10000), UNA, add)
+    assert got == [(s(2000), s(3000)), (s(5000), s(6000))]
+    got.clear()
+    sb.update(((s(1000), s(3000)),), s(0), UNA, s(10000), UNA, add)
+    assert got == []  # nothing new
+    # a cumulative ACK to 5500 delivers only what was not SACKed already
+    sb.deliver_cumulative(UNA, s(5500), add)
+    assert got == [(s(0), s(1000)), (s(3000), s(5000))]
+
+
+def test_rate_samples_reach_the_congestion_controller() -> None:
+    from aionetstack.core.sim import SimLink, Simulator
+    from aionetstack.core.tcp.rate import RateSample
+
+    sim = Simulator(seed=3)
+    link = SimLink(delay=0.005, rate=10e6)
+    client, server = sim.tcp_pair(StackConfig(), link=link)
+    conn = client.connect(server.addr, server.port)
+    sim.run(until=0.1)
+    samples: list[RateSample] = []
+
+    class Spy(NewReno):
+        wants_rate_samples = True
+
+        def on_rate_sample(self, rs: RateSample, now: float) -> None:
+            samples.append(rs)
+
+    spy = Spy(conn.tcp_info().snd_mss, 10)
+    spy.cwnd, spy.ssthresh = conn._cc.cwnd, conn._cc.ssthresh
+    conn._cc = spy
+    conn._rate = new_rate_estimator(spy)
+    conn.send(b"x" * 400_000, sim.now)
+    sim.run(until=sim.now + 2.0)
+    assert conn.tcp_info().bytes_acked == 400_000
+    rates = [rs.rate for rs in samples if rs.rate and not rs.is_app_limited]
+    assert rates, "no rate sample"
+    # never faster than the 10 MB/s bottleneck, and close to it once the pipe fills
+    assert max(rates) <= 10e6 * 1.02
+    assert max(rates) >= 10e6 * 0.8
+    assert samples[-1].total_delivered >= 400_000
+    assert 0.8 * 10e6 <= conn.tcp_info().delivery_rate <= 1.02 * 10e6

@@ -203,6 +203,8 @@ class Bbr:
         "ssthresh",
     )
 
+    wants_rate_samples = True
+
     name = "bbr"
 
     def __init__(self, mss: int, initial_segments: int = 10, seed: int | None = None) -> None:

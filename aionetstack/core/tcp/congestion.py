@@ -46,6 +46,9 @@ class CongestionControl(Protocol):
     mss: int
     #: Bytes per second the sender should pace at; 0.0 means no pacing.
     pacing_rate: float
+    #: Whether the connection should estimate the delivery rate and call
+    #: ``on_rate_sample`` (it costs per-segment work; NewReno does not need it).
+    wants_rate_samples: bool
 
     def on_rate_sample(self, rs: RateSample, now: float) -> None:
         """Once per ACK, after the ACK's other calls: its delivery-rate sample."""
@@ -96,6 +99,7 @@ class NewReno:
 
     name = "reno"
     pacing_rate = 0.0
+    wants_rate_samples = False
 
     def __init__(self, mss: int, initial_segments: int = 10) -> None:
         self.mss = mss

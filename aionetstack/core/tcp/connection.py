@@ -43,6 +43,7 @@ from collections.abc import Callable
 
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.congestion import make_congestion_control
+from aionetstack.core.tcp.delivery import DeliveryRateEstimator
 from aionetstack.core.tcp.events import (
     SendSpace,
     TcpEvent,
@@ -69,6 +70,7 @@ from aionetstack.core.tcp.tcb import (
     TCP_MIN_MSS,
     TIME_WAIT,
     TS_LEN,
+    new_rate_estimator,
     rst_for_unexpected,
 )
 from aionetstack.core.tcp.timers import INF
@@ -469,9 +471,12 @@ class TcpConnection(HandshakePart):
             self._tm.persist = INF
             self._persist_backoff = 0
         if d > 0:
+            prior_in_flight = (self.snd_max - snd_una) & MASK
             self._new_ack(seg, ack, d, now)
             if self.state is CLOSED:
                 return True
+            if self._rate.pending:
+                self._rate_sample(prior_in_flight, now)
         if n:
             self.data_segs_in += 1
             self._rbuf += payload
@@ -540,6 +545,7 @@ class TcpConnection(HandshakePart):
             self.dropped += 1
             self._challenge_ack(now)
             return
+        prior_in_flight = seq_diff(self.snd_max, snd_una) - self._sb.sacked
         blocks = seg.sack_blocks
         if blocks and self.sack_ok:
             self._on_sack_blocks(blocks, ack, now)
@@ -559,6 +565,8 @@ class TcpConnection(HandshakePart):
             self._dupack(now)
         if self._sb.sacked or self._in_recovery:
             self._detect_sack_loss(seg, now)
+        if self._rate.pending:
+            self._rate_sample(prior_in_flight, now)
         st = self.state
         if st is TIME_WAIT:
             if flags & FIN:
@@ -594,11 +602,16 @@ class TcpConnection(HandshakePart):
             self.snd_nxt = ack
         rtt = self._rtt_sample(seg.ts_ecr, ack, now)
         self._retransmits = 0
-        # delivery rate (rough, bytes/s)
-        dt = now - self._last_ack_time
-        if dt > 0.0:
-            self.delivery_rate = data_acked / dt if data_acked else self.delivery_rate
-        self._last_ack_time = now
+        # delivery-rate estimation (Linux tcp_rate.c): each byte once, so what
+        # was SACKed before is not delivered again by this cumulative ACK
+        old_una = (ack - acked) & MASK
+        rate = self._rate
+        if not rate.active:
+            pass
+        elif self._sb.blocks:
+            self._sb.deliver_cumulative(old_una, ack, rate.on_delivered)
+        else:
+            rate.on_delivered(old_una, ack)
         in_flight = seq_diff(self.snd_max, ack)
         if self._sb.blocks:
             self._sb.prune(ack)
@@ -633,6 +646,8 @@ class TcpConnection(HandshakePart):
         cc.cwnd = old.cwnd
         cc.ssthresh = old.ssthresh
         self._cc = cc
+        if cc.wants_rate_samples != old.wants_rate_samples:
+            self._rate = new_rate_estimator(cc)
 
     def tcp_info(self) -> TcpInfo:
         rtt = self._rtt
@@ -668,7 +683,7 @@ class TcpConnection(HandshakePart):
             total_retrans=self.total_retrans,
             lost=self.lost,
             reordering=self._reordering,
-            delivery_rate=self.delivery_rate,
+            delivery_rate=self._rate.delivery_rate,
             dropped=self.dropped,
             challenge_acks=self.challenge_acks,
             dup_acks_in=self.dup_acks_in,
@@ -689,3 +704,11 @@ class TcpConnection(HandshakePart):
             f"<TcpConnection {self.local_port}->{self.remote_port} {self.state} "
             f"una={self.snd_una} nxt={self.snd_nxt} rcv_nxt={self.rcv_nxt}>"
         )
+
+    def _rate_sample(self, prior_in_flight: int, now: float) -> None:
+        """Once per ACK that delivered data: the delivery-rate sample (Linux
+        tcp_rate_gen), handed to the congestion controller (cong_control)."""
+        rate = self._rate
+        assert isinstance(rate, DeliveryRateEstimator)  # pending: a real estimator
+        rs = rate.take_sample(now, prior_in_flight, 0, self.snd_una, self._rtt.min_rtt)
+        self._cc.on_rate_sample(rs, now)

@@ -131,6 +131,8 @@ class Cubic:
         "ssthresh",
     )
 
+    wants_rate_samples = True
+
     name = "cubic"
     pacing_rate = 0.0
 

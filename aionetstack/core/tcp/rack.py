@@ -119,6 +119,7 @@ class RackTlpPart(SenderPart):
             out.append(self._segment(seq, flags, bytes(self._sbuf[off : off + n]), tsval, None))
             self._last_seg_start = seq
             nxt = (seq + n + (1 if flags & FIN else 0)) & MASK
+            self._rate.on_send(seq, nxt, now, seq_diff(self.snd_nxt, self.snd_una))
             self.snd_nxt = nxt
             if seq_diff(nxt, self.snd_max) > 0:
                 self.snd_max = nxt
@@ -142,6 +143,6 @@ class RackTlpPart(SenderPart):
             out.append(self._segment(seq, flags, bytes(self._sbuf[off : off + n]), tsval, None))
             self.total_retrans += 1
             self.bytes_retrans += n
-            self._note_rtx(tsval, (seq + n) & MASK)
+            self._rtx_sent(seq, (seq + n) & MASK, now, tsval)
         # RFC 8985 7.3: re-arm the RTO after the probe
         self._tm.rtx = now + self._rtt.current()

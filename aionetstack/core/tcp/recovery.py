@@ -81,7 +81,7 @@ class RecoveryPart(RackTlpPart):
             ):
                 out.append(self._segment(self._fin_seq, ACK | FIN, b"", tsval, sack))
                 self.total_retrans += 1
-                self._note_rtx(tsval, (self._fin_seq + 1) & MASK)
+                self._rtx_sent(self._fin_seq, (self._fin_seq + 1) & MASK, now, tsval)
             return
         n = nbuf - off if nbuf - off < mss else mss
         nxt_sacked = self._sb.next_sacked_start(seq, self.snd_una)
@@ -99,7 +99,7 @@ class RecoveryPart(RackTlpPart):
             flags |= FIN
         out.append(self._segment(seq, flags, bytes(self._sbuf[off : off + n]), tsval, sack))
         self.total_retrans += 1
-        self._note_rtx(tsval, (seq + n) & MASK)
+        self._rtx_sent(seq, (seq + n) & MASK, now, tsval)
         self.bytes_retrans += n
         self.data_segs_out += 1
         self._rtt_seq = -1  # Karn's rule (RFC 6298 3)
@@ -130,6 +130,7 @@ class RecoveryPart(RackTlpPart):
         force_to = self._ep.force_to
         recover = self._recover
         log = self._ep.log
+        last_xmit = self._ep.sweeper(una) if log else None
         lost = 0
         first_s = first_e = una
         found = False
@@ -142,7 +143,7 @@ class RecoveryPart(RackTlpPart):
                 i += 1
                 continue
             hole_end = sb[i][0] if i < nsb else smax
-            x = self._ep.last_xmit(p) if log else None
+            x = last_xmit(p) if last_xmit is not None else None
             if x is not None:
                 end = x.end if seq_diff(x.end, hole_end) < 0 else hole_end
                 t = x.time
@@ -152,9 +153,13 @@ class RecoveryPart(RackTlpPart):
                 is_lost = t < now and t <= rack_xmit and t <= rack_deadline and not x.delivered
             else:
                 end = hole_end
+                span = (end - p) & MASK
                 for y in log:
-                    if seq_diff(y.start, p) > 0 and seq_diff(y.start, end) < 0:
+                    # y starts inside (p, end): the piece not yet resent ends there
+                    o = (y.start - p) & MASK
+                    if 0 < o < span:
                         end = y.start
+                        span = o
                 is_lost = (
                     seq_diff(p, dup_b) < 0
                     or seq_diff(p, force_to) < 0
@@ -221,7 +226,7 @@ class RecoveryPart(RackTlpPart):
             end = (ps + seq_len) & MASK
             self._ep.log.append(Xmit(ps, end, now, True))
             self.total_retrans += 1
-            self._note_rtx(tsval, end)
+            self._rtx_sent(ps, end, now, tsval)
             self.bytes_retrans += n
             self.data_segs_out += 1
         if sent:
@@ -351,7 +356,14 @@ class RecoveryPart(RackTlpPart):
             len(blocks) > 1 and seq_diff(s0, blocks[1][0]) >= 0 and seq_diff(e0, blocks[1][1]) <= 0
         ):
             self._on_dsack(s0, e0, now)
-        metric = self._sb.update(blocks, ack, self.snd_una, self.snd_max, self._rtx_max)
+        metric = self._sb.update(
+            blocks,
+            ack,
+            self.snd_una,
+            self.snd_max,
+            self._rtx_max,
+            self._rate.on_delivered if self._rate.active else None,
+        )
         if metric:
             self._note_reordering(metric)
 

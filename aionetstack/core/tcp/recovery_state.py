@@ -25,6 +25,9 @@ sent transmission known delivered, and RACK.reo_wnd_mult.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
+
 from aionetstack.wire.seq import seq_diff
 
 __all__ = ["DUPTHRESH", "Episode", "RackState", "UndoState", "Xmit"]
@@ -84,12 +87,45 @@ class Episode:
 
     def last_xmit(self, seq: int) -> Xmit | None:
         """The latest transmission of this episode that covers ``seq``."""
+        # x covers seq when seq's offset from x.start is below x's length (one
+        # unsigned comparison on the sequence circle; this runs per hole per ACK)
         log = self.log
         for i in range(len(log) - 1, -1, -1):
             x = log[i]
-            if seq_diff(seq, x.start) >= 0 and seq_diff(seq, x.end) < 0:
+            start = x.start
+            if ((seq - start) & 0xFFFFFFFF) < ((x.end - start) & 0xFFFFFFFF):
                 return x
         return None
+
+    def sweeper(self, una: int) -> Callable[[int], Xmit | None]:
+        """``last_xmit`` for a walk in rising sequence order from ``una``: the
+        latest transmission covering each queried point, in O((L + Q) log L)
+        for L transmissions and Q queries instead of O(L * Q). Queries must not
+        go backwards."""
+        log = self.log
+        order = sorted(range(len(log)), key=lambda i: (log[i].start - una) & 0xFFFFFFFF)
+        active: list[tuple[int, int]] = []  # (-index, end offset): the latest first
+        pos = 0
+        n = len(order)
+
+        def query(seq: int) -> Xmit | None:
+            nonlocal pos
+            o = (seq - una) & 0xFFFFFFFF
+            while pos < n:
+                i = order[pos]
+                x = log[i]
+                if (x.start - una) & 0xFFFFFFFF > o:
+                    break
+                heapq.heappush(active, (-i, (x.end - una) & 0xFFFFFFFF))
+                pos += 1
+            while active:
+                neg, end = active[0]
+                if end > o:
+                    return log[-neg]
+                heapq.heappop(active)  # over: every later query lies above it
+            return None
+
+        return query
 
     def prune(self, ack: int) -> None:
         """Forget transmissions that SND.UNA (now ``ack``) covers entirely."""

@@ -18,6 +18,8 @@ hole *means* (lost or not) is the recovery's business (``recovery.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aionetstack.wire.seq import seq_diff
 
 __all__ = ["SackScoreboard"]
@@ -47,7 +49,13 @@ class SackScoreboard:
         return sb[-1][1] if sb else una
 
     def update(
-        self, blocks: tuple[tuple[int, int], ...], ack: int, una: int, snd_max: int, rtx_max: int
+        self,
+        blocks: tuple[tuple[int, int], ...],
+        ack: int,
+        una: int,
+        snd_max: int,
+        rtx_max: int,
+        delivered: Callable[[int, int], None] | None = None,
     ) -> int:
         """Record the SACK blocks of one ACK (RFC 2018), ignoring DSACK blocks
         (RFC 2883) and blocks outside (ACK, SND.MAX].
@@ -55,7 +63,9 @@ class SackScoreboard:
         Returns the reordering degree this ACK shows (Linux
         tcp_check_sack_reordering): how far below the previous highest SACK a
         never-retransmitted range was newly SACKed, in bytes; 0 when none.
+        ``delivered(start, end)`` hears of each range newly SACKed (each byte once).
         """
+        old = self.blocks[:] if delivered is not None else None
         sb = self.blocks
         limit = (snd_max - una) & MASK
         floor = (ack - una) & MASK
@@ -101,6 +111,8 @@ class SackScoreboard:
                 total += eo - so
         self.blocks = merged
         self.sacked = total
+        if old is not None and delivered is not None:
+            _difference(merged, old, una, delivered)
         return metric
 
     def prune(self, ack: int) -> None:
@@ -140,3 +152,51 @@ class SackScoreboard:
             if cum > thresh:
                 return s
         return una
+
+    def deliver_cumulative(
+        self, old_una: int, ack: int, delivered: Callable[[int, int], None]
+    ) -> None:
+        """A cumulative ACK from ``old_una`` to ``ack``: ``delivered`` hears of the
+        parts of it that were not SACKed before (those were delivered then)."""
+        p = old_una
+        limit = (ack - old_una) & MASK
+        for s, e in self.blocks:
+            so = (s - old_una) & MASK
+            if so >= limit:
+                break
+            if so > (p - old_una) & MASK:
+                delivered(p, s)
+            if ((e - old_una) & MASK) > ((p - old_una) & MASK):
+                p = e
+        if ((p - old_una) & MASK) < limit:
+            delivered(p, ack)
+
+
+def _difference(
+    new: list[tuple[int, int]],
+    old: list[tuple[int, int]],
+    una: int,
+    out: Callable[[int, int], None],
+) -> None:
+    """Call ``out`` for each range covered by ``new`` and not by ``old`` (both
+    sorted and merged; compared in offsets from ``una``)."""
+    olds = [((s - una) & MASK, (e - una) & MASK) for s, e in old]
+    n_old = len(olds)
+    j = 0
+    for s, e in new:
+        p = (s - una) & MASK
+        eo = (e - una) & MASK
+        while j < n_old and olds[j][1] <= p:
+            j += 1
+        k = j
+        while p < eo:
+            if k < n_old and olds[k][0] < eo:
+                os_, oe = olds[k]
+                if os_ > p:
+                    out((una + p) & MASK, (una + os_) & MASK)
+                if oe > p:
+                    p = oe
+                k += 1
+            else:
+                out((una + p) & MASK, (una + eo) & MASK)
+                p = eo

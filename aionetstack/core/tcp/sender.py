@@ -84,6 +84,9 @@ class SenderPart(ReceiverPart):
         adjust = seq_diff(self.snd_nxt, snd_una) - pipe if pipe >= 0 else 0
         win = -1  # the window field, computed once per burst
         burst_opts: bytes | None = None  # likewise the timestamp option
+        # the delivery-rate estimator hears of each contiguous run once
+        run_start = run_end = self.snd_nxt
+        run_flight = seq_diff(run_start, snd_una)
         try:
             while True:
                 snd_nxt = self.snd_nxt
@@ -97,7 +100,10 @@ class SenderPart(ReceiverPart):
                 if is_rtx and scoreboard:
                     skip = self._sb.sacked_end(snd_nxt, self.snd_una)
                     if skip is not None:
-                        self.snd_nxt = skip
+                        if run_end != run_start:
+                            self._rate.on_send(run_start, run_end, now, run_flight)
+                        self.snd_nxt = run_start = run_end = skip
+                        run_flight = seq_diff(skip, snd_una)
                         continue
                 usable = limit - in_flight
                 n = avail if avail < mss else mss
@@ -170,7 +176,7 @@ class SenderPart(ReceiverPart):
                     )
                 sent_any = True
                 nxt = (snd_nxt + n + (1 if flags & FIN else 0)) & MASK
-                self.snd_nxt = nxt
+                self.snd_nxt = run_end = nxt
                 self.data_segs_out += 1
                 if is_rtx:
                     self.total_retrans += 1
@@ -189,6 +195,15 @@ class SenderPart(ReceiverPart):
                         self._rtt_time = now
         finally:
             mv.release()
+        if run_end != run_start:
+            self._rate.on_send(run_start, run_end, now, run_flight)
+        if run_end != run_start or self.snd_nxt == snd_una:
+            unsent = nbuf - seq_diff(self.snd_nxt, sbuf_seq)
+            if unsent < mss:
+                # Linux tcp_rate_check_app_limited: the sender ran out of data
+                in_flight = seq_diff(self.snd_nxt, snd_una)
+                if in_flight < cc.cwnd:
+                    self._rate.mark_app_limited(in_flight)
         if fin_queued and not self._fin_acked and self.snd_nxt == self._fin_seq:
             # the FIN alone (queue empty, or data already sent)
             out.append(self._segment(self.snd_nxt, ACK | FIN, b"", tsval, sack))
@@ -210,6 +225,12 @@ class SenderPart(ReceiverPart):
             self._tm.rtx = now + self._rtt.current()
             self._tm.persist = INF
             self._tlp_rearm = self.sack_ok and not self._in_recovery
+
+    def _rtx_sent(self, start: int, end: int, now: float, tsval: int) -> None:
+        """A retransmission outside the send loop (fast retransmit, recovery,
+        probe): the delivery-rate estimator's record, then ``_note_rtx``."""
+        self._rate.on_send(start, end, now, seq_diff(self.snd_max, self.snd_una))
+        self._note_rtx(tsval, end)
 
     def _note_rtx(self, tsval: int, end: int) -> None:
         """A retransmission went out: Karn's guard for timestamps, the highest

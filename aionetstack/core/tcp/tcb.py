@@ -41,6 +41,7 @@ from collections.abc import Callable
 
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.congestion import CongestionControl, make_congestion_control
+from aionetstack.core.tcp.delivery import DeliveryRateEstimator, NoDeliveryRate
 from aionetstack.core.tcp.events import Connected, ConnectionClosed, TcpEvent
 from aionetstack.core.tcp.reassembly import Reassembler
 from aionetstack.core.tcp.recovery_state import Episode, RackState, UndoState
@@ -150,6 +151,11 @@ def rst_for_unexpected(
     )  # fmt: skip
 
 
+def new_rate_estimator(cc: CongestionControl) -> DeliveryRateEstimator | NoDeliveryRate:
+    """A delivery-rate estimator for a controller that takes rate samples."""
+    return DeliveryRateEstimator() if cc.wants_rate_samples else NoDeliveryRate()
+
+
 class Tcb:
     """The fields of one connection, and the helpers every part uses."""
 
@@ -183,7 +189,6 @@ class Tcb:
         "_fin_queued",
         "_fin_seq",
         "_freed",
-        "_last_ack_time",
         "_persist_backoff",
         "_probe_pending",
         "_retransmits",
@@ -255,6 +260,7 @@ class Tcb:
         "_in_recovery",
         "_ka_probes",
         "_rack",
+        "_rate",
         "_recover",
         "_reordering",
         "_sb",
@@ -271,7 +277,6 @@ class Tcb:
         "challenge_acks",
         "data_segs_in",
         "data_segs_out",
-        "delivery_rate",
         "dropped",
         "dsacks_in",
         "dsacks_out",
@@ -417,6 +422,7 @@ class Tcb:
         self._ep = Episode(iss)
         self._undo = UndoState(iss)
         self._rack = RackState()
+        self._rate = new_rate_estimator(self._cc)  # Linux tcp_rate.c (delivery.py)
         self._ooo_acks = 0  # out-of-order segments this batch (dup ACKs owed)
         self._oow_last = -INF  # last ACK answering an unacceptable pure ACK
         # Karn for timestamps: after a retransmission, an echo older than it is ambiguous
@@ -441,8 +447,6 @@ class Tcb:
         self.data_segs_out = 0
         self.total_retrans = 0
         self.lost = 0
-        self.delivery_rate = 0.0
-        self._last_ack_time = now
         self.dropped = 0
         self.challenge_acks = 0
         self.dup_acks_in = 0
