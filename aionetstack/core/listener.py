@@ -14,7 +14,9 @@ A listener owns two queues, like Linux's ``inet_connection_sock``:
   SYN-RECEIVED), waiting for ``accept()``, bounded by ``backlog``.
 
 A SYN is dropped when the accept queue is full (ListenOverflows and
-ListenDrops, Linux ``tcp_conn_request``). When the SYN queue is full, the SYN
+ListenDrops, Linux ``tcp_conn_request``); a handshake that completes while it
+is full still joins it (the bound is kept at SYN time, so a burst of ACKs is
+never dropped). When the SYN queue is full, the SYN
 is answered with a SYN cookie (``syncookies.py``; ``StackConfig.syncookies``
 1, Linux's default; with 2 every SYN is) and leaves no state at all; with
 cookies off it is dropped (ListenDrops, TCPReqQFullDrop) and the client's SYN

@@ -12,6 +12,7 @@ from aionetstack.core.stack import StackEngine
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.states import TcpState
 from aionetstack.core.timewait import TimeWait
+from aionetstack.wire.tcp import ACK, RST, SYN, TcpSegment
 
 TS = 1000  # the peer's timestamp clock at the start
 
@@ -175,3 +176,32 @@ def test_memory_per_time_wait_entry() -> None:
     before, after = deep_size(conn, e.config), deep_size(tw)
     print(f"\nTIME-WAIT entry: TcpConnection {before} B -> TimeWait {after} B")
     assert e.connections() == []
+
+
+def _entry(ts_recent: int | None) -> TimeWait:
+    return TimeWait((US_INT, PORT, PEER_INT, 1), 1, 5000, 9000, 100, ts_recent, 0, 60.0)
+
+
+def test_accepts_syn_rules_rfc6191() -> None:
+    def syn(seq: int, ts_val: int | None = None, flags: int = SYN) -> TcpSegment:
+        return TcpSegment(1, PORT, seq, 0, flags, 1000, ts_val=ts_val)
+
+    plain = _entry(None)
+    assert plain.accepts_syn(syn(9000 + 100000))  # RFC 9293 3.10.7.4 note: beyond RCV.NXT
+    assert not plain.accepts_syn(syn(9000 - 10))
+    assert not plain.accepts_syn(syn(9000 + 100000, flags=SYN | ACK))
+    assert not plain.accepts_syn(syn(9000 + 100000, flags=SYN | RST))
+    stamped = _entry(500)
+    assert stamped.accepts_syn(syn(9000 - 10, ts_val=600))  # RFC 6191: newer TSval
+    assert not stamped.accepts_syn(syn(9000 + 99, ts_val=499))  # PAWS: an old duplicate
+    assert stamped.accepts_syn(syn(9000 + 99, ts_val=500))  # equal: the sequence decides
+    assert not stamped.accepts_syn(syn(9000 - 1, ts_val=500))
+    assert plain.reopen_iss() == 5000 + 65537
+    assert TimeWait((0, 0, 0, 0), 1, 0xFFFFFFFF - 65536, 0, 0, None, 0, 0.0).reopen_iss() == 1
+
+
+def test_no_time_wait_at_all_with_zero_buckets() -> None:
+    e = engine(max_tw_buckets=0)
+    _time_wait(e, 7300)
+    assert e.connection_count == 0 and e.get_timer() is None
+    assert e.stats()["TCPTimeWaitOverflow"] == 1
