@@ -15,7 +15,6 @@ counted by reason (``stats.py``) and never raised.
 
 *TCP demux* (O(1) per segment, whatever the number of connections): the
 4-tuple dict (local addr, local port, remote addr, remote port) -> entry;
-then listeners by ``port -> addr`` with the exact address before the wildcard;
 then half-open request records (the SYN queue, ``reqsock.py``), then compact
 TIME-WAIT entries (``timewait.py``), then listeners by ``port -> addr`` with the
 exact address before the wildcard; then transparent listeners; otherwise an RST
