@@ -19,6 +19,9 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "syn_retries": (0, 127),  # TCP_SYNCNT allows 1..127; 0 is handy in tests
     "synack_retries": (0, 255),
     "max_syn_backlog": (1, 1 << 30),
+    "syncookies": (0, 2),
+    "max_tw_buckets": (0, 1 << 30),
+    "max_connections": (1, 1 << 30),
     "recv_buffer": (1, 1 << 31),
     "send_buffer": (1, 1 << 31),
     "retries2": (0, 255),
@@ -63,7 +66,23 @@ class StackConfig:
     # --- TCP handshake ---------------------------------------------------
     syn_retries: int = 6  # net.ipv4.tcp_syn_retries
     synack_retries: int = 5  # net.ipv4.tcp_synack_retries
-    max_syn_backlog: int = 4096  # net.ipv4.tcp_max_syn_backlog
+    # net.ipv4.tcp_max_syn_backlog: a listener's SYN queue holds
+    # min(backlog, max_syn_backlog) half-open request records (not connections)
+    max_syn_backlog: int = 4096
+    # net.ipv4.tcp_syncookies: 1 answers with a SYN cookie when the SYN queue is
+    # full (Linux's default), 2 always, 0 never (the SYN is dropped)
+    syncookies: int = 1
+
+    # --- state limits ------------------------------------------------------
+    # net.ipv4.tcp_max_tw_buckets: compact TIME-WAIT entries kept at once; beyond
+    # it a connection closes without TIME-WAIT (TCPTimeWaitOverflow). Linux
+    # sizes it as half its established hash (ehash entries / 2), 32768 on a
+    # 4 GiB host; an entry here is a few hundred bytes, so ~10 MB at the cap.
+    max_tw_buckets: int = 32768
+    # connections (all states but TIME-WAIT, half-open records included) one
+    # stack holds; a SYN beyond it is refused with an RST (no Linux sysctl:
+    # a gateway's bound on the memory remote peers can make it spend)
+    max_connections: int = 65536
 
     # --- TCP options (RFC 7323, RFC 2018) --------------------------------
     window_scaling: bool = True  # net.ipv4.tcp_window_scaling

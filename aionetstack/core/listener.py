@@ -4,18 +4,27 @@ Theory of operation
 -------------------
 A listener owns two queues, like Linux's ``inet_connection_sock``:
 
-* the *SYN queue*: children in SYN-RECEIVED (created by the TCP engine's
-  ``TcpConnection.accept`` from a SYN, already in the stack's 4-tuple demux
-  table, retransmitting their SYN-ACK on their own timers);
-* the *accept queue*: children whose handshake completed (any state past
-  SYN-RECEIVED), waiting for ``accept()``.
+* the *SYN queue*: half-open passive connections as small request records
+  (``reqsock.RequestSock``: 4-tuple, ISS/IRS, the SYN's options, the SYN-ACK
+  retransmission state), not connections (Linux ``request_sock``); the stack
+  demuxes the ACK to them, retransmits their SYN-ACK, and turns a record into a
+  ``TcpConnection`` when the ACK completes the handshake. It holds
+  ``syn_backlog = min(backlog, StackConfig.max_syn_backlog)`` records;
+* the *accept queue*: connections whose handshake completed (any state past
+  SYN-RECEIVED), waiting for ``accept()``, bounded by ``backlog``.
 
-Both are bounded by ``backlog``. Without SYN cookies a SYN is dropped when the
-accept queue is full (counted ListenOverflows and ListenDrops, Linux
-``tcp_conn_request``) or when the SYN queue plus the accept queue already hold
-``backlog`` children (ListenDrops): the client's SYN retransmission retries
-later. The stack does the admission and the queue moves; the listener only
-holds the queues. A child reset before ``accept()`` just leaves the SYN queue.
+A SYN is dropped when the accept queue is full (ListenOverflows and
+ListenDrops, Linux ``tcp_conn_request``); a handshake that completes while it
+is full still joins it (the bound is kept at SYN time, so a burst of ACKs is
+never dropped). When the SYN queue is full, the SYN
+is answered with a SYN cookie (``syncookies.py``; ``StackConfig.syncookies``
+1, Linux's default; with 2 every SYN is) and leaves no state at all; with
+cookies off it is dropped (ListenDrops, TCPReqQFullDrop) and the client's SYN
+retransmission retries later. ``cookie_time`` is when the listener last sent
+a cookie: an ACK is checked as a cookie only within two minutes of it (Linux
+``tcp_synq_no_recent_overflow``). The stack does the admission and the queue
+moves; the listener only holds the queues. A record reset or timed out
+before its handshake completes just leaves the SYN queue.
 
 ``close()`` resets every child the application never accepted (Linux
 ``inet_csk_listen_stop``) and unbinds the listener. Children become visible to
@@ -31,6 +40,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from aionetstack.core.reqsock import RequestSock
     from aionetstack.core.tcp.connection import TcpConnection
 
 
@@ -52,7 +62,9 @@ class TcpListener:
         "addr",
         "backlog",
         "closed",
+        "cookie_time",
         "port",
+        "syn_backlog",
         "syn_queue",
         "transparent",
     )
@@ -64,10 +76,12 @@ class TcpListener:
         self.addr = addr
         self.port = port
         self.backlog = backlog
+        self.syn_backlog = backlog  # the stack sets min(backlog, max_syn_backlog)
+        self.cookie_time = -float("inf")
         self.transparent = transparent
         self.closed = False
-        # 4-tuple -> child, in arrival order
-        self.syn_queue: dict[tuple[int, int, int, int], TcpConnection] = {}
+        # 4-tuple -> half-open request record, in arrival order
+        self.syn_queue: dict[tuple[int, int, int, int], RequestSock] = {}
         self.accept_queue: deque[TcpConnection] = deque()
 
     @property
@@ -78,7 +92,7 @@ class TcpListener:
 
     @property
     def syn_pending(self) -> int:
-        """Children still in SYN-RECEIVED."""
+        """Half-open request records (SYN received, SYN-ACK sent, no ACK yet)."""
         self._host._settle()
         return len(self.syn_queue)
 

@@ -15,10 +15,22 @@ counted by reason (``stats.py``) and never raised.
 
 *TCP demux* (O(1) per segment, whatever the number of connections): the
 4-tuple dict (local addr, local port, remote addr, remote port) -> entry;
-then listeners by ``port -> addr`` with the exact address before the wildcard;
-then transparent listeners; otherwise an RST per RFC 9293 3.10.7.1. A SYN that
-hits a TIME-WAIT connection is given to it; if the TCP engine closes it in
-response (RFC 6191-style reuse), the SYN continues to the listener.
+then half-open request records (the SYN queue, ``reqsock.py``), then compact
+TIME-WAIT entries (``timewait.py``), then listeners by ``port -> addr`` with the
+exact address before the wildcard; then transparent listeners; otherwise an RST
+per RFC 9293 3.10.7.1. A SYN that may reopen a TIME-WAIT pair (RFC 6191) goes
+to the listener with the ISS the TIME-WAIT entry gives; the entry leaves only
+when the listener admits the SYN.
+
+*Edge of the network* (Linux ``tcp_conn_request``): a SYN admitted by a
+listener becomes a small ``RequestSock`` in its SYN queue, not a connection;
+the stack sends and retransmits its SYN-ACK from its own timer and turns it
+into a ``TcpConnection`` (``TcpConnection.from_handshake``) on the ACK. When
+the SYN queue is full the SYN is answered with a SYN cookie (``syncookies.py``,
+``StackConfig.syncookies``) and no state is kept until a valid cookie ACK.
+A connection entering TIME-WAIT is replaced by a compact ``TimeWait`` entry
+(at most ``max_tw_buckets``). ``max_connections`` bounds connections plus
+request records: a SYN beyond it is refused with an RST.
 
 *Connections* are owned by the TCP engine (``core/tcp``). The stack wraps each
 in a ``_ConnEntry`` (4-tuple, output interface, deadline last pushed on the
@@ -73,6 +85,7 @@ from aionetstack.core.ipv4 import (
 )
 from aionetstack.core.listener import TcpListener
 from aionetstack.core.ports import PortAllocator
+from aionetstack.core.reqsock import RequestSock, build_synack, synack_timeout
 from aionetstack.core.routing import RouteResult, RoutingTable
 from aionetstack.core.stats import (
     DROP_ICMP_BAD_CHECKSUM,
@@ -98,6 +111,7 @@ from aionetstack.core.stats import (
     DROP_REASM_TIMEOUT,
     DROP_REASM_TOO_MANY,
     DROP_TCP_BAD_CHECKSUM,
+    DROP_TCP_CONNECTION_CAP,
     DROP_TCP_LISTEN_BAD_SEGMENT,
     DROP_TCP_MALFORMED,
     DROP_TCP_NO_LISTENER,
@@ -106,9 +120,18 @@ from aionetstack.core.stats import (
     DROP_UDP_RCVBUF,
     Counters,
 )
+from aionetstack.core.syncookies import (
+    COOKIE_PERIOD,
+    MAX_SYNCOOKIE_AGE,
+    SynCookies,
+    cookie_timestamp_decode,
+    cookie_tsval,
+)
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.isn import IsnGenerator
 from aionetstack.core.tcp.states import TcpState
+from aionetstack.core.tcp.tcb import TS_OPT, TS_WORD
+from aionetstack.core.timewait import TW_ACK, TimeWait
 from aionetstack.core.udp import UdpEndpoint
 from aionetstack.wire.addr import is_martian_source
 from aionetstack.wire.checksum import internet_checksum
@@ -140,6 +163,9 @@ MAX_PENDING_PINGS: Final = 65536
 SOMAXCONN: Final = 4096  # net.core.somaxconn
 LOOPBACK_IFINDEX: Final = 0  # the implicit loopback interface (traffic to our own addresses)
 LOOPBACK_ROUNDS: Final = 1000
+COOKIE_VALIDITY: Final = MAX_SYNCOOKIE_AGE * COOKIE_PERIOD  # Linux tcp_synq_no_recent_overflow
+DEFAULT_MSS: Final = 536  # RFC 9293 3.7.1 / Linux TCP_MSS_DEFAULT: a SYN without MSS option
+_MASK: Final = 0xFFFFFFFF
 
 _CLOSED = TcpState.CLOSED
 _SYN_RECEIVED = TcpState.SYN_RECEIVED
@@ -153,7 +179,7 @@ ConnKey = tuple[int, int, int, int]  # (local addr, local port, remote addr, rem
 class _ConnEntry:
     """The stack's bookkeeping for one connection in the demux table."""
 
-    __slots__ = ("alive", "conn", "ifindex", "key", "listener", "pushed")
+    __slots__ = ("alive", "conn", "ifindex", "key", "listener", "pushed", "queued")
 
     def __init__(
         self, conn: TcpConnection, key: ConnKey, ifindex: int, listener: TcpListener | None
@@ -162,6 +188,7 @@ class _ConnEntry:
         self.key = key
         self.ifindex = ifindex
         self.listener = listener  # parent until accept()
+        self.queued = False  # in the listener's accept queue
         self.pushed = INF  # deadline last pushed on the heap (INF: none pending)
         self.alive = True
 
@@ -214,6 +241,9 @@ class StackEngine:
         )
         self._isn = IsnGenerator(secret)
         self._tcp: dict[ConnKey, _ConnEntry] = {}
+        self._reqs: dict[ConnKey, RequestSock] = {}  # every listener's SYN queue
+        self._tw: dict[ConnKey, TimeWait] = {}
+        self._cookies = SynCookies(secret)
         self._listeners: dict[int, dict[int, TcpListener]] = {}  # port -> addr -> listener
         self._transparent: list[TcpListener] = []
         self._udp: dict[int, dict[int, UdpEndpoint]] = {}  # port -> addr -> endpoint
@@ -224,7 +254,7 @@ class StackEngine:
         self._out: list[tuple[int, bytes]] = []
         self._touched: dict[_ConnEntry, None] = {}
         self._ready: dict[int, object] = {}
-        self._heap: list[tuple[float, int, _ConnEntry | _ReasmSlot]] = []
+        self._heap: list[tuple[float, int, _ConnEntry | _ReasmSlot | RequestSock | TimeWait]] = []
         self._heap_seq = itertools.count()
         self._ip_id = int.from_bytes(os.urandom(2), "big")
         self._retrans_of_closed = 0
@@ -377,32 +407,27 @@ class StackEngine:
         c["TcpInSegs"] += 1
         key = (dst, seg.dst_port, src, seg.src_port)
         entry = self._tcp.get(key)
-        iss: int | None = None
-        listener: TcpListener | None = None
         if entry is not None:
             conn = entry.conn
-            if (
-                conn.state is _TIME_WAIT
-                and seg.flags & (SYN | ACK | RST) == SYN
-                and conn.time_wait_accepts_syn(seg)
-            ):
-                listener = self._find_listener(seg.dst_port, dst)
-            if listener is None:
-                # Linux tcp_v4_rcv TCP_TW_SYN without a listener falls through
-                # to TCP_TW_ACK: TIME-WAIT stays and answers (RFC 9293 3.10.7.4)
+            if conn.state is not _TIME_WAIT:
                 conn.receive(seg, now)
                 self._touched[entry] = None
                 return
-            # Linux TCP_TW_SYN / RFC 6191 / RFC 9293 3.10.7.4 note: the SYN
-            # reopens the pair through the listener, with an ISS above the old
-            # SND.NXT; the TIME-WAIT connection leaves demux -- but only once the
-            # listener admits the SYN (queues not full, route found), so a dropped
-            # SYN does not cost the 4-tuple its TIME-WAIT protection (RFC 9293 3.6.1).
-            iss = conn.time_wait_iss()
-            self._listen_input(listener, key, seg, src, dst, ifindex, now, iss, entry)
-            return
-        else:
-            listener = self._find_listener(seg.dst_port, dst)
+            # it just entered TIME-WAIT: make it a compact entry (its last ACK
+            # is pulled first)
+            self._touched[entry] = None
+            self._settle()
+        if self._reqs:
+            req = self._reqs.get(key)
+            if req is not None:
+                self._request_input(req, seg, src, dst, now)
+                return
+        if self._tw:
+            tw = self._tw.get(key)
+            if tw is not None:
+                self._time_wait_input(tw, key, seg, src, dst, ifindex, now)
+                return
+        listener = self._find_listener(seg.dst_port, dst)
         if listener is None:
             self._counters.drop(None, DROP_TCP_NO_LISTENER)
             self._send_rst(
@@ -417,7 +442,37 @@ class StackEngine:
                 ifindex,
             )
             return
-        self._listen_input(listener, key, seg, src, dst, ifindex, now, iss)
+        self._listen_input(listener, key, seg, src, dst, ifindex, now)
+
+    def _time_wait_input(
+        self,
+        tw: TimeWait,
+        key: ConnKey,
+        seg: TcpSegment,
+        src: int,
+        dst: int,
+        ifindex: int,
+        now: float,
+    ) -> None:
+        """A segment for a TIME-WAIT pair (Linux tcp_v4_rcv -> tcp_timewait_state_process)."""
+        if seg.flags & (SYN | ACK | RST) == SYN and tw.accepts_syn(seg):
+            listener = self._find_listener(seg.dst_port, dst)
+            if listener is not None:
+                # Linux TCP_TW_SYN / RFC 6191 / RFC 9293 3.10.7.4 note: the SYN
+                # reopens the pair through the listener, with an ISS above the old
+                # SND.NXT; the TIME-WAIT entry leaves only once the listener admits
+                # the SYN (queue not full, route found), so a dropped SYN does not
+                # cost the 4-tuple its TIME-WAIT protection (RFC 9293 3.6.1).
+                self._listen_input(listener, key, seg, src, dst, ifindex, now,
+                                   tw.reopen_iss(), tw)  # fmt: skip
+                return
+            # without a listener Linux's TCP_TW_SYN falls through to TCP_TW_ACK
+        if tw.segment(seg, now, self.config.time_wait) == TW_ACK:
+            self._out.append((tw.ifindex, tw.ack(self._next_ip_id(), self.config.ttl, now)))
+            c = self._c
+            c["TcpOutSegs"] += 1
+            c["IpOutRequests"] += 1
+        self._push(tw, tw.deadline)
 
     def _find_listener(self, port: int, dst: int) -> TcpListener | None:
         listener: TcpListener | None = None
@@ -440,18 +495,29 @@ class StackEngine:
         ifindex: int,
         now: float,
         iss: int | None = None,
-        time_wait: _ConnEntry | None = None,
+        time_wait: TimeWait | None = None,
     ) -> None:
-        """RFC 9293 3.10.7.2, the LISTEN state, plus Linux's queue limits.
+        """RFC 9293 3.10.7.2, the LISTEN state, plus Linux's queue limits
+        (tcp_conn_request) and SYN cookies (cookie_v4_check).
 
-        ``time_wait``: the TIME-WAIT entry this SYN reopens; removed from demux
-        only when the SYN is admitted (it stays, and the SYN is dropped, otherwise).
+        ``time_wait``: the TIME-WAIT entry this SYN reopens; removed only when
+        the SYN is admitted (it stays, and the SYN is dropped, otherwise).
         """
         flags = seg.flags
         if flags & RST:  # first: ignore an RST
             self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
             return
+        cfg = self.config
         if flags & ACK:  # second: any ACK is bad in LISTEN -> <SEQ=SEG.ACK><CTL=RST>
+            # ... unless it returns a SYN cookie (Linux tcp_v4_cookie_check: only
+            # within two minutes of the listener's last cookie, or always with 2)
+            if (
+                cfg.syncookies
+                and not flags & SYN
+                and (cfg.syncookies == 2 or now - listener.cookie_time < COOKIE_VALIDITY)
+                and self._cookie_ack(listener, key, seg, src, dst, ifindex, now)
+            ):
+                return
             self._send_rst(
                 src,
                 dst,
@@ -470,36 +536,249 @@ class StackEngine:
             self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
             return
         c = self._c
-        accept_len = len(listener.accept_queue)
-        if accept_len >= listener.backlog:  # Linux tcp_conn_request: sk_acceptq_is_full
+        if len(listener.accept_queue) >= listener.backlog:  # Linux sk_acceptq_is_full
             c["ListenOverflows"] += 1
             c["ListenDrops"] += 1
             return
-        if accept_len + len(listener.syn_queue) >= listener.backlog:  # reqsk queue full
-            c["ListenDrops"] += 1
+        if len(self._tcp) + len(self._reqs) >= cfg.max_connections:
+            # the per-stack connection cap: refused like a closed port
+            self._counters.drop(None, DROP_TCP_CONNECTION_CAP)
+            self._send_rst(src, dst, seg.src_port, seg.dst_port, seg.seq, seg.ack, flags,
+                           len(seg.payload), ifindex)  # fmt: skip
             return
-        iface = self._routes.interfaces.get(ifindex)
-        if iface is None:
-            try:
-                route = self._routes.lookup(src)
-            except OSError:
+        # Linux tcp_conn_request: a cookie when syncookies=2, or when the SYN
+        # queue is full and syncookies=1 (never for a TIME-WAIT reopening: isn)
+        cookie = cfg.syncookies == 2 and iss is None
+        if not cookie and len(listener.syn_queue) >= listener.syn_backlog:
+            if cfg.syncookies and iss is None:
+                c["TCPReqQFullDoCookies"] += 1  # Linux tcp_syn_flood_action
+                cookie = True
+            else:
+                c["TCPReqQFullDrop"] += 1
+                c["ListenDrops"] += 1
                 return
-            ifindex, mtu = route.ifindex, route.mtu
-        else:
-            mtu = iface.mtu
+        reply = self._reply_path(ifindex, src)
+        if reply is None:
+            return
+        ifindex, mtu = reply
         if time_wait is not None:
-            self._remove(time_wait, now)  # admitted: the TIME-WAIT pair is reused
+            self._tw_remove(time_wait)  # admitted: the TIME-WAIT pair is reused
+        ts_offset = self._isn.ts_offset(dst, src)
+        ts_val = seg.ts_val if cfg.timestamps else None
+        wscale = seg.wscale if cfg.window_scaling else None
+        sack = cfg.sack and seg.sack_permitted
+        if cookie:
+            isn, _mss = self._cookies.make(
+                src, dst, seg.src_port, seg.dst_port, seg.seq, seg.mss or DEFAULT_MSS, now
+            )
+            ts: tuple[int, int] | None = None
+            if ts_val is not None:
+                ts = (cookie_tsval(now, ts_offset, wscale, sack), ts_val)
+            else:  # Linux: a cookie without timestamps keeps no window scale nor SACK
+                wscale, sack = None, False
+            packet = build_synack(
+                cfg, dst, seg.dst_port, src, seg.src_port, isn, seg.seq, mtu, self._next_ip_id(),
+                wscale_offered=wscale is not None, sack=sack, ts=ts,
+            )  # fmt: skip
+            self._out.append((ifindex, packet))
+            c["TcpOutSegs"] += 1
+            c["IpOutRequests"] += 1
+            c["SyncookiesSent"] += 1
+            listener.cookie_time = now
+            return
         if iss is None:
             iss = self._isn.isn(dst, seg.dst_port, src, seg.src_port, now)
-        conn = TcpConnection.accept(
-            self.config, seg, local_addr=dst, remote_addr=src, iss=iss, mtu=mtu, now=now,
-            ts_offset=self._isn.ts_offset(dst, src),
+        req = RequestSock(key, listener, ifindex, mtu, iss, seg.seq, seg.mss, wscale, sack,
+                          ts_val, seg.window, ts_offset, now)  # fmt: skip
+        self._reqs[key] = req
+        listener.syn_queue[key] = req
+        self._c["TcpPassiveOpens"] += 1  # RFC 4022 tcpPassiveOpens: LISTEN -> SYN-RCVD
+        self._send_synack(req, now)
+        req.deadline = now + synack_timeout(cfg, 0)
+        self._push(req, req.deadline)
+
+    def _reply_path(self, ifindex: int, src: int) -> tuple[int, int] | None:
+        """(ifindex, MTU) to answer ``src`` on: the input interface, or the route
+        back for a looped-back segment; None without one."""
+        iface = self._routes.interfaces.get(ifindex)
+        if iface is not None:
+            return ifindex, iface.mtu
+        try:
+            route = self._routes.lookup(src)
+        except OSError:
+            return None
+        return route.ifindex, route.mtu
+
+    def _send_synack(self, req: RequestSock, now: float) -> None:
+        self._out.append((req.ifindex, req.synack(self.config, now)))
+        req.sent = now
+        c = self._c
+        c["TcpOutSegs"] += 1
+        c["IpOutRequests"] += 1
+
+    def _push(self, obj: RequestSock | TimeWait, deadline: float) -> None:
+        if deadline < obj.pushed:
+            obj.pushed = deadline
+            heapq.heappush(self._heap, (deadline, next(self._heap_seq), obj))
+
+    def _request_input(
+        self, req: RequestSock, seg: TcpSegment, src: int, dst: int, now: float
+    ) -> None:
+        """A segment for a half-open request record (Linux tcp_check_req; RFC 9293
+        3.10.7.4 in SYN-RECEIVED)."""
+        flags = seg.flags
+        seq = seg.seq
+        rcv_nxt = (req.irs + 1) & _MASK
+        if flags & RST:
+            # RFC 5961 3.2: only the exact RCV.NXT resets (RFC 9293: back to LISTEN)
+            if seq == rcv_nxt:
+                self._req_remove(req)
+                self._c["TcpAttemptFails"] += 1
+            else:
+                self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
+            return
+        if flags & SYN:
+            if not flags & ACK and seq == req.irs:
+                self._send_synack(req, now)  # the peer retransmitted its SYN
+            else:
+                self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
+            return
+        if not flags & ACK:
+            self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
+            return
+        if seg.ack != (req.iss + 1) & _MASK:
+            # RFC 9293 3.10.7.4 SYN-RECEIVED: an unacceptable ACK -> <SEQ=SEG.ACK><CTL=RST>
+            self._send_rst(src, dst, seg.src_port, seg.dst_port, seq, seg.ack, flags,
+                           len(seg.payload), req.ifindex)  # fmt: skip
+            return
+        ts_recent = req.ts_recent
+        if seq != rcv_nxt or (
+            ts_recent is not None
+            and seg.ts_val is not None
+            and (seg.ts_val - ts_recent) & _MASK >= 0x80000000
+        ):
+            # out of window or PAWS-old (RFC 7323 5.3): Linux tcp_check_req drops it
+            self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
+            return
+        self._req_remove(req)
+        la, lp, ra, rp = req.key
+        conn = TcpConnection.from_handshake(
+            self.config, local_addr=la, local_port=lp, remote_addr=ra, remote_port=rp,
+            iss=req.iss, irs=req.irs, peer_mss=req.mss, peer_wscale=req.wscale,
+            sack_permitted=req.sack_ok, ts_recent=ts_recent, peer_window=req.window,
+            mtu=req.mtu, synack_sent=req.sent, retransmits=req.retrans, ident=req.ident,
+            now=now, ts_offset=req.ts_offset,
         )  # fmt: skip
+        self._child_established(conn, req.key, req.ifindex, req.listener, seg, now)
+
+    def _cookie_ack(
+        self,
+        listener: TcpListener,
+        key: ConnKey,
+        seg: TcpSegment,
+        src: int,
+        dst: int,
+        ifindex: int,
+        now: float,
+    ) -> bool:
+        """Make the connection a valid SYN-cookie ACK proves (Linux cookie_v4_check);
+        False: no valid cookie (the caller answers with an RST)."""
+        c = self._c
+        cfg = self.config
+        mss = self._cookies.check(src, dst, seg.src_port, seg.dst_port, seg.seq, seg.ack, now)
+        if not mss:
+            c["SyncookiesFailed"] += 1
+            return False
+        ts_offset = self._isn.ts_offset(dst, src)
+        wscale: int | None = None
+        sack = False
+        ts_recent: int | None = None
+        if seg.ts_val is not None and seg.ts_ecr:
+            # cookie_timestamp_decode: the SYN's options from TSecr's low bits
+            wscale, sack, _ecn = cookie_timestamp_decode(seg.ts_ecr, ts_offset)
+            if (
+                not cfg.timestamps
+                or (sack and not cfg.sack)
+                or (wscale is not None and not cfg.window_scaling)
+            ):
+                c["SyncookiesFailed"] += 1
+                return False
+            ts_recent = seg.ts_val
+        c["SyncookiesRecv"] += 1
+        if len(self._tcp) + len(self._reqs) >= cfg.max_connections:
+            self._counters.drop(None, DROP_TCP_CONNECTION_CAP)
+            return False
+        reply = self._reply_path(ifindex, src)
+        if reply is None:
+            return True  # no way back: dropped
+        ifindex, mtu = reply
+        conn = TcpConnection.from_handshake(
+            cfg, local_addr=dst, local_port=seg.dst_port, remote_addr=src,
+            remote_port=seg.src_port, iss=(seg.ack - 1) & _MASK, irs=(seg.seq - 1) & _MASK,
+            peer_mss=mss, peer_wscale=wscale, sack_permitted=sack, ts_recent=ts_recent,
+            peer_window=seg.window, mtu=mtu, synack_sent=None, retransmits=0,
+            ident=self._next_ip_id(), now=now, ts_offset=ts_offset,
+        )  # fmt: skip
+        # a cookie's SYN left no state: the passive open counts when it completes
+        self._c["TcpPassiveOpens"] += 1
+        self._child_established(conn, key, ifindex, listener, seg, now)
+        return True
+
+    def _child_established(
+        self,
+        conn: TcpConnection,
+        key: ConnKey,
+        ifindex: int,
+        listener: TcpListener,
+        ack: TcpSegment,
+        now: float,
+    ) -> None:
+        """A completed passive open: into demux, then the ACK completes it."""
         entry = _ConnEntry(conn, key, ifindex, listener)
         self._tcp[key] = entry
-        listener.syn_queue[key] = conn
-        c["TcpPassiveOpens"] += 1
+        conn.receive(ack, now)
         self._touched[entry] = None
+
+    def _req_remove(self, req: RequestSock) -> None:
+        req.alive = False
+        req.pushed = INF
+        if self._reqs.get(req.key) is req:
+            del self._reqs[req.key]
+        syn_queue = req.listener.syn_queue
+        if syn_queue.get(req.key) is req:
+            del syn_queue[req.key]
+
+    def _tw_remove(self, tw: TimeWait) -> None:
+        tw.alive = False
+        tw.pushed = INF
+        if self._tw.get(tw.key) is tw:
+            del self._tw[tw.key]
+
+    def _to_time_wait(self, entry: _ConnEntry, conn: TcpConnection, now: float) -> None:
+        """Replace a connection entering TIME-WAIT by a compact entry (Linux
+        tcp_time_wait), or close it when ``max_tw_buckets`` are in use."""
+        entry.alive = False
+        key = entry.key
+        if self._tcp.get(key) is entry:
+            del self._tcp[key]
+        self._retrans_of_closed += _retrans_of(conn)
+        entry.pushed = INF
+        del entry.conn
+        if len(self._tw) >= self.config.max_tw_buckets:
+            self._c["TCPTimeWaitOverflow"] += 1
+            return
+        free = (conn.rcv_adv - conn.rcv_nxt) & _MASK
+        if free >= 0x80000000:
+            free = 0
+        window = free >> conn.rcv_wscale
+        deadline = conn.get_timer()
+        tw = TimeWait(
+            key, entry.ifindex, conn.snd_max, conn.rcv_nxt, min(window, 0xFFFF),
+            conn.ts_recent if conn.ts_ok else None, self._isn.ts_offset(key[0], key[2]),
+            now + self.config.time_wait if deadline is None else deadline,
+        )  # fmt: skip
+        self._tw[key] = tw
+        self._push(tw, tw.deadline)
 
     def _send_rst(
         self,
@@ -758,7 +1037,7 @@ class StackEngine:
         if self._tcp.get(entry.key) is entry:
             del self._tcp[entry.key]
         listener = entry.listener
-        if listener is not None and listener.syn_queue.pop(entry.key, None) is None:
+        if listener is not None and entry.queued:
             # A child that died (reset, timeout) before accept() leaves the accept
             # queue too: it must not hold a backlog slot nor be handed out dead
             # (BSD soabort of an incomplete/unaccepted socket).
@@ -815,20 +1094,21 @@ class StackEngine:
             if state is _CLOSED:
                 self._remove(entry, now)
                 continue
+            if listener is not None:
+                if state is not _SYN_RECEIVED and not entry.queued:
+                    entry.queued = True
+                    listener.accept_queue.append(conn)
+                    ready[id(listener)] = listener
+            else:
+                ready[id(conn)] = conn
+            if state is _TIME_WAIT:
+                self._to_time_wait(entry, conn, now)
+                continue
             deadline = conn.get_timer()
             if deadline is not None and deadline < entry.pushed:
                 entry.pushed = deadline
                 heapq.heappush(heap, (deadline, next(self._heap_seq), entry))
-            if listener is not None:
-                if (
-                    state is not _SYN_RECEIVED
-                    and listener.syn_queue.pop(entry.key, None) is not None
-                ):
-                    listener.accept_queue.append(conn)
-                    ready[id(listener)] = listener
-                continue
-            ready[id(conn)] = conn
-        if len(heap) > 2 * len(self._tcp) + 64:
+        if len(heap) > 2 * (len(self._tcp) + len(self._reqs) + len(self._tw)) + 64:
             self._compact_heap()
 
     def _compact_heap(self) -> None:
@@ -910,6 +1190,9 @@ class StackEngine:
             if type(obj) is _ReasmSlot:
                 self._expire_reassembly(now)
                 continue
+            if type(obj) is RequestSock or type(obj) is TimeWait:
+                self._handle_edge_timer(obj, now)
+                continue
             assert isinstance(obj, _ConnEntry)
             if not obj.alive:
                 continue
@@ -922,6 +1205,28 @@ class StackEngine:
             conn.handle_timer(now)
             touched[obj] = None
         self._settle()
+
+    def _handle_edge_timer(self, obj: RequestSock | TimeWait, now: float) -> None:
+        """A request record's SYN-ACK retransmission or a TIME-WAIT expiry."""
+        if not obj.alive:
+            return
+        if obj.deadline > now:  # moved later: re-push
+            self._push(obj, obj.deadline)
+            return
+        if type(obj) is TimeWait:
+            self._tw_remove(obj)  # RFC 9293 3.10.7.4: 2 MSL elapsed
+            return
+        assert isinstance(obj, RequestSock)
+        cfg = self.config
+        if obj.retrans >= cfg.synack_retries:  # Linux reqsk_timer_handler
+            self._req_remove(obj)
+            self._c["TcpAttemptFails"] += 1
+            return
+        obj.retrans += 1
+        self._retrans_of_closed += 1  # TcpRetransSegs
+        self._send_synack(obj, now)
+        obj.deadline = now + synack_timeout(cfg, obj.retrans)
+        self._push(obj, obj.deadline)
 
     def _sync_reasm_timer(self) -> None:
         deadline = self._reasm.get_timer()
@@ -987,16 +1292,22 @@ class StackEngine:
         if local_port:
             _check_port(local_port, "local_port", allow_zero=True)
             by_addr = self._listeners.get(local_port)
-            if (local_addr, local_port, remote_addr, remote_port) in tcp or (
-                by_addr is not None and (local_addr in by_addr or 0 in by_addr)
+            key = (local_addr, local_port, remote_addr, remote_port)
+            if (
+                key in tcp
+                or key in self._tw
+                or key in self._reqs
+                or (by_addr is not None and (local_addr in by_addr or 0 in by_addr))
             ):
                 raise OSError(errno.EADDRINUSE, "Address already in use")
         else:
             listeners = self._listeners
+            tw = self._tw
             la, ra, rp = local_addr, remote_addr, remote_port
 
             def suitable(port: int) -> bool:
-                return (la, port, ra, rp) not in tcp and port not in listeners
+                k = (la, port, ra, rp)
+                return k not in tcp and k not in tw and port not in listeners
 
             local_port = self._tcp_ports.allocate(la, ra, rp, suitable)
         key = (local_addr, local_port, remote_addr, remote_port)
@@ -1031,13 +1342,14 @@ class StackEngine:
         _check_port(port, "port", allow_zero=True)
         if type(backlog) is not int:
             raise TypeError("backlog must be an int")
-        backlog = max(1, min(backlog, SOMAXCONN, self.config.max_syn_backlog))
+        backlog = max(1, min(backlog, SOMAXCONN))
         if transparent:
             if self._transparent:
                 # one gateway listener takes every destination: a second one
                 # would never see a connection
                 raise OSError(errno.EADDRINUSE, "a transparent listener already exists")
             listener = TcpListener(self, addr, port, backlog, transparent=True)
+            listener.syn_backlog = min(backlog, self.config.max_syn_backlog)
             self._transparent.append(listener)
             return listener
         if addr != 0 and addr not in self._routes.local_addresses:
@@ -1049,6 +1361,7 @@ class StackEngine:
         if by_addr is not None and (addr in by_addr or 0 in by_addr or addr == 0):
             raise OSError(errno.EADDRINUSE, "Address already in use")
         listener = TcpListener(self, addr, port, backlog, transparent=False)
+        listener.syn_backlog = min(backlog, self.config.max_syn_backlog)
         listeners.setdefault(port, {})[addr] = listener
         return listener
 
@@ -1065,9 +1378,25 @@ class StackEngine:
                 del by_addr[listener.addr]
                 if not by_addr:
                     del self._listeners[listener.port]
-        # Linux inet_csk_listen_stop: reset every child never accepted.
-        children = list(listener.syn_queue.values()) + list(listener.accept_queue)
-        listener.syn_queue.clear()
+        # Linux inet_csk_listen_stop: reset every child never accepted, the
+        # half-open ones too (as the connection's abort in SYN-RECEIVED did).
+        c = self._c
+        for req in list(listener.syn_queue.values()):
+            self._req_remove(req)
+            la, lp, ra, rp = req.key
+            opts = b""
+            if req.ts_recent is not None:
+                tsval = (int(now * 1000.0) + req.ts_offset) & _MASK
+                opts = TS_OPT.pack(TS_WORD, tsval, req.ts_recent)
+            rst = build_ipv4_tcp(la, ra, self._next_ip_id(), self.config.ttl, lp, rp,
+                                 (req.iss + 1) & _MASK, (req.irs + 1) & _MASK, RST | ACK, 0,
+                                 opts, b"")  # fmt: skip
+            self._out.append((req.ifindex, rst))
+            c["TcpOutSegs"] += 1
+            c["TcpOutRsts"] += 1
+            c["IpOutRequests"] += 1
+            c["TcpAttemptFails"] += 1
+        children = list(listener.accept_queue)
         listener.accept_queue.clear()
         for conn in children:
             entry = self._tcp.get(
@@ -1251,8 +1580,13 @@ class StackEngine:
         return snapshot
 
     def connections(self) -> list[TcpConnection]:
-        """Every connection in the demux table (TIME-WAIT and unaccepted children included)."""
+        """Every connection in the demux table (unaccepted children included; not the
+        half-open request records nor the compact TIME-WAIT entries)."""
         return [entry.conn for entry in self._tcp.values()]
+
+    def time_wait_keys(self) -> list[ConnKey]:
+        """The 4-tuples (local addr, local port, remote addr, remote port) in TIME-WAIT."""
+        return list(self._tw)
 
     def close(self, now: float) -> None:
         """Shut the host down: RST every connection, close listeners and UDP endpoints.
@@ -1271,6 +1605,8 @@ class StackEngine:
             if conn.state is not _CLOSED:
                 conn.abort(now)
             self._touched[entry] = None
+        for tw in list(self._tw.values()):
+            self._tw_remove(tw)
         for by_addr in list(self._udp.values()):
             for endpoint in list(by_addr.values()):
                 endpoint.close()
@@ -1279,8 +1615,8 @@ class StackEngine:
 
     @property
     def connection_count(self) -> int:
-        """Connections in the demux table (TIME-WAIT included)."""
-        return len(self._tcp)
+        """Connections in the demux table, half-open records and TIME-WAIT entries included."""
+        return len(self._tcp) + len(self._reqs) + len(self._tw)
 
 
 def _retrans_of(conn: TcpConnection) -> int:

@@ -61,6 +61,13 @@ STANDARD_COUNTERS: tuple[str, ...] = (
     "TcpOutRsts",
     "ListenOverflows",
     "ListenDrops",
+    # TCP, Linux TcpExt (netstat -s): SYN cookies, SYN queue, TIME-WAIT
+    "SyncookiesSent",
+    "SyncookiesRecv",
+    "SyncookiesFailed",
+    "TCPReqQFullDoCookies",
+    "TCPReqQFullDrop",
+    "TCPTimeWaitOverflow",
     # UDP
     "UdpInDatagrams",
     "UdpNoPorts",
@@ -136,6 +143,7 @@ DROP_TCP_MALFORMED = "DropTcpMalformed"
 DROP_TCP_BAD_CHECKSUM = "DropTcpBadChecksum"
 DROP_TCP_NO_LISTENER = "DropTcpNoSocket"
 DROP_TCP_LISTEN_BAD_SEGMENT = "DropTcpListenBadSegment"
+DROP_TCP_CONNECTION_CAP = "DropTcpConnectionCap"  # SYN refused: StackConfig.max_connections
 DROP_UDP_MALFORMED = "DropUdpMalformed"
 DROP_UDP_BAD_CHECKSUM = "DropUdpBadChecksum"
 DROP_UDP_RCVBUF = "DropUdpRcvbuf"

@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from qa_support import B, two_stacks
 
 
-@pytest.mark.xfail(strict=True, reason="LIMITATION/BUG: no SYN cookies and the SYN queue is capped by "
-                   "backlog: a burst of 300 SYNs to a promptly-accepting server (backlog 128) drops 172 "
-                   "and they wait for SYN RTO (1 s, 3 s, 7 s); Linux answers with syncookies")
 async def test_connect_burst_beyond_backlog_is_fast():
     async with two_stacks() as (a, b):
         await b.create_server(asyncio.Protocol, B, 80)  # backlog=128, accepting

@@ -712,3 +712,63 @@ class TcpConnection(HandshakePart):
         assert isinstance(rate, DeliveryRateEstimator)  # pending: a real estimator
         rs = rate.take_sample(now, prior_in_flight, 0, self.snd_una, self._rtt.min_rtt)
         self._cc.on_rate_sample(rs, now)
+
+    @classmethod
+    def from_handshake(
+        cls,
+        config: StackConfig,
+        *,
+        local_addr: int,
+        local_port: int,
+        remote_addr: int,
+        remote_port: int,
+        iss: int,
+        irs: int,
+        peer_mss: int | None,
+        peer_wscale: int | None,
+        sack_permitted: bool,
+        ts_recent: int | None,
+        peer_window: int,
+        mtu: int,
+        synack_sent: float | None,
+        retransmits: int,
+        ident: int,
+        now: float,
+        ts_offset: int | None = None,
+    ) -> TcpConnection:
+        """A passive open whose SYN-ACK the stack sent without a connection (from a
+        SYN-queue request record or a SYN cookie, Linux ``tcp_check_req`` /
+        ``cookie_v4_check``): SYN-RECEIVED with the SYN-ACK outstanding, exactly
+        as ``accept()`` followed by the ``packets_to_send`` that sent it
+        (``_syn_segment``, ``_output``). The caller then feeds it the ACK with
+        ``receive()``, which completes the handshake (``_syn_received_ack``).
+
+        ``peer_*``/``sack_permitted``/``ts_recent``: what the SYN offered (for a
+        cookie: what the cookie encodes, TS.Recent the ACK's TSval);
+        ``synack_sent``: when the last SYN-ACK left (None: unknown, a cookie: no
+        RTT sample but the timestamps'); ``retransmits``: how many SYN-ACKs were
+        retransmitted (Karn: no RTT sample from those; the stack counted them);
+        ``ident``: the next IP ID."""
+        syn = TcpSegment(
+            remote_port, local_port, irs, 0, SYN, peer_window, mss=peer_mss, wscale=peer_wscale,
+            sack_permitted=sack_permitted, ts_val=ts_recent,
+        )  # fmt: skip
+        c = cls.accept(
+            config, syn, local_addr=local_addr, remote_addr=remote_addr, iss=iss, mtu=mtu,
+            now=now, ts_offset=ts_offset,
+        )  # fmt: skip
+        # what _syn_segment and _output set when the SYN-ACK left
+        free = config.recv_buffer
+        win = free if free < 0xFFFF else 0xFFFF
+        c._syn_window = win
+        c.rcv_adv = (c.rcv_nxt + win) & MASK
+        c._last_ack_sent = c.rcv_nxt
+        c.snd_nxt = c.snd_max = (c.iss + 1) & MASK
+        c._rtt_time = now if synack_sent is None else synack_sent
+        c._retransmits = 1 if synack_sent is None and not retransmits else retransmits
+        c.segs_out = 1 + retransmits
+        c._ident = ident & 0xFFFF
+        for _ in range(retransmits):
+            c._rtt.on_timeout()
+        c._tm.rtx = now + c._rtt.current()
+        return c
