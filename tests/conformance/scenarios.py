@@ -526,7 +526,6 @@ write 3000
 +0.1 < . 1:1 ack 2049 win 100
 """,
         nodelay=True,
-        expected_difference=HALF_WINDOW,
     ),
     Scenario(
         "send/peer_window_unscaled",

@@ -17,10 +17,12 @@ from aionetstack.core.tcp.receiver import ReceiverPart
 from aionetstack.core.tcp.tcb import (
     CLOSED,
     CLOSING,
+    DEFAULT_MSS,
     FIN_WAIT_1,
     FIN_WAIT_2,
     LAST_ACK,
     MASK,
+    TCP_MIN_MSS,
     TIME_WAIT,
     TS_OPT,
     TS_WORD,
@@ -59,6 +61,12 @@ class SenderPart(ReceiverPart):
         if not nbuf and not fin_queued:
             return
         mss = self.snd_mss
+        # Linux tcp_bound_to_half_wnd: never a segment larger than half the
+        # largest window the peer offered (all of it for windows up to 536)
+        mw = self.max_snd_wnd
+        cut = mw >> 1 if mw > DEFAULT_MSS else mw
+        if 0 < cut < mss:
+            mss = cut if cut > TCP_MIN_MSS else TCP_MIN_MSS
         if sack:
             mss -= 4 + 8 * len(sack)
         snd_una = self.snd_una
