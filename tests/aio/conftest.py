@@ -13,9 +13,10 @@ import aionetstack
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Any:
-    """The Transport contract runs on asyncio's default loop and on uvloop."""
+    """The Transport contract and the socket options run on asyncio's default
+    loop and on uvloop."""
     factories: dict[str, Any] = {"asyncio": asyncio.new_event_loop}
-    if "transport_contract" in item.nodeid:
+    if "transport_contract" in item.nodeid or "test_aio_sockopt" in item.nodeid:
         try:
             import uvloop
         except ImportError:

@@ -42,6 +42,7 @@ import errno
 from collections.abc import Callable
 
 from aionetstack.core.config import StackConfig
+from aionetstack.core.tcp.congestion import make_congestion_control
 from aionetstack.core.tcp.events import (
     SendSpace,
     TcpEvent,
@@ -134,6 +135,23 @@ class TcpConnection(HandshakePart):
     def set_tracer(self, tracer: Callable[[str], None] | None) -> None:
         """Receive a text line for every state change and timer event."""
         self._trace = tracer
+
+    def set_config(self, config: StackConfig, now: float) -> None:
+        """This connection's own options (``setsockopt``): ``self.config`` is read
+        wherever an option applies, so a replaced value takes effect at its next
+        use. Keepalive is (re)armed from ``now`` as Linux ``tcp_set_keepalive``
+        and ``TCP_KEEPIDLE`` do; a new congestion control starts from the
+        current cwnd and ssthresh (Linux ``tcp_reinit_congestion_control``)."""
+        old, self.config = self.config, config
+        if (config.keepalive, config.keepalive_idle) != (old.keepalive, old.keepalive_idle):
+            alive = self.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, FIN_WAIT_2)
+            self._tm.keepalive = now + config.keepalive_idle if config.keepalive and alive else INF
+        if config.congestion_control != old.congestion_control:
+            cc = make_congestion_control(
+                config.congestion_control, self.snd_mss, config.initial_cwnd_segments
+            )
+            cc.cwnd, cc.ssthresh = self._cc.cwnd, self._cc.ssthresh
+            self._cc = cc
 
     @property
     def readable(self) -> int:
