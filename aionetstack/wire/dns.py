@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Final, NamedTuple
+from typing import Final
 
+from aionetstack.wire._record import Record
 from aionetstack.wire.errors import BadHeaderError, TruncatedError
 
 __all__ = [
@@ -55,24 +56,42 @@ _RR = struct.Struct("!HHIH")  # type, class, ttl, rdlength
 _MIN_RR = 1 + _RR.size  # the root name and the fixed fields
 
 
-class DnsRecord(NamedTuple):
+class DnsRecord(Record):
     """One resource record of the answer section (names lower-cased, no final dot)."""
 
-    name: str
-    rtype: int
-    rclass: int
-    ttl: int
-    data: bytes  # RDATA; for a CNAME, the target name already decoded in ``target``
-    target: str = ""
+    __slots__ = ("name", "rtype", "rclass", "ttl", "data", "target")  # noqa: RUF023 - record order
+
+    def __init__(
+        self, name: str, rtype: int, rclass: int, ttl: int, data: bytes, target: str = ""
+    ) -> None:
+        self.name = name
+        self.rtype = rtype
+        self.rclass = rclass
+        self.ttl = ttl
+        self.data = data  # RDATA
+        self.target = target  # a CNAME's target name, decoded
 
 
-class DnsResponse(NamedTuple):
-    ident: int
-    truncated: bool  # TC: retry over TCP (RFC 1035 4.2.1, RFC 7766)
-    rcode: int
-    qname: str
-    qtype: int
-    answers: tuple[DnsRecord, ...]
+class DnsResponse(Record):
+    """A parsed response: header fields, the question, the answer section."""
+
+    __slots__ = ("ident", "truncated", "rcode", "qname", "qtype", "answers")  # noqa: RUF023
+
+    def __init__(
+        self,
+        ident: int,
+        truncated: bool,
+        rcode: int,
+        qname: str,
+        qtype: int,
+        answers: tuple[DnsRecord, ...],
+    ) -> None:
+        self.ident = ident
+        self.truncated = truncated  # TC: ask again over TCP (RFC 1035 4.2.1, RFC 7766)
+        self.rcode = rcode
+        self.qname = qname
+        self.qtype = qtype
+        self.answers = answers
 
 
 def encode_name(name: str) -> bytes:

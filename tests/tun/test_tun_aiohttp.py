@@ -1,0 +1,76 @@
+"""aionetstack.contrib.aiohttp against the kernel across a TUN device: curl
+fetches from a StackSite; a ClientSession with StackConnector fetches from a
+kernel aiohttp server (web.TCPSite on 198.18.0.1). Private namespace only."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+
+import pytest
+from tun_helpers import KERNEL_IP, STACK_ADDRESS, STACK_IP
+
+import aionetstack
+from aionetstack.link.tun import TunLink
+
+aiohttp = pytest.importorskip("aiohttp")
+from aiohttp import web  # noqa: E402
+
+from aionetstack.contrib.aiohttp import StackConnector, StackSite  # noqa: E402
+
+GUARD = 60.0
+BLOB = bytes(range(256)) * 8192  # 2 MiB
+
+
+def make_app(who: str) -> web.Application:
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text=f"{who} greets {request.remote}")
+
+    async def blob(request: web.Request) -> web.Response:
+        return web.Response(body=BLOB)
+
+    app = web.Application()
+    app.router.add_get("/hello", hello)
+    app.router.add_get("/blob", blob)
+    return app
+
+
+async def test_curl_fetches_from_stack_site(tun: TunLink) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    runner = web.AppRunner(make_app("stack"))
+    await runner.setup()
+    try:
+        async with aionetstack.Stack(tun, STACK_ADDRESS) as stack, asyncio.timeout(GUARD):
+            site = StackSite(runner, stack, STACK_IP, 8082)
+            await site.start()
+            for path, want in ((b"hello", f"stack greets {KERNEL_IP}".encode()), (b"blob", BLOB)):
+                proc = await asyncio.create_subprocess_exec(
+                    "curl", "-sS", f"http://{STACK_IP}:8082/{path.decode()}",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                out, err = await proc.communicate()
+                assert proc.returncode == 0, err.decode()
+                assert hashlib.sha256(out).digest() == hashlib.sha256(want).digest()
+            await site.stop()
+    finally:
+        await runner.cleanup()
+
+
+async def test_client_session_fetches_from_kernel_aiohttp(tun: TunLink) -> None:
+    runner = web.AppRunner(make_app("kernel"))
+    await runner.setup()
+    try:
+        kernel_site = web.TCPSite(runner, KERNEL_IP, 0)  # kernel sockets, same loop
+        await kernel_site.start()
+        port = kernel_site.port
+        async with aionetstack.Stack(tun, STACK_ADDRESS) as stack, asyncio.timeout(GUARD):
+            connector = StackConnector(stack)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                async with session.get(f"http://{KERNEL_IP}:{port}/hello") as response:
+                    assert await response.text() == f"kernel greets {STACK_IP}"
+                async with session.get(f"http://{KERNEL_IP}:{port}/blob") as response:
+                    assert await response.read() == BLOB
+    finally:
+        await runner.cleanup()
