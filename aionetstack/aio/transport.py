@@ -52,6 +52,7 @@ from typing import Any
 
 from aionetstack.aio.base_transport import StackTransport
 from aionetstack.aio.driver import Driver
+from aionetstack.aio.logs import log_summary
 from aionetstack.aio.sockopt import StackSocket
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.events import (
@@ -288,6 +289,12 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
         if handle is not None:
             handle.cancel()
         super()._connection_lost(exc)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            super()._call_connection_lost(exc)
+        finally:
+            log_summary(self._conn, exc)  # aionetstack.tcp, at DEBUG
 
     def _release(self) -> None:
         """RFC 9293 3.10.5: RST now (abort, fatal error, the stack closing)."""
