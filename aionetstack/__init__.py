@@ -45,6 +45,7 @@ __all__ = [
     "__version__",
     "capture",
     "impair",
+    "install",
     "memory_link_pair",
 ]
 
@@ -57,12 +58,14 @@ _LAZY = {
     "memory_link_pair": ("aionetstack.aio.links", "memory_link_pair"),
     "impair": ("aionetstack.aio.links", "impair"),
     "capture": ("aionetstack.aio.links", "capture"),
+    "install": ("aionetstack.aio.integration", "install"),
     "MemoryLink": ("aionetstack.link.memory", "MemoryLink"),
     "ImpairedLink": ("aionetstack.link.impair", "ImpairedLink"),
     "TunLink": ("aionetstack.link.tun", "TunLink"),
 }
 
 if TYPE_CHECKING:
+    from aionetstack.aio.integration import install
     from aionetstack.aio.links import capture, impair, memory_link_pair
     from aionetstack.aio.resolver import DnsResolver, Resolver
     from aionetstack.aio.server import Server

@@ -9,7 +9,7 @@ import hashlib
 import shutil
 
 import pytest
-from tun_helpers import KERNEL_IP, STACK_ADDRESS, STACK_IP
+from tun_helpers import KERNEL_IP, STACK_ADDRESS, STACK_IP, curl
 
 import aionetstack
 from aionetstack.link.tun import TunLink
@@ -46,12 +46,7 @@ async def test_curl_fetches_from_stack_site(tun: TunLink) -> None:
             site = StackSite(runner, stack, STACK_IP, 8082)
             await site.start()
             for path, want in ((b"hello", f"stack greets {KERNEL_IP}".encode()), (b"blob", BLOB)):
-                proc = await asyncio.create_subprocess_exec(
-                    "curl", "-sS", f"http://{STACK_IP}:8082/{path.decode()}",
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                )  # fmt: skip
-                out, err = await proc.communicate()
-                assert proc.returncode == 0, err.decode()
+                out = await curl(f"http://{STACK_IP}:8082/{path.decode()}")
                 assert hashlib.sha256(out).digest() == hashlib.sha256(want).digest()
             await site.stop()
     finally:

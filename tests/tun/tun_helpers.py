@@ -273,3 +273,15 @@ class Nft:
 
     def flush(self) -> None:
         subprocess.run(["nft", "delete", "table", "inet", "ans"], check=False)
+
+
+async def curl(url: str) -> bytes:
+    """``curl -sS url`` (a kernel client); the body, or AssertionError with curl's message."""
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(
+        "curl", "-sS", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out

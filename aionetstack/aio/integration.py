@@ -1,0 +1,200 @@
+"""Unmodified asyncio libraries over a ``Stack``: ``install(stack, loop)``.
+
+Theory of operation
+-------------------
+Libraries written for plain asyncio open their connections with
+``loop.create_connection``, ``loop.create_server``,
+``loop.create_datagram_endpoint`` and ``loop.getaddrinfo`` (or with
+``asyncio.open_connection`` / ``asyncio.start_server``, which call the first
+two). ``install(stack, loop)`` routes those four methods of one loop to the
+stack, so such a library runs over it without a line changed; and
+``loop.start_tls`` (``StreamWriter.start_tls``) layers asyncio's TLS over a
+stack transport on any loop, uvloop included (whose own accepts only its
+transports)::
+
+    async def main() -> None:
+        async with aionetstack.Stack(link, "198.18.0.2/24") as stack:
+            aionetstack.install(stack)  # the running loop
+            async with websockets.connect("ws://198.18.0.1:8765") as ws: ...
+
+The methods are replaced on the loop *instance* (the class is untouched:
+other loops are not affected), which works on asyncio's loops and on uvloop's
+(its compiled ``Loop`` keeps an instance ``__dict__``); ``install`` returns a
+function that restores them.
+
+Calls that pass a kernel socket (``sock=``) keep the loop's own behaviour:
+the caller asked for that socket explicitly. Everything else, the stack
+refuses or accepts as its own methods do (``Stack.create_connection`` ...):
+host names go through the stack's resolver. Libraries that create kernel
+sockets themselves and hand them over (aiohttp's default ``TCPConnector``,
+through aiohappyeyeballs) stay on the kernel; use
+``aionetstack.contrib.aiohttp.StackConnector`` for aiohttp's client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl as _ssl
+from asyncio import sslproto
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aionetstack.aio.transport import TcpTransport
+
+if TYPE_CHECKING:
+    from aionetstack.aio.stack import Stack
+
+__all__ = ["ROUTED", "StackRoutes", "install"]
+
+ROUTED = (
+    "create_connection",
+    "create_server",
+    "create_datagram_endpoint",
+    "getaddrinfo",
+    "start_tls",
+)
+_ATTR = "_aionetstack_routes"
+
+
+class StackRoutes:
+    """The loop methods, answered by ``stack``; ``originals`` are the loop's own
+    (bound) methods, used for calls that hand over a kernel socket."""
+
+    def __init__(self, stack: Stack, originals: Mapping[str, Callable[..., Any]]) -> None:
+        self.stack = stack
+        self.originals = originals
+
+    async def create_connection(
+        self, protocol_factory: Callable[[], Any], host: Any = None, port: Any = None, **kwargs: Any
+    ) -> Any:
+        if kwargs.get("sock") is not None:
+            return await self.originals["create_connection"](
+                protocol_factory, host, port, **kwargs
+            )
+        return await self.stack.create_connection(protocol_factory, host, port, **kwargs)
+
+    async def create_server(
+        self, protocol_factory: Callable[[], Any], host: Any = None, port: Any = None, **kwargs: Any
+    ) -> Any:
+        if kwargs.get("sock") is not None:
+            return await self.originals["create_server"](protocol_factory, host, port, **kwargs)
+        if isinstance(host, list | tuple):  # asyncio listens on every host given
+            if len(host) != 1:
+                raise ValueError("a Stack listens on one address: give one host")
+            host = host[0]
+        return await self.stack.create_server(protocol_factory, host, port, **kwargs)
+
+    async def create_datagram_endpoint(
+        self,
+        protocol_factory: Callable[[], Any],
+        local_addr: Any = None,
+        remote_addr: Any = None,
+        *,
+        family: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+        sock: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        if sock is not None:
+            return await self.originals["create_datagram_endpoint"](
+                protocol_factory, local_addr, remote_addr, family=family, proto=proto,
+                flags=flags, sock=sock, **kwargs,
+            )  # fmt: skip
+        if family not in (socket.AF_UNSPEC, socket.AF_INET):
+            raise OSError(f"create_datagram_endpoint: this Stack speaks IPv4 only ({family!r})")
+        if remote_addr is not None:
+            host, port = remote_addr
+            remote_addr = ((await self.stack.resolve(host, flags=flags))[0], port)
+        return await self.stack.create_datagram_endpoint(
+            protocol_factory, local_addr, remote_addr, **kwargs
+        )
+
+    async def start_tls(
+        self,
+        transport: asyncio.BaseTransport,
+        protocol: asyncio.BaseProtocol,
+        sslcontext: _ssl.SSLContext,
+        *,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+    ) -> asyncio.Transport:
+        """TLS over a stack transport on any loop (uvloop accepts only its own
+        transports); as CPython's ``BaseEventLoop.start_tls``. Other transports
+        go to the loop's own method."""
+        if not isinstance(transport, TcpTransport):
+            result: asyncio.Transport = await self.originals["start_tls"](
+                transport, protocol, sslcontext, server_side=server_side,
+                server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout,
+            )  # fmt: skip
+            return result
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        # typeshed is stricter than the runtime: timeouts may be None
+        ssl_protocol = sslproto.SSLProtocol(
+            loop,
+            protocol,
+            sslcontext,
+            waiter,
+            server_side,
+            server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,  # type: ignore[arg-type]
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            call_connection_made=False,
+        )
+        # pause reading: no byte may reach the old protocol after the switch
+        transport.pause_reading()
+        transport.set_protocol(ssl_protocol)
+        made = loop.call_soon(ssl_protocol.connection_made, transport)
+        resumed = loop.call_soon(transport.resume_reading)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            made.cancel()
+            resumed.cancel()
+            raise
+        return ssl_protocol._app_transport
+
+    async def getaddrinfo(
+        self,
+        host: Any,
+        port: Any,
+        *,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> Any:
+        if isinstance(host, bytes):
+            host = host.decode("idna")
+        if isinstance(port, bytes):
+            port = port.decode()
+        return await self.stack.getaddrinfo(
+            host, port, family=family, type=type, proto=proto, flags=flags
+        )
+
+
+def install(stack: Stack, loop: asyncio.AbstractEventLoop | None = None) -> Callable[[], None]:
+    """Route ``loop``'s (default: the running loop's) ``create_connection``,
+    ``create_server``, ``create_datagram_endpoint`` and ``getaddrinfo`` to
+    ``stack``; returns the function that undoes it. See the module docstring."""
+    if loop is None:
+        loop = asyncio.get_running_loop()
+    if _ATTR in loop.__dict__:
+        raise RuntimeError(f"a Stack is already installed on {loop!r}")
+    routes = StackRoutes(stack, {name: getattr(loop, name) for name in ROUTED})
+    for name in ROUTED:
+        setattr(loop, name, getattr(routes, name))
+    setattr(loop, _ATTR, routes)
+    target = loop
+
+    def uninstall() -> None:
+        for name in (*ROUTED, _ATTR):
+            target.__dict__.pop(name, None)
+
+    return uninstall
