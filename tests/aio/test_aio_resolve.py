@@ -18,6 +18,7 @@ import aionetstack
 from aionetstack.aio.resolver import DnsResolver
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.connection import TcpConnection
+from aionetstack.wire.addr import int_to_ip
 from aionetstack.wire.dns import RCODE_NXDOMAIN, TYPE_A, build_response, parse_response
 
 T = 10.0
@@ -105,14 +106,18 @@ async def test_addresses_in_turn_and_happy_eyeballs() -> None:
             assert len(group.value.exceptions) == 2
             # the first address is a black hole: the second, 0.1 s later, wins
             loop = asyncio.get_running_loop()
+            opens = a.stats()["TcpActiveOpens"]
             start = loop.time()
             _, writer = await a.open_connection(
                 "lossy.test", 7, happy_eyeballs_delay=0.1, interleave=1
             )
             assert writer.get_extra_info("peername") == (B_ADDR, 7)
             assert loop.time() - start < a.config.rto_initial  # not after a SYN timeout
-            conns = [c for c in a.engine.connections() if c.remote_addr != 0]
-            assert all(c.remote_port == 7 for c in conns)
+            # the losing attempt was cancelled: its half-open connection is gone
+            await asyncio.sleep(0)
+            losers = [c for c in a.engine.connections() if int_to_ip(c.remote_addr) == C_ADDR]
+            assert a.stats()["TcpActiveOpens"] - opens == 2  # both attempts started
+            assert losers == []  # the loser aborted and out of the demux table
             writer.close()
     finally:
         await a.close()
