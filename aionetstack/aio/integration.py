@@ -22,13 +22,16 @@ other loops are not affected), which works on asyncio's loops and on uvloop's
 (its compiled ``Loop`` keeps an instance ``__dict__``); ``install`` returns a
 function that restores them.
 
-Calls that pass a kernel socket (``sock=``) keep the loop's own behaviour:
-the caller asked for that socket explicitly. Everything else, the stack
-refuses or accepts as its own methods do (``Stack.create_connection`` ...):
-host names go through the stack's resolver. Libraries that create kernel
-sockets themselves and hand them over (aiohttp's default ``TCPConnector``,
-through aiohappyeyeballs) stay on the kernel; use
-``aionetstack.contrib.aiohttp.StackConnector`` for aiohttp's client.
+Libraries that make their own sockets and hand them over (aiohttp's default
+``TCPConnector``, through aiohappyeyeballs: ``socket.socket()``,
+``loop.sock_connect``, then ``loop.create_connection(sock=sock)``) are routed
+too: ``sock_connect`` of an IPv4 TCP socket opens the connection on the stack
+instead, and ``create_connection(sock=)`` adopts it (the socket, never
+connected, is closed; one never handed over has its stack connection reset
+when it is collected). Any other socket passed with ``sock=`` keeps the loop's
+own behaviour. Everything else, the stack refuses or accepts as its own
+methods do (``Stack.create_connection`` ...): host names go through the
+stack's resolver.
 """
 
 from __future__ import annotations
@@ -36,11 +39,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as _ssl
+import weakref
 from asyncio import sslproto
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aionetstack.aio.transport import TcpTransport
+from aionetstack.core.tcp.connection import TcpConnection
+from aionetstack.wire.addr import int_to_ip
 
 if TYPE_CHECKING:
     from aionetstack.aio.stack import Stack
@@ -53,6 +59,7 @@ ROUTED = (
     "create_datagram_endpoint",
     "getaddrinfo",
     "start_tls",
+    "sock_connect",
 )
 _ATTR = "_aionetstack_routes"
 
@@ -64,15 +71,71 @@ class StackRoutes:
     def __init__(self, stack: Stack, originals: Mapping[str, Callable[..., Any]]) -> None:
         self.stack = stack
         self.originals = originals
+        # kernel sockets whose connect the stack made instead (sock_connect),
+        # until create_connection(sock=) adopts the connection
+        self._opened: weakref.WeakKeyDictionary[socket.socket, list[TcpConnection | None]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def create_connection(
         self, protocol_factory: Callable[[], Any], host: Any = None, port: Any = None, **kwargs: Any
     ) -> Any:
-        if kwargs.get("sock") is not None:
-            return await self.originals["create_connection"](
-                protocol_factory, host, port, **kwargs
-            )
+        sock = kwargs.get("sock")
+        if sock is not None:
+            entry = self._opened.pop(sock, None)
+            if entry is None:
+                return await self.originals["create_connection"](
+                    protocol_factory, host, port, **kwargs
+                )
+            return await self._adopt(protocol_factory, entry, **kwargs)
         return await self.stack.create_connection(protocol_factory, host, port, **kwargs)
+
+    async def sock_connect(self, sock: socket.socket, address: Any) -> None:
+        """An IPv4 TCP kernel socket connecting (aiohappyeyeballs, under
+        aiohttp's default connector, does so): the stack opens the connection
+        instead, and ``create_connection(sock=sock)`` adopts it. A socket never
+        handed over has its connection aborted when it is collected."""
+        if sock.family != socket.AF_INET or sock.type != socket.SOCK_STREAM:
+            await self.originals["sock_connect"](sock, address)
+            return
+        host, port = address[0], address[1]
+        resolved = (await self.stack.resolve(host))[0]
+        conn, _ = await self.stack._connect(resolved, port, None)
+        entry: list[TcpConnection | None] = [conn]
+        self._opened[sock] = entry
+        weakref.finalize(sock, _abandon, self.stack, entry)
+
+    async def _adopt(
+        self,
+        protocol_factory: Callable[[], Any],
+        entry: list[TcpConnection | None],
+        *,
+        sock: socket.socket,
+        ssl: _ssl.SSLContext | bool | None = None,
+        server_hostname: str | None = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+        **ignored: Any,
+    ) -> Any:
+        """create_connection(sock=) for a socket sock_connect connected: the
+        stack's connection gets the transport; the socket, never used, closes."""
+        conn, entry[0] = entry[0], None
+        sock.close()
+        assert conn is not None
+        host = int_to_ip(conn.remote_addr)
+        if ssl and server_hostname is None:
+            raise ValueError("You must set server_hostname when using ssl without a host")
+        return await self.stack._connect_to(
+            protocol_factory,
+            host,
+            port=conn.remote_port,
+            local_addr=None,
+            ssl=ssl,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            established=conn,
+        )
 
     async def create_server(
         self, protocol_factory: Callable[[], Any], host: Any = None, port: Any = None, **kwargs: Any
@@ -177,6 +240,19 @@ class StackRoutes:
         return await self.stack.getaddrinfo(
             host, port, family=family, type=type, proto=proto, flags=flags
         )
+
+
+def _abandon(stack: Stack, entry: list[TcpConnection | None]) -> None:
+    """A socket sock_connect connected went away unused: reset its connection."""
+    conn = entry[0]
+    driver = stack._driver
+    if conn is None or driver is None or driver.stopped or conn.error is not None:
+        return
+    try:
+        conn.abort(driver.loop.time())
+    except OSError:
+        return
+    driver.touch(conn)
 
 
 def install(stack: Stack, loop: asyncio.AbstractEventLoop | None = None) -> Callable[[], None]:

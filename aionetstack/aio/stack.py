@@ -555,8 +555,11 @@ class Stack:
         server_hostname: str | None,
         ssl_handshake_timeout: float | None,
         ssl_shutdown_timeout: float | None,
+        established: TcpConnection | None = None,
     ) -> tuple[asyncio.Transport, _ProtocolT]:
-        """One connection attempt to the address ``host``."""
+        """One connection attempt to the address ``host``; with ``established``
+        (a connection ``_connect`` opened before: ``install``'s ``sock_connect``)
+        only its transport and protocol are made."""
         driver = self._running()
         if not ssl:
 
@@ -570,10 +573,15 @@ class Stack:
                     raise
                 return connected_transport(driver, conn, protocol), protocol
 
+            if established is not None:
+                return make(established)
             _conn, made = await self._connect(host, port, local_addr, make)
             assert made is not None  # make() ran
             return cast(tuple[asyncio.Transport, _ProtocolT], made)
-        conn, _ = await self._connect(host, port, local_addr)
+        if established is not None:
+            conn = established
+        else:
+            conn, _ = await self._connect(host, port, local_addr)
         protocol = protocol_factory()
         waiter: asyncio.Future[None] = driver.loop.create_future()
         tls = self._tls_protocol(

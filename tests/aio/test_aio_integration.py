@@ -120,3 +120,57 @@ async def test_starttls_with_stream_writer(stacks: Any, b_tls: tuple[Any, Any]) 
             writer.close()
     finally:
         uninstall()
+
+
+async def test_aiohttp_default_connector_over_the_stack(stacks: Any) -> None:
+    """aiohttp's own TCPConnector (aiohappyeyeballs: socket, sock_connect,
+    create_connection(sock=)) unmodified, to an aiohttp app on the peer stack."""
+    aiohttp = pytest.importorskip("aiohttp")
+    from aiohttp import web
+
+    from aionetstack.contrib.aiohttp import StackSite
+
+    a, b = stacks
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text=f"hello {request.remote}")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await StackSite(runner, b, B_ADDR, 8080).start()
+    uninstall = aionetstack.install(a)
+    try:
+        async with asyncio.timeout(T), aiohttp.ClientSession() as session:
+            for _ in range(2):  # the second request reuses the pooled connection
+                async with session.get(f"http://{B_ADDR}:8080/") as response:
+                    # served on b, from a's address: the request crossed the stacks
+                    assert await response.text() == f"hello {A_ADDR}"
+            opened = [c for c in a.engine.connections() if c.remote_port == 8080]
+            assert len(opened) == 1
+    finally:
+        uninstall()
+        await runner.cleanup()
+
+
+async def test_a_socket_never_handed_over_resets_its_connection(stacks: Any) -> None:
+    a, b = stacks
+    server = await b.create_server(asyncio.Protocol, B_ADDR, 7)
+    uninstall = aionetstack.install(a)
+    try:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        async with asyncio.timeout(T):
+            await loop.sock_connect(sock, (B_ADDR, 7))
+        (conn,) = [c for c in a.engine.connections() if c.remote_port == 7]
+        assert conn.state.name == "ESTABLISHED"
+        sock.close()
+        del sock  # collected: nobody will adopt the connection
+        await asyncio.sleep(0.01)
+        assert conn.state.name == "CLOSED"
+        assert a.stats()["TcpOutRsts"] == 1
+    finally:
+        uninstall()
+        server.close()

@@ -9,7 +9,7 @@ import hashlib
 import shutil
 
 import pytest
-from tun_helpers import KERNEL_IP, STACK_ADDRESS, STACK_IP, curl
+from tun_helpers import KERNEL_IP, STACK_ADDRESS, STACK_IP, curl, greeter_app
 
 import aionetstack
 from aionetstack.link.tun import TunLink
@@ -23,29 +23,16 @@ GUARD = 60.0
 BLOB = bytes(range(256)) * 8192  # 2 MiB
 
 
-def make_app(who: str) -> web.Application:
-    async def hello(request: web.Request) -> web.Response:
-        return web.Response(text=f"{who} greets {request.remote}")
-
-    async def blob(request: web.Request) -> web.Response:
-        return web.Response(body=BLOB)
-
-    app = web.Application()
-    app.router.add_get("/hello", hello)
-    app.router.add_get("/blob", blob)
-    return app
-
-
 async def test_curl_fetches_from_stack_site(tun: TunLink) -> None:
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
-    runner = web.AppRunner(make_app("stack"))
+    runner = web.AppRunner(greeter_app("stack", BLOB))
     await runner.setup()
     try:
         async with aionetstack.Stack(tun, STACK_ADDRESS) as stack, asyncio.timeout(GUARD):
             site = StackSite(runner, stack, STACK_IP, 8082)
             await site.start()
-            for path, want in ((b"hello", f"stack greets {KERNEL_IP}".encode()), (b"blob", BLOB)):
+            for path, want in ((b"", f"stack greets {KERNEL_IP}".encode()), (b"blob", BLOB)):
                 out = await curl(f"http://{STACK_IP}:8082/{path.decode()}")
                 assert hashlib.sha256(out).digest() == hashlib.sha256(want).digest()
             await site.stop()
@@ -54,7 +41,7 @@ async def test_curl_fetches_from_stack_site(tun: TunLink) -> None:
 
 
 async def test_client_session_fetches_from_kernel_aiohttp(tun: TunLink) -> None:
-    runner = web.AppRunner(make_app("kernel"))
+    runner = web.AppRunner(greeter_app("kernel", BLOB))
     await runner.setup()
     try:
         kernel_site = web.TCPSite(runner, KERNEL_IP, 0)  # kernel sockets, same loop
@@ -63,7 +50,7 @@ async def test_client_session_fetches_from_kernel_aiohttp(tun: TunLink) -> None:
         async with aionetstack.Stack(tun, STACK_ADDRESS) as stack, asyncio.timeout(GUARD):
             connector = StackConnector(stack)
             async with aiohttp.ClientSession(connector=connector) as session:
-                async with session.get(f"http://{KERNEL_IP}:{port}/hello") as response:
+                async with session.get(f"http://{KERNEL_IP}:{port}/") as response:
                     assert await response.text() == f"kernel greets {STACK_IP}"
                 async with session.get(f"http://{KERNEL_IP}:{port}/blob") as response:
                     assert await response.read() == BLOB

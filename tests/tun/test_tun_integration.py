@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tun_helpers import KERNEL_IP, STACK_ADDRESS, STACK_IP, curl
+from tun_helpers import KERNEL_IP, STACK_ADDRESS, STACK_IP, curl, greeter_app
 
 import aionetstack
 from aionetstack.aio.transport import TcpTransport
@@ -85,11 +85,7 @@ async def test_aiohttp_tcpsite_unmodified_fetched_by_curl(tun: TunLink) -> None:
         pytest.skip("curl is not installed")
     from aiohttp import web
 
-    async def hello(request: web.Request) -> web.Response:
-        return web.Response(text=f"TCPSite on the stack greets {request.remote}")
-
-    app = web.Application()
-    app.router.add_get("/", hello)
+    app = greeter_app("TCPSite on the stack")
     runner = web.AppRunner(app)
     await runner.setup()
     async with aionetstack.Stack(tun, STACK_ADDRESS) as stack, asyncio.timeout(GUARD):
@@ -102,3 +98,30 @@ async def test_aiohttp_tcpsite_unmodified_fetched_by_curl(tun: TunLink) -> None:
         finally:
             await runner.cleanup()
             uninstall()
+
+
+async def test_aiohttp_default_client_to_kernel_aiohttp(tun: TunLink) -> None:
+    """aiohttp.ClientSession() with its own TCPConnector, unmodified, over the
+    stack to a kernel aiohttp server (started before install: kernel sockets)."""
+    import aiohttp
+    from aiohttp import web
+
+    blob = bytes(range(256)) * 4096
+    app = greeter_app("kernel", blob)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, KERNEL_IP, 0)
+        await site.start()
+        async with aionetstack.Stack(tun, STACK_ADDRESS) as stack, asyncio.timeout(GUARD):
+            uninstall = aionetstack.install(stack)
+            try:
+                async with aiohttp.ClientSession() as session:
+                    async with session.get(f"http://{KERNEL_IP}:{site.port}/") as response:
+                        assert await response.text() == f"kernel greets {STACK_IP}"
+                    async with session.get(f"http://{KERNEL_IP}:{site.port}/blob") as response:
+                        assert await response.read() == blob
+            finally:
+                uninstall()
+    finally:
+        await runner.cleanup()

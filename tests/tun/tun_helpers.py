@@ -285,3 +285,20 @@ async def curl(url: str) -> bytes:
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     return out
+
+
+def greeter_app(who: str, blob: bytes = b"") -> Any:
+    """An aiohttp application: ``GET /`` answers "<who> greets <peer address>",
+    ``GET /blob`` answers ``blob``."""
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text=f"{who} greets {request.remote}")
+
+    async def send_blob(request: web.Request) -> web.Response:
+        return web.Response(body=blob)
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    app.router.add_get("/blob", send_blob)
+    return app
