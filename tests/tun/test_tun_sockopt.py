@@ -9,7 +9,7 @@ import socket
 import struct
 from typing import Any
 
-from tun_helpers import STACK_ADDRESS, KernelServer
+from tun_helpers import STACK_ADDRESS, KernelServer, recv_all
 
 import aionetstack
 from aionetstack.aio.sockopt import TCP_INFO_FORMAT
@@ -32,6 +32,7 @@ def kernel_info(conn: socket.socket) -> tuple[Any, ...]:
     assert len(raw) == SIZE  # the kernel's struct is at least this long
     fields = struct.unpack(TCP_INFO_FORMAT, raw)
     conn.sendall(b"k")
+    recv_all(conn)  # stay open (ESTABLISHED on both ends) until the stack closes
     return fields
 
 
@@ -47,8 +48,8 @@ async def test_tcp_info_layout_matches_the_kernel(tun: TunLink) -> None:
                 TCP_INFO_FORMAT,
                 writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, TCP_INFO, SIZE),
             )
-            theirs = await asyncio.to_thread(server.result, 30)
             writer.close()
+            theirs = await asyncio.to_thread(server.result, 30)
         assert ours[STATE] == theirs[STATE] == 1  # TCP_ESTABLISHED
         # what we sent and had acknowledged is what the kernel received
         assert ours[BYTES_ACKED] == theirs[BYTES_RECEIVED] == N
