@@ -20,9 +20,10 @@ aionetstack/_accel.stamp: aionetstack/_accel.pyx $(STAMP)
 	touch $@
 
 # Debian tools the TUN tests use (nft for drop rules, ping, curl) and the SOCKS5 servers
-# the gateway dialer tests run (microsocks, Dante), hping3 for the SYN flood test. Only as
-# root, only if missing.
-SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server hping3:hping3
+# the gateway dialer tests run (microsocks, Dante), hping3 for the SYN flood test, and
+# dnsmasq (the binary only, no service: dnsmasq-base) as the DNS server of the resolver
+# tests. Only as root, only if missing.
+SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server hping3:hping3 dnsmasq:dnsmasq-base
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \

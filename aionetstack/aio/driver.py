@@ -47,6 +47,7 @@ import errno
 from collections.abc import Callable
 from typing import Protocol
 
+from aionetstack.aio.logs import DropWatch, connection_logger
 from aionetstack.core.config import StackConfig
 from aionetstack.core.icmp import PingRequest
 from aionetstack.core.listener import TcpListener
@@ -90,6 +91,7 @@ class Driver:
         "_in_run",
         "_timer",
         "_timer_at",
+        "_watch",
         "config",
         "engine",
         "flushes",
@@ -127,6 +129,7 @@ class Driver:
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._watch = DropWatch(link)  # rate-limited warnings (logs.py)
         # counters (cheap ints)
         self.wakeups = 0
         self.flushes = 0
@@ -156,10 +159,24 @@ class Driver:
         self.mark_dirty()
 
     def trace(self, conn: TcpConnection) -> None:
-        """Route ``conn``'s trace lines to the stack's tracer, if it has one."""
+        """Route ``conn``'s trace lines to the stack's tracer and, at DEBUG, to
+        the ``aionetstack.tcp`` logger; the transitions recorded before (the
+        first, ``CLOSED -> SYN-SENT``, happens inside ``tcp_connect``) are
+        replayed first, in the engine's own format."""
         tracer = self.tracer
-        if tracer is not None:
-            conn.set_tracer(lambda line: tracer(conn, line))
+        log = connection_logger(conn)
+        if tracer is None and log is None:
+            return
+
+        def line_out(line: str) -> None:
+            if tracer is not None:
+                tracer(conn, line)
+            if log is not None:
+                log(line)
+
+        for when, old, new, cause in conn.transitions:
+            line_out(f"{when:.6f} {old} -> {new}: {cause}")
+        conn.set_tracer(line_out)
 
     @property
     def timer(self) -> asyncio.TimerHandle | None:
@@ -178,6 +195,8 @@ class Driver:
         for packet in batch:
             receive(packet, ifindex, now)
         self.run(now)
+        if now >= self._watch.next_check:
+            self._watch.check(self.engine.stats(), now)
 
     def _flush_soon(self) -> None:
         self._flush_handle = None
@@ -245,6 +264,8 @@ class Driver:
             now = self._timer_at
         self.engine.handle_timer(now)
         self.run(now)
+        if now >= self._watch.next_check:
+            self._watch.check(self.engine.stats(), now)
 
     def stop(self) -> None:
         """No more packets or timers: the stack is closed."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, cast
+from typing import cast
 
 from aionetstack.link.base import EventLoopLike, Link
 from aionetstack.link.capture import CaptureLink
@@ -50,7 +50,7 @@ def memory_link_pair(
     seed: int | None = None,
     *,
     queue: int | None = DEFAULT_QUEUE,
-) -> tuple[Any, Any]:
+) -> tuple[MemoryLink | ImpairedLink, MemoryLink | ImpairedLink]:
     """Two ends of an in-memory wire, optionally impaired (both directions).
 
     With ``rate``, each direction queues at most ``queue`` packets (None:

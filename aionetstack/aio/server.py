@@ -23,6 +23,8 @@ import asyncio
 import socket
 from collections.abc import Callable
 
+import attrs
+
 from aionetstack.aio.driver import Driver
 from aionetstack.aio.transport import TcpTransport
 from aionetstack.core.listener import TcpListener
@@ -57,8 +59,12 @@ class Server(asyncio.AbstractServer):
         listener: TcpListener,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         sockname: tuple[str, int],
+        *,
+        keep_alive: bool = False,
     ) -> None:
+        """``keep_alive``: SO_KEEPALIVE on every accepted connection."""
         self._driver = driver
+        self._keep_alive = keep_alive
         self._loop = driver.loop
         self._listener: TcpListener | None = listener
         self._protocol_factory = protocol_factory
@@ -86,6 +92,8 @@ class Server(asyncio.AbstractServer):
             if conn is None:
                 break
             driver.trace(conn)
+            if self._keep_alive:
+                conn.set_config(attrs.evolve(conn.config, keepalive=True), self._loop.time())
             try:
                 protocol = self._protocol_factory()
             except (SystemExit, KeyboardInterrupt):

@@ -21,15 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import errno
+import functools
 import os
 import random
+import socket
 import ssl as _ssl
-from asyncio import sslproto
+from asyncio import sslproto, staggered
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aionetstack.aio.datagram import DatagramTransport
 from aionetstack.aio.driver import Driver, Tracer, stack_closed_error
+from aionetstack.aio.resolver import DnsResolver, Resolver, no_resolver_error
 from aionetstack.aio.server import Server
 from aionetstack.aio.transport import TcpTransport, connected_transport
 from aionetstack.core.config import StackConfig
@@ -42,6 +45,8 @@ from aionetstack.link.base import Link
 from aionetstack.wire.addr import int_to_ip, ip_to_int, parse_interface
 
 __all__ = ["Stack"]
+
+_ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
 
 # What a connect future resolves to when the driver builds the transport itself.
 _Made = tuple[TcpTransport, asyncio.BaseProtocol]
@@ -176,6 +181,39 @@ def _parse_host(host: str | None, what: str = "host") -> int | None:
     return addr
 
 
+def _literal(host: str) -> int | None:
+    """``host`` as an address when it is an IPv4 literal, else None (a name)."""
+    try:
+        return _parse_host(host)
+    except ValueError:
+        return None
+
+
+def _check_socket_args(sock: object, family: int, proto: int, what: str) -> None:
+    """asyncio's ``sock=``, ``family=`` and ``proto=`` as far as a Stack has them."""
+    if sock is not None:
+        raise ValueError(
+            f"{what}(sock=...) is not supported: a Stack has no kernel sockets; "
+            "pass host and port (the stack opens its own connection)"
+        )
+    if family not in (socket.AF_UNSPEC, socket.AF_INET):
+        raise OSError(
+            errno.EAFNOSUPPORT,
+            f"{what}: this Stack speaks IPv4 only (family={family!r}: use AF_INET or AF_UNSPEC)",
+        )
+    if proto not in (0, socket.IPPROTO_TCP):
+        raise OSError(errno.EPROTONOSUPPORT, f"{what}: proto must be 0 or IPPROTO_TCP")
+
+
+def _connect_error(errors: list[OSError], all_errors: bool) -> BaseException:
+    """What create_connection raises when every address failed (as asyncio)."""
+    if all_errors:
+        return ExceptionGroup("create_connection failed", errors)
+    if len(errors) == 1 or all(str(e) == str(errors[0]) for e in errors):
+        return errors[0]
+    return OSError(f"Multiple exceptions: {', '.join(str(e) for e in errors)}")
+
+
 class Stack:
     """A user-space TCP/IP host on a link, bound to the running event loop.
 
@@ -183,6 +221,11 @@ class Stack:
     ``await stack.start()`` / ``await stack.close()``. The stack owns the link:
     closing the stack closes it. ``tracer(conn, line)``, when given, receives
     every state change and timer event of every connection (as text lines).
+
+    Host names are resolved by ``resolver(host) -> Sequence[str]`` (an async
+    callable returning IPv4 addresses) when given, else by a DNS stub resolver
+    over this stack when ``config.nameservers`` lists servers (resolver.py);
+    without either, a host name raises ``socket.gaierror`` saying so.
     """
 
     def __init__(
@@ -194,6 +237,7 @@ class Stack:
         *,
         secret: bytes | None = None,
         tracer: Tracer | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         if not isinstance(link, Link):
             raise TypeError(
@@ -214,6 +258,12 @@ class Stack:
         self._ping_seq = 0
         self._started = False
         self._closed = False  # close() called: the API refuses new work
+        cfg = self.config
+        if resolver is None and cfg.nameservers:
+            resolver = DnsResolver(
+                self, cfg.nameservers, timeout=cfg.resolver_timeout, attempts=cfg.resolver_attempts
+            )
+        self.resolver: Resolver | None = resolver
 
     def __repr__(self) -> str:
         return f"<aionetstack Stack {self.interface} on {self.link!r}>"
@@ -303,8 +353,68 @@ class Stack:
         return self._driver.timer_arms if self._driver is not None else 0
 
     def stats(self) -> dict[str, int]:
-        """The engine's counters (``netstat -s`` names)."""
-        return dict(self._running().engine.stats())
+        """The engine's counters (``netstat -s`` names); after ``close()`` the
+        final ones."""
+        driver = self._driver
+        if driver is None:
+            raise RuntimeError("stack is not started (use 'async with stack' or start())")
+        return dict(driver.engine.stats())
+
+    # --- names -------------------------------------------------------------------
+    async def resolve(self, host: str, *, flags: int = 0) -> list[str]:
+        """The IPv4 addresses of ``host``: itself when it is a literal, else the
+        resolver's answer (``socket.gaierror`` as ``getaddrinfo`` raises;
+        ``AI_NUMERICHOST`` in ``flags`` refuses names)."""
+        if not isinstance(host, str):
+            raise TypeError(f"host must be a str, not {type(host).__name__}")
+        if _literal(host) is not None:
+            return [host]
+        if flags & socket.AI_NUMERICHOST:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        resolver = self.resolver
+        if resolver is None:
+            raise no_resolver_error(host)
+        addresses = list(await resolver(host))
+        for address in addresses:
+            if not isinstance(address, str) or _literal(address) is None:
+                raise socket.gaierror(
+                    socket.EAI_FAIL, f"resolver returned {address!r} for {host!r}: not IPv4"
+                )
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NODATA, "No address associated with hostname")
+        return addresses
+
+    async def getaddrinfo(
+        self,
+        host: str | None,
+        port: int | str | None,
+        *,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int]]]:
+        """``loop.getaddrinfo`` through this stack's resolver (IPv4 only)."""
+        if family not in (socket.AF_UNSPEC, socket.AF_INET):
+            raise socket.gaierror(socket.EAI_FAMILY, "ai_family not supported")
+        if port is None:
+            number = 0
+        elif isinstance(port, str):
+            try:
+                number = int(port) if port.isdigit() else socket.getservbyname(port)
+            except OSError:
+                raise socket.gaierror(socket.EAI_SERVICE, f"unknown service {port!r}") from None
+        else:
+            number = port
+        if host is None:
+            host = "0.0.0.0" if flags & socket.AI_PASSIVE else "127.0.0.1"
+        kinds = [(socket.SOCK_STREAM, socket.IPPROTO_TCP), (socket.SOCK_DGRAM, socket.IPPROTO_UDP)]
+        return [
+            (socket.AF_INET, kind, number_proto, "", (address, number))
+            for address in await self.resolve(host, flags=flags)
+            for kind, number_proto in kinds
+            if type in (0, kind) and proto in (0, number_proto)
+        ]
 
     def _running(self) -> Driver:
         """The driver, or RuntimeError when the stack is not started or closed."""
@@ -365,26 +475,95 @@ class Stack:
 
     async def create_connection(
         self,
-        protocol_factory: Callable[[], asyncio.BaseProtocol],
-        host: str,
-        port: int,
+        protocol_factory: Callable[[], _ProtocolT],
+        host: str | None = None,
+        port: int | None = None,
         *,
-        local_addr: tuple[str, int] | None = None,
         ssl: _ssl.SSLContext | bool | None = None,
+        family: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+        sock: object = None,
+        local_addr: tuple[str, int] | None = None,
         server_hostname: str | None = None,
         ssl_handshake_timeout: float | None = None,
         ssl_shutdown_timeout: float | None = None,
-    ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+        happy_eyeballs_delay: float | None = None,
+        interleave: int | None = None,
+        all_errors: bool = False,
+    ) -> tuple[asyncio.Transport, _ProtocolT]:
         """Open a TCP connection like ``loop.create_connection``; awaits the handshake
-        (and the TLS handshake when ``ssl`` is given, through asyncio's SSLProtocol)."""
+        (and the TLS handshake when ``ssl`` is given, through asyncio's SSLProtocol).
+
+        A host name is resolved (see ``resolve``); its addresses are tried in
+        turn, or, with ``happy_eyeballs_delay``, raced with that stagger (RFC
+        8305 5, as asyncio). ``interleave`` reorders by family: one family
+        here. ``sock`` is refused (no kernel sockets); ``family`` may be
+        ``AF_UNSPEC`` or ``AF_INET``."""
+        _check_socket_args(sock, family, proto, "create_connection")
+        if host is None or port is None:
+            raise ValueError("host and port was not specified and no sock specified")
         if server_hostname is not None and not ssl:
             raise ValueError("server_hostname is only meaningful with ssl")
         if ssl_handshake_timeout is not None and not ssl:
             raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+        if ssl and server_hostname is None:
+            server_hostname = host  # the name, not the address, is checked (as asyncio)
+        self._running()
+        addresses = await self.resolve(host, flags=flags)
+        connect = functools.partial(
+            self._connect_to,
+            protocol_factory,
+            port=port,
+            local_addr=local_addr,
+            ssl=ssl,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+        )
+        if len(addresses) == 1:
+            return await connect(addresses[0])
+        errors: list[OSError] = []
+        if happy_eyeballs_delay is None:
+            for address in addresses:
+                try:
+                    return await connect(address)
+                except OSError as exc:
+                    errors.append(exc)
+            raise _connect_error(errors, all_errors)
+        winner, _index, exceptions = await staggered.staggered_race(
+            [functools.partial(connect, address) for address in addresses], happy_eyeballs_delay
+        )
+        if winner is not None:
+            made: tuple[asyncio.Transport, _ProtocolT] = winner
+            return made
+        for failure in exceptions:
+            if isinstance(failure, OSError):
+                errors.append(failure)
+            elif failure is not None:
+                raise failure
+        raise _connect_error(errors, all_errors)
+
+    async def _connect_to(
+        self,
+        protocol_factory: Callable[[], _ProtocolT],
+        host: str,
+        *,
+        port: int,
+        local_addr: tuple[str, int] | None,
+        ssl: _ssl.SSLContext | bool | None,
+        server_hostname: str | None,
+        ssl_handshake_timeout: float | None,
+        ssl_shutdown_timeout: float | None,
+        established: TcpConnection | None = None,
+    ) -> tuple[asyncio.Transport, _ProtocolT]:
+        """One connection attempt to the address ``host``; with ``established``
+        (a connection ``_connect`` opened before: ``install``'s ``sock_connect``)
+        only its transport and protocol are made."""
         driver = self._running()
         if not ssl:
 
-            def make(conn: TcpConnection) -> _Made:
+            def make(conn: TcpConnection) -> tuple[TcpTransport, _ProtocolT]:
                 # Called by the driver once the handshake is complete (_ConnectWaiter).
                 try:
                     protocol = protocol_factory()
@@ -394,10 +573,15 @@ class Stack:
                     raise
                 return connected_transport(driver, conn, protocol), protocol
 
+            if established is not None:
+                return make(established)
             _conn, made = await self._connect(host, port, local_addr, make)
             assert made is not None  # make() ran
-            return made
-        conn, _ = await self._connect(host, port, local_addr)
+            return cast(tuple[asyncio.Transport, _ProtocolT], made)
+        if established is not None:
+            conn = established
+        else:
+            conn, _ = await self._connect(host, port, local_addr)
         protocol = protocol_factory()
         waiter: asyncio.Future[None] = driver.loop.create_future()
         tls = self._tls_protocol(
@@ -406,7 +590,7 @@ class Stack:
             ssl,
             waiter,
             server_side=False,
-            server_hostname=host if server_hostname is None else server_hostname,
+            server_hostname=server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,
         )
@@ -455,17 +639,15 @@ class Stack:
         port: int,
         *,
         limit: int = 2**16,
-        local_addr: tuple[str, int] | None = None,
-        **tls: Any,
+        **kwds: Any,
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """Like ``asyncio.open_connection``: real StreamReader/StreamWriter
-        (``ssl=``, ``server_hostname=``... as for ``create_connection``)."""
+        """Like ``asyncio.open_connection``: real StreamReader/StreamWriter; the
+        keywords (``ssl=``, ``local_addr=``, ``happy_eyeballs_delay=``...) are
+        ``create_connection``'s."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=limit, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-        transport, _ = await self.create_connection(
-            lambda: protocol, host, port, local_addr=local_addr, **tls
-        )
+        transport, _ = await self.create_connection(lambda: protocol, host, port, **kwds)
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         return reader, writer
 
@@ -473,19 +655,37 @@ class Stack:
         self,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         host: str | None = None,
-        port: int = 0,
+        port: int | None = 0,
         *,
+        family: int = socket.AF_UNSPEC,
+        flags: int = socket.AI_PASSIVE,
+        sock: object = None,
         backlog: int = 128,
         transparent: bool = False,
         start_serving: bool = True,
         ssl: _ssl.SSLContext | None = None,
+        reuse_address: bool | None = None,
+        reuse_port: bool | None = None,
+        keep_alive: bool | None = None,
         ssl_handshake_timeout: float | None = None,
         ssl_shutdown_timeout: float | None = None,
     ) -> Server:
-        """Listen like ``loop.create_server``. ``port=0`` picks an ephemeral port
-        (``server.port``); ``transparent=True`` accepts any destination address
-        and port (a tun2socks-style gateway); ``ssl`` serves TLS."""
+        """Listen like ``loop.create_server``. ``port=0`` (or None) picks an
+        ephemeral port (``server.port``); ``transparent=True`` accepts any
+        destination address and port (a tun2socks-style gateway); ``ssl``
+        serves TLS; ``keep_alive=True`` turns SO_KEEPALIVE on for every accepted
+        connection. A host name listens on its first address. A stack's
+        listeners never wait for TIME-WAIT (``reuse_address`` is always in
+        effect); ``reuse_port=True`` (several listeners sharing a port) is not
+        supported and raises ValueError, as asyncio does on a platform
+        without SO_REUSEPORT; ``sock`` is refused."""
+        _check_socket_args(sock, family, 0, "create_server")
+        if reuse_port:
+            raise ValueError("reuse_port is not supported by aionetstack's Stack")
+        del reuse_address  # accepted: the stack never refuses a port for TIME-WAIT
         driver = self._running()
+        if isinstance(host, str) and host and _literal(host) is None:
+            host = (await self.resolve(host, flags=flags))[0]
         if ssl is not None:
             if not isinstance(ssl, _ssl.SSLContext):
                 raise TypeError(f"ssl argument must be an SSLContext or None, got {ssl!r}")
@@ -505,10 +705,10 @@ class Stack:
 
         addr = _parse_host(host)
         listener = driver.engine.tcp_listen(
-            addr if addr is not None else 0, port, backlog, transparent=transparent
+            addr if addr is not None else 0, port or 0, backlog, transparent=transparent
         )
         sockname = (int_to_ip(addr) if addr is not None else "0.0.0.0", listener.port)
-        server = Server(driver, listener, protocol_factory, sockname)
+        server = Server(driver, listener, protocol_factory, sockname, keep_alive=bool(keep_alive))
         if start_serving:
             await server.start_serving()
         return server
@@ -589,7 +789,7 @@ class Stack:
     async def ping(self, host: str, timeout: float = 1.0, *, payload: bytes = b"") -> float:
         """Send one ICMP echo request; return the round-trip time in seconds."""
         driver = self._running()
-        dest = _parse_host(host)
+        dest = _parse_host((await self.resolve(host))[0])
         if dest is None:
             raise OSError(errno.EINVAL, f"invalid host {host!r}")
         self._ping_seq = (self._ping_seq + 1) & 0xFFFF

@@ -52,6 +52,8 @@ from typing import Any
 
 from aionetstack.aio.base_transport import StackTransport
 from aionetstack.aio.driver import Driver
+from aionetstack.aio.logs import log_summary
+from aionetstack.aio.sockopt import StackSocket
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.events import (
     ConnectionClosed,
@@ -115,7 +117,7 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
         super().__init__(driver, conn, protocol, on_detach)
         self._conn = conn
         self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
-        self._send_buffer = driver.config.send_buffer
+        self._send_buffer = conn.config.send_buffer
         self._high_water = _HIGH_WATER
         self._low_water = _HIGH_WATER // 4
         self._eof = False  # write_eof() called
@@ -128,6 +130,7 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
         self._close_pending = False
         self._resume_handle: asyncio.Handle | None = None
         self._names: tuple[tuple[str, int], tuple[str, int]] | None = None  # built on demand
+        self._sock: StackSocket | None = None  # get_extra_info("socket"), built on demand
         if start:
             self._loop.call_soon(self._start, waiter)
 
@@ -148,6 +151,14 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
                 (int_to_ip(conn.remote_addr), conn.remote_port),
             )
         return names
+
+    def _set_send_buffer(self, size: int) -> None:
+        """SO_SNDBUF changed (StackSocket): the engine holds ``size`` bytes."""
+        self._send_buffer = size
+        if self._protocol_paused:
+            self._maybe_resume_protocol()
+        else:
+            self._maybe_pause_protocol()
 
     # --- driver side ---------------------------------------------------
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
@@ -279,6 +290,12 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
             handle.cancel()
         super()._connection_lost(exc)
 
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            super()._call_connection_lost(exc)
+        finally:
+            log_summary(self._conn, exc)  # aionetstack.tcp, at DEBUG
+
     def _release(self) -> None:
         """RFC 9293 3.10.5: RST now (abort, fatal error, the stack closing)."""
         try:
@@ -297,6 +314,13 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
             return self._conn.tcp_info()
         if name == "connection":
             return self._conn
+        if name == "socket":
+            sock = self._sock
+            if sock is None:
+                sock = self._sock = StackSocket(
+                    self._driver, self._conn, self._addresses, self._set_send_buffer
+                )
+            return sock
         return super().get_extra_info(name, default)
 
     def close(self) -> None:

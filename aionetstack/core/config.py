@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from aionetstack.wire.addr import ip_to_int
+
 _INT_RANGES: dict[str, tuple[int, int]] = {
     # name: (lowest, highest) accepted, as Linux bounds the matching sysctl/sockopt
     "ttl": (1, 255),
@@ -29,6 +31,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "challenge_ack_limit": (0, 1 << 31),
     "keepalive_count": (1, 127),  # TCP_KEEPCNT
     "initial_cwnd_segments": (1, 1 << 16),
+    "resolver_attempts": (1, 5),  # resolv.conf attempts:n (RES_MAXRETRY)
 }
 _POSITIVE_FLOATS = (
     "reassembly_timeout",
@@ -40,6 +43,7 @@ _POSITIVE_FLOATS = (
     "persist_min",
     "keepalive_idle",
     "keepalive_interval",
+    "resolver_timeout",
 )
 _NON_NEGATIVE_FLOATS = ("icmp_rate_limit", "time_wait", "fin_timeout")
 CONGESTION_CONTROLS = ("newreno", "cubic", "bbr")
@@ -117,6 +121,12 @@ class StackConfig:
     congestion_control: str = "newreno"  # net.ipv4.tcp_congestion_control
     initial_cwnd_segments: int = 10  # RFC 6928
 
+    # --- name resolution (resolv.conf): Stack's built-in DNS stub resolver ----
+    # servers asked over this stack (IPv4 literals; the list is a tuple once set)
+    nameservers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    resolver_timeout: float = 5.0  # resolv.conf timeout:n, seconds per query
+    resolver_attempts: int = 2  # resolv.conf attempts:n, rounds over the servers
+
     # --- observability ------------------------------------------------------
     trace: bool = False  # record every state transition and timer event
 
@@ -134,6 +144,15 @@ class StackConfig:
             raise ValueError("rto_min must not exceed rto_max")
         if self.delayed_ack > self.delayed_ack_max:
             raise ValueError("delayed_ack must not exceed delayed_ack_max")
+        for server in self.nameservers:
+            if not isinstance(server, str):
+                raise TypeError(f"StackConfig.nameservers must hold strings, not {server!r}")
+            try:
+                ip_to_int(server)
+            except ValueError:
+                raise ValueError(
+                    f"StackConfig.nameservers: {server!r} is not an IPv4 address"
+                ) from None
         if self.congestion_control not in CONGESTION_CONTROLS:
             raise ValueError(
                 f"unknown congestion_control {self.congestion_control!r}; "

@@ -111,3 +111,27 @@ async def make_stacks(
     await a.start()
     await b.start()
     return a, b
+
+
+def tls_pair(directory: Any, name: str, san: str) -> tuple[Any, Any]:
+    """A self-signed certificate for ``name`` (subjectAltName ``san``, e.g.
+    ``IP:198.18.0.2``) made by the openssl command in ``directory`` (skips
+    without it): the server's SSLContext and a client's that trusts it."""
+    import shutil
+    import ssl
+    import subprocess
+
+    import pytest
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName={san}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    return server_ctx, ssl.create_default_context(cafile=str(cert))

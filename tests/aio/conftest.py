@@ -13,9 +13,11 @@ import aionetstack
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Any:
-    """The Transport contract runs on asyncio's default loop and on uvloop."""
+    """The Transport contract, the socket options and the loop integration run
+    on asyncio's default loop and on uvloop."""
     factories: dict[str, Any] = {"asyncio": asyncio.new_event_loop}
-    if "transport_contract" in item.nodeid:
+    both = ("transport_contract", "test_aio_sockopt", "test_aio_integration")
+    if any(name in item.nodeid for name in both):
         try:
             import uvloop
         except ImportError:

@@ -25,7 +25,10 @@ def imported(module: str) -> set[str]:
     return {name for name in names if name.startswith("aionetstack")}
 
 
-@pytest.mark.parametrize("module", ["transport", "server", "datagram", "driver", "base_transport"])
+@pytest.mark.parametrize(
+    "module",
+    ["transport", "server", "datagram", "driver", "base_transport", "sockopt", "resolver", "logs"],
+)
 def test_nothing_imports_stack_back(module: str) -> None:
     assert "aionetstack.aio.stack" not in imported(module)
 
@@ -37,5 +40,17 @@ def test_the_driver_and_the_shared_transport_know_no_face(module: str) -> None:
 
 
 def test_the_driver_imports_only_core_and_link() -> None:
+    """... and logs.py, a leaf below it (the loggers and the drop watch)."""
     for name in imported("driver"):
-        assert name.startswith(("aionetstack.core.", "aionetstack.link.")), name
+        assert name.startswith(("aionetstack.core.", "aionetstack.link.", "aionetstack.aio.logs")), (
+            name
+        )
+
+
+@pytest.mark.parametrize("module", ["logs", "sockopt", "resolver"])
+def test_leaf_helpers_import_no_face(module: str) -> None:
+    """The helpers of the faces and the driver import core and wire (sockopt
+    the Driver's type too), never a face."""
+    allowed = ("aionetstack.core.", "aionetstack.wire.", "aionetstack.aio.driver")
+    for name in imported(module):
+        assert name.startswith(allowed), name

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aio_support import A_ADDR, B_ADDR, make_stacks
+from aio_support import A_ADDR, B_ADDR, make_stacks, tls_pair
 
 import aionetstack
 from aionetstack.core.config import StackConfig
@@ -440,24 +440,7 @@ async def test_raw_peer_handshake_against_a_stack() -> None:
 
 @pytest.fixture(scope="module")
 def tls_contexts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
-    import shutil
-    import ssl
-    import subprocess
-
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={B_ADDR}",
-         "-addext", f"subjectAltName=IP:{B_ADDR}"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.create_default_context(cafile=str(cert))
-    return server_ctx, client_ctx
+    return tls_pair(tmp_path_factory.mktemp("tls"), B_ADDR, f"IP:{B_ADDR}")
 
 
 async def test_tls_over_the_stack(stacks: Any, tls_contexts: tuple[Any, Any]) -> None:

@@ -273,3 +273,32 @@ class Nft:
 
     def flush(self) -> None:
         subprocess.run(["nft", "delete", "table", "inet", "ans"], check=False)
+
+
+async def curl(url: str) -> bytes:
+    """``curl -sS url`` (a kernel client); the body, or AssertionError with curl's message."""
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(
+        "curl", "-sS", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out
+
+
+def greeter_app(who: str, blob: bytes = b"") -> Any:
+    """An aiohttp application: ``GET /`` answers "<who> greets <peer address>",
+    ``GET /blob`` answers ``blob``."""
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text=f"{who} greets {request.remote}")
+
+    async def send_blob(request: web.Request) -> web.Response:
+        return web.Response(body=blob)
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    app.router.add_get("/blob", send_blob)
+    return app

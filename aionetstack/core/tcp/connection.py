@@ -147,6 +147,19 @@ class TcpConnection(HandshakePart):
         """Receive a text line for every state change and timer event."""
         self._trace = tracer
 
+    def set_config(self, config: StackConfig, now: float) -> None:
+        """This connection's own options (``setsockopt``): ``self.config`` is read
+        wherever an option applies, so a replaced value takes effect at its next
+        use. Keepalive is (re)armed from ``now`` as Linux ``tcp_set_keepalive``
+        and ``TCP_KEEPIDLE`` do; a new congestion control starts from the
+        current cwnd and ssthresh (Linux ``tcp_reinit_congestion_control``)."""
+        old, self.config = self.config, config
+        if (config.keepalive, config.keepalive_idle) != (old.keepalive, old.keepalive_idle):
+            alive = self.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, FIN_WAIT_2)
+            self._tm.keepalive = now + config.keepalive_idle if config.keepalive and alive else INF
+        if config.congestion_control != old.congestion_control:
+            self.set_congestion_control(config.congestion_control)
+
     @property
     def readable(self) -> int:
         """Bytes ready for ``read()``."""
