@@ -536,9 +536,7 @@ class StackEngine:
             self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
             return
         c = self._c
-        if len(listener.accept_queue) >= listener.backlog:  # Linux sk_acceptq_is_full
-            c["ListenOverflows"] += 1
-            c["ListenDrops"] += 1
+        if self._accept_queue_full(listener):  # Linux tcp_conn_request: sk_acceptq_is_full
             return
         if len(self._tcp) + len(self._reqs) >= cfg.max_connections:
             # the per-stack connection cap: refused like a closed port
@@ -660,6 +658,8 @@ class StackEngine:
             # out of window or PAWS-old (RFC 7323 5.3): Linux tcp_check_req drops it
             self._counters.drop(None, DROP_TCP_LISTEN_BAD_SEGMENT)
             return
+        if self._accept_queue_full(req.listener):
+            return  # Linux tcp_check_req: the request stays, the peer sends its ACK again
         self._req_remove(req)
         la, lp, ra, rp = req.key
         conn = TcpConnection.from_handshake(
@@ -705,6 +705,8 @@ class StackEngine:
                 return False
             ts_recent = seg.ts_val
         c["SyncookiesRecv"] += 1
+        if self._accept_queue_full(listener):
+            return True  # Linux cookie_v4_check -> syn_recv_sock: dropped
         if len(self._tcp) + len(self._reqs) >= cfg.max_connections:
             self._counters.drop(None, DROP_TCP_CONNECTION_CAP)
             return False
@@ -723,6 +725,16 @@ class StackEngine:
         self._c["TcpPassiveOpens"] += 1
         self._child_established(conn, key, ifindex, listener, seg, now)
         return True
+
+    def _accept_queue_full(self, listener: TcpListener) -> bool:
+        """Linux tcp_v4_syn_recv_sock: a handshake completing into a full accept
+        queue is dropped (ListenOverflows, ListenDrops), cookie or not."""
+        if len(listener.accept_queue) >= listener.backlog:
+            c = self._c
+            c["ListenOverflows"] += 1
+            c["ListenDrops"] += 1
+            return True
+        return False
 
     def _child_established(
         self,

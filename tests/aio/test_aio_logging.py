@@ -13,6 +13,7 @@ from aio_support import A_ADDR, B_ADDR, make_stacks
 
 import aionetstack
 from aionetstack.aio import logs
+from aionetstack.core.config import StackConfig
 
 T = 10.0
 
@@ -107,8 +108,9 @@ def test_drop_watch_rate_limits(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_full_accept_queue_warns(caplog: pytest.LogCaptureFixture) -> None:
-    """The driver runs the watch: a listener that does not accept overflows."""
-    a, b = await make_stacks()
+    """The driver runs the watch: a listener that does not accept overflows.
+    (SYN cookies off: with them a full SYN queue answers with cookies instead.)"""
+    a, b = await make_stacks(StackConfig(syncookies=0))
     try:
         server = await b.create_server(asyncio.Protocol, B_ADDR, 7, backlog=1, start_serving=False)
         with caplog.at_level(logging.WARNING, logger="aionetstack.stack"):

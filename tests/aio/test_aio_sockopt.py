@@ -160,8 +160,11 @@ async def test_tcp_info_and_congestion(stacks: Any) -> None:
         assert name == b"reno".ljust(16, b"\0")
         sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"reno")  # the current one
         sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, "newreno")
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"bbr")
+        assert sock.getsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, 16) == b"bbr".ljust(16, b"\0")
+        assert writer.get_extra_info("tcp_info").congestion_control == "bbr"
         with pytest.raises(OSError) as err:
-            sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"bbr")
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"vegas")
         assert err.value.errno == errno.ENOENT
         writer.close()
 
