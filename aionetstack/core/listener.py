@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from aionetstack.core.tcp.connection import TcpConnection
+    from aionetstack.core.verdict import FlowFilter
 
 
 class _ListenHost(Protocol):
@@ -53,6 +54,7 @@ class TcpListener:
         "backlog",
         "closed",
         "port",
+        "syn_filter",
         "syn_queue",
         "transparent",
     )
@@ -65,6 +67,9 @@ class TcpListener:
         self.port = port
         self.backlog = backlog
         self.transparent = transparent
+        #: transparent listeners: asked about each new SYN before any state
+        #: (``core/verdict.py``); set it after ``tcp_listen``.
+        self.syn_filter: FlowFilter | None = None
         self.closed = False
         # 4-tuple -> child, in arrival order
         self.syn_queue: dict[tuple[int, int, int, int], TcpConnection] = {}
