@@ -20,8 +20,8 @@ aionetstack/_accel.stamp: aionetstack/_accel.pyx $(STAMP)
 	touch $@
 
 # Debian tools the TUN tests use (nft for drop rules, ping, curl) and the SOCKS5 servers
-# the gateway dialer tests run (microsocks, Dante). Only as root, only if missing.
-SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server
+# the gateway tests run (microsocks, Dante), dig and dnsmasq for DNS through the gateway. Only as root, only if missing.
+SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server dig:dnsutils dnsmasq:dnsmasq nsenter:util-linux
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
