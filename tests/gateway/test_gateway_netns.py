@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,6 +315,9 @@ def test_through_microsocks(outside: Outside) -> None:
         assert curl_sha(f"http://{SERVER}:8080/bytes/{MiB}") == sha_of_payload(MiB)
         snap = gw.api("/")
         assert snap["flows"] == []
+        with pytest.raises(urllib.error.HTTPError) as info:
+            gw.api("/nope")
+        assert info.value.code == 404
         assert totals["tcp_dial_failed"] >= 1
         assert totals["tcp_opened"] >= 1 + 100 + 1 + 1 + 10 + 5
         assert any(f["end"].startswith("dial failed") for f in snap["recent"])
