@@ -446,9 +446,13 @@ def _load_config(path: str) -> dict[str, Any]:
 
 def _cidr(text: str) -> str:
     try:
-        return str(ipaddress.ip_network(text, strict=False))
+        network = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a network like 198.18.64.0/24") from None
+    if network.version != 4:
+        # the stack speaks IPv4 only so far: an IPv6 route would black-hole the range
+        raise argparse.ArgumentTypeError(f"{text!r}: IPv6 routes need IPv6 in the stack")
+    return str(network)
 
 
 def _hostport(text: str) -> tuple[str, int]:
