@@ -407,7 +407,7 @@ _GATEWAY_KEYS = {
     "tun": "str", "kernel_address": "str", "address": "str", "mtu": "str",
     "route": "list", "socks5": "str", "direct": "bool", "bind_interface": "str",
     "bind_address": "str", "udp_timeout": "str", "max_flows": "str", "pcap": "str",
-    "stats": "str", "log_level": "str", "grace": "str",
+    "stats": "str", "log_level": "str", "grace": "str", "fake_ip": "str",
 }  # fmt: skip
 
 
@@ -493,7 +493,7 @@ def _make_dialer(args: argparse.Namespace) -> Any:
 async def _gateway(args: argparse.Namespace) -> int:
     import logging
 
-    from aionetstack.gateway import Relay
+    from aionetstack.gateway import FakeIpPool, Relay
     from aionetstack.gateway.api import serve_stats
     from aionetstack.gateway.netlink import add_route
 
@@ -506,9 +506,12 @@ async def _gateway(args: argparse.Namespace) -> int:
     dialer = _make_dialer(args)
     if args.gateway is None and not args.no_kernel_address:
         args.gateway = args.kernel_address.split("/")[0]  # replies to any client source
+    routes = list(args.route)
+    if args.fake_ip and args.fake_ip not in routes:
+        routes.append(args.fake_ip)  # the pool's addresses must come to us too
     link = _open_link(args)
     try:
-        for network in args.route:
+        for network in routes:
             add_route(network, args.tun)
     except OSError as exc:
         link.close()
@@ -521,6 +524,7 @@ async def _gateway(args: argparse.Namespace) -> int:
             max_tcp_flows=args.max_flows,
             max_udp_sessions=args.max_flows,
             udp_timeout=args.udp_timeout,
+            fake_ip=FakeIpPool(args.fake_ip) if args.fake_ip else None,
         )
         await relay.start()
         api = None
@@ -534,7 +538,8 @@ async def _gateway(args: argparse.Namespace) -> int:
         via = f"socks5 {dialer.host}:{dialer.port}" if args.socks5 else "direct sockets"
         _say(
             f"aionetstack gateway: {args.address} on {args.tun}; routes "
-            f"{', '.join(args.route) or 'none'}; via {via}"
+            f"{', '.join(routes)}; via {via}"
+            + (f"; fake-IP DNS from {args.fake_ip}" if args.fake_ip else "")
             + (f"; stats on http://{args.stats[0]}:{args.stats[1]}/" if api else "")
         )
         try:
@@ -844,6 +849,11 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--bind-address", metavar="ADDR", help="outbound sockets from this source address"
     )
+    p.add_argument(
+        "--fake-ip", metavar="CIDR", type=_cidr,
+        help="answer DNS (any UDP port 53) from this pool (routed too) and dial "
+        "connections to its addresses by name, e.g. 198.18.128.0/17",
+    )  # fmt: skip
     p.add_argument(
         "--udp-timeout", metavar="S", type=_positive, default=60.0,
         help="end a UDP session after S idle seconds (default: %(default)s)",

@@ -4,7 +4,8 @@
 flow that reaches a ``Stack`` and re-originates it through an outbound dialer:
 ``dialers`` (``DirectDialer``, ``Socks5Dialer`` and the ``Dialer`` protocol
 they share) over a sans-IO SOCKS5 codec (``socks5``), on the kernel's sockets.
-``Verdict`` is what the flow filters return. The ``aionetstack gateway``
+``Verdict`` is what the flow filters return; ``FakeIpPool`` (``fakeip``) is
+the optional fake-IP DNS mode. The ``aionetstack gateway``
 command (``cli.py``) runs it all on a TUN device.
 """
 
@@ -20,6 +21,7 @@ from aionetstack.gateway.dialers import (
     UdpAssociation,
     UdpStats,
 )
+from aionetstack.gateway.fakeip import FakeIpPool
 from aionetstack.gateway.relay import Flow, Relay, RelayStats, Verdict
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "DialerStats",
     "DirectDialer",
     "DirectUdpAssociation",
+    "FakeIpPool",
     "Flow",
     "Relay",
     "RelayStats",

@@ -42,6 +42,12 @@ how it ended); ``flows`` lists the live ones, ``recent`` the last ended ones,
 ``snapshot()`` all of it as JSON-ready data. One INFO line per flow open and
 close goes to the ``aionetstack.gateway`` logger.
 
+*Fake-IP DNS* (optional, ``fake_ip=FakeIpPool("198.18.128.0/17")``,
+``fakeip.py``): every datagram to port 53 that parses as a query is answered
+by the relay itself (an ``A`` record from the pool), and flows to a pool
+address are dialed by the name it stands for (SOCKS5 resolves it at the
+proxy). Replies to UDP sent by name come from the address the proxy reports.
+
 *Shutdown.* ``stop_accepting()`` refuses new flows; ``close(grace)`` waits up
 to ``grace`` seconds for live flows to end, then aborts what is left.
 """
@@ -50,6 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import errno
 import ipaddress
 import itertools
@@ -63,6 +70,7 @@ from aionetstack.aio.server import Server
 from aionetstack.aio.stack import AddressFilter, Stack
 from aionetstack.core.verdict import Verdict
 from aionetstack.gateway.dialers import Dialer, UdpAssociation
+from aionetstack.gateway.fakeip import FakeIpPool
 
 __all__ = ["Flow", "Relay", "RelayStats", "Verdict"]
 
@@ -86,6 +94,8 @@ class Flow:
     datagrams_up: int = 0
     datagrams_down: int = 0
     closed: float | None = None
+    #: fake-IP mode: the name the destination address stands for
+    name: str | None = None
     #: how it ended: "closed" (both sides finished), "reset" (an error or RST),
     #: "dial failed: ...", "idle" (UDP timeout), "association ended",
     #: "half-close timeout", "shutdown"
@@ -120,6 +130,10 @@ class RelayStats:
     udp_dropped_pending: int = 0
     #: replies from a remote we cannot name as an IPv4 source (a name, IPv6)
     udp_dropped_reply: int = 0
+    #: fake-IP mode: DNS queries answered from the pool; flows to a pool
+    #: address nobody was given (refused)
+    dns_answered: int = 0
+    fake_ip_unknown: int = 0
     bytes_up: int = 0
     bytes_down: int = 0
 
@@ -166,6 +180,7 @@ class Relay:
         half_close_timeout: float = 120.0,
         tcp_filter: AddressFilter | None = None,
         udp_filter: AddressFilter | None = None,
+        fake_ip: FakeIpPool | None = None,
         history: int = 256,
     ) -> None:
         if max_tcp_flows < 1 or max_udp_sessions < 1:
@@ -184,6 +199,7 @@ class Relay:
         self.half_close_timeout = half_close_timeout
         self.tcp_filter = tcp_filter
         self.udp_filter = udp_filter
+        self.fake_ip = fake_ip
         self.stats = RelayStats()
         #: the last ``history`` flows that ended, oldest first
         self.recent: collections.deque[Flow] = collections.deque(maxlen=history)
@@ -337,10 +353,9 @@ class Relay:
         self, flow: Flow, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         out: asyncio.StreamWriter | None = None
-        dst = flow.dst
         try:
             try:
-                out_reader, out = await self.dialer.open_tcp(*dst)
+                out_reader, out = await self.dialer.open_tcp(*self._target(flow, flow.dst))
             except (OSError, ValueError) as exc:
                 self.stats.tcp_dial_failed += 1
                 flow.end = f"dial failed: {_reason(exc)}"
@@ -411,9 +426,27 @@ class Relay:
         if sink.can_write_eof():
             sink.write_eof()  # the half-close, passed on
 
+    def _target(self, flow: Flow, dst: Address) -> Address:
+        """Where to dial: ``dst``, or in fake-IP mode the name it stands for."""
+        pool = self.fake_ip
+        if pool is None or dst[0] not in pool:
+            return dst
+        name = pool.name_for(dst[0])
+        if name is None:
+            self.stats.fake_ip_unknown += 1
+            raise OSError(errno.EHOSTUNREACH, f"{dst[0]} was never given out by fake-IP DNS")
+        flow.name = name
+        return name, dst[1]
+
     # --- UDP ------------------------------------------------------------------------------
     def _udp_in(self, data: bytes, src: Address, dst: Address) -> None:
         assert self._loop is not None
+        if self.fake_ip is not None and dst[1] == 53 and self._udp_transport is not None:
+            reply = self.fake_ip.answer(data)
+            if reply is not None:
+                self.stats.dns_answered += 1
+                self._udp_transport.sendto(reply, src, source=dst)
+                return
         session = self._udp.get(src)
         if session is None:
             flow = self._new_flow("udp", src, dst)
@@ -430,9 +463,11 @@ class Relay:
             session.pending.append((data, dst))
         else:
             try:
-                assoc.sendto(data, dst)
-            except OSError:
-                return  # the association ended: its task is ending the session
+                assoc.sendto(data, self._target(flow, dst))
+            except (OSError, ValueError):
+                # the association ended (its task ends the session), an unknown
+                # fake IP, or a name a direct association cannot send to
+                return
         flow.bytes_up += len(data)
         flow.datagrams_up += 1
 
@@ -448,7 +483,9 @@ class Relay:
                 return
             flow.state = "open"
             while session.pending:
-                assoc.sendto(*session.pending.popleft())
+                data, dst = session.pending.popleft()
+                with contextlib.suppress(OSError, ValueError):  # as in _udp_in: that one only
+                    assoc.sendto(data, self._target(flow, dst))
             await self._udp_replies(src, session, assoc, loop)
         except asyncio.CancelledError:
             flow.end = "shutdown"

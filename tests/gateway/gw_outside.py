@@ -49,9 +49,10 @@ async def upload(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 
 async def main() -> None:
     servers = [
-        await asyncio.start_server(serve_http, "0.0.0.0", 8080),
-        await asyncio.start_server(sink, "0.0.0.0", 8081),
-        await asyncio.start_server(upload, "0.0.0.0", 8082),
+        # every address of both families ("localhost" may resolve to ::1 first)
+        await asyncio.start_server(serve_http, None, 8080),
+        await asyncio.start_server(sink, None, 8081),
+        await asyncio.start_server(upload, None, 8082),
     ]
     print("ready", flush=True)
     await asyncio.Event().wait()

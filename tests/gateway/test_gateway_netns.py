@@ -366,3 +366,25 @@ def test_direct_with_config_file(outside: Outside, tmp_path: Path) -> None:
             assert totals["bytes_down"] > 32 * MiB
     finally:
         ip("route", "del", "default")
+
+
+def test_fake_ip_dns_then_a_connection_by_name(outside: Outside) -> None:
+    if shutil.which("dig") is None:
+        cannot_run("dig is not installed: make system-deps")
+    with gateway(
+        "--route", ROUTED, "--fake-ip", "198.18.128.0/17", "--socks5", f"{OUTSIDE_VETH}:1080"
+    ) as gw:  # fmt: skip
+        # any port-53 datagram is answered by the gateway from the pool
+        run = subprocess.run(
+            ["dig", f"@{DNS}", "localhost", "A", "+short", "+time=3", "+tries=2"],
+            capture_output=True,
+            timeout=30,
+        )
+        fake = run.stdout.decode().strip()
+        assert fake == "198.18.128.1", run.stdout + run.stderr
+        # the pool is routed too; microsocks resolves "localhost" on its side
+        assert curl_sha(f"http://{fake}:8080/bytes/{MiB}") == sha_of_payload(MiB)
+        gw.wait_idle()
+        snap = gw.api("/")
+        assert snap["totals"]["dns_answered"] == 1
+        assert [f["name"] for f in snap["recent"]] == ["localhost"]

@@ -21,7 +21,7 @@ import pytest
 
 import aionetstack
 from aionetstack.aio.datagram import TransparentDatagramProtocol
-from aionetstack.gateway import Relay, Verdict
+from aionetstack.gateway import FakeIpPool, Relay, Verdict
 from aionetstack.gateway.dialers import DialerStats, UdpAssociation
 
 T = 20.0
@@ -55,12 +55,17 @@ class StackDialer:
         self.stats = DialerStats()
         self.limit = limit
         self.assocs: list[StackUdp] = []
+        self.names: dict[str, str] = {}  # the proxy's "DNS", for names dialed
+        self.dialed: list[str] = []
 
     async def open_tcp(
         self, host: str, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        self.dialed.append(host)
         try:
-            streams = await self.stack.open_connection(host, port, limit=self.limit)
+            streams = await self.stack.open_connection(
+                self.names.get(host, host), port, limit=self.limit
+            )
         except OSError:
             self.stats.tcp_failed += 1
             raise
@@ -338,3 +343,42 @@ async def test_refusal_filters() -> None:
         assert relay.stats.tcp_refused_filter == 1 and relay.stats.tcp_opened == 0
     with pytest.raises(ValueError):
         Relay(gw, StackDialer(gw), max_tcp_flows=0)
+
+
+@pytest.mark.virtual_time
+async def test_fake_ip_answers_dns_and_dials_by_name(net: Net) -> None:
+    from scapy.layers.dns import DNS, DNSQR
+
+    class Client(asyncio.DatagramProtocol):
+        def __init__(self) -> None:
+            self.got: asyncio.Queue[tuple[bytes, tuple[str, int]]] = asyncio.Queue()
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            self.got.put_nowait((data, addr))
+
+    net.dialer.names["web.test"] = DEST
+    pool = FakeIpPool("198.18.0.128/25")
+    async with Relay(net.gateway, net.dialer, fake_ip=pool) as relay:
+        async with asyncio.timeout(T):
+            t, p = await net.client.create_datagram_endpoint(
+                Client, remote_addr=("198.18.0.53", 53)
+            )
+            t.sendto(bytes(DNS(id=7, rd=1, qd=DNSQR(qname="web.test"))))
+            reply, source = await p.got.get()
+            assert source == ("198.18.0.53", 53)
+            fake = DNS(reply).an[0].rdata
+            assert fake == "198.18.0.129" and relay.flows == []  # answered, no session
+            reader, writer = await net.client.open_connection(fake, 80)
+            writer.write(b"GET 1000\n")
+            assert await reader.read() == body(1000)
+            writer.close()
+            # a pool address nobody was given: refused at once
+            reader, writer = await net.client.open_connection("198.18.0.200", 80)
+            with pytest.raises(ConnectionResetError):
+                await reader.read()
+            writer.close()
+            t.close()
+        await settle(relay)
+    assert net.dialer.dialed == ["web.test"]
+    assert relay.recent[0].name == "web.test" and relay.recent[0].end == "closed"
+    assert relay.stats.dns_answered == 1 and relay.stats.fake_ip_unknown == 1
