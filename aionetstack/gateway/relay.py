@@ -49,7 +49,8 @@ address are dialed by the name it stands for (SOCKS5 resolves it at the
 proxy). Replies to UDP sent by name come from the address the proxy reports.
 
 *Shutdown.* ``stop_accepting()`` refuses new flows; ``close(grace)`` waits up
-to ``grace`` seconds for live flows to end, then aborts what is left.
+to ``grace`` seconds for live TCP flows to end, then aborts what is left
+(UDP sessions included).
 """
 
 from __future__ import annotations
@@ -229,12 +230,14 @@ class Relay:
         self._accepting = False
 
     async def close(self, grace: float = 0.0) -> None:
-        """Stop accepting, let live flows finish for up to ``grace`` seconds,
-        then abort what is left (their flows end as "shutdown")."""
+        """Stop accepting, let live TCP flows finish for up to ``grace``
+        seconds, then abort what is left (their flows end as "shutdown").
+        UDP sessions have no end of their own to wait for (only an idle
+        timeout): they end with the TCP flows."""
         self.stop_accepting()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        while (self._tcp or self._udp) and loop.time() < deadline:
+        while self._tcp and loop.time() < deadline:
             await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
         tasks = [task for _, task in self._tcp.values()]
         tasks += [s.task for s in self._udp.values() if s.task is not None]

@@ -382,3 +382,21 @@ async def test_fake_ip_answers_dns_and_dials_by_name(net: Net) -> None:
     assert net.dialer.dialed == ["web.test"]
     assert relay.recent[0].name == "web.test" and relay.recent[0].end == "closed"
     assert relay.stats.dns_answered == 1 and relay.stats.fake_ip_unknown == 1
+
+
+@pytest.mark.virtual_time
+async def test_close_does_not_wait_for_udp_sessions(net: Net) -> None:
+    relay = await Relay(net.gateway, net.dialer, udp_timeout=300.0).start()
+    async with asyncio.timeout(T):
+        t, _ = await net.client.create_datagram_endpoint(
+            asyncio.DatagramProtocol, remote_addr=(DEST, 53)
+        )
+        t.sendto(b"q")
+        while not relay.flows:
+            await asyncio.sleep(0.01)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await relay.close(grace=30.0)
+        assert loop.time() - started < 1.0  # the virtual clock: no grace spent on UDP
+        t.close()
+    assert relay.flows == [] and relay.recent[-1].end == "shutdown"
