@@ -20,10 +20,9 @@ aionetstack/_accel.stamp: aionetstack/_accel.pyx $(STAMP)
 	touch $@
 
 # Debian tools the TUN tests use (nft for drop rules, ping, curl) and the SOCKS5 servers
-# the gateway dialer tests run (microsocks, Dante), hping3 for the SYN flood test, and
-# dnsmasq (the binary only, no service: dnsmasq-base) as the DNS server of the resolver
-# tests. Only as root, only if missing.
-SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server hping3:hping3 dnsmasq:dnsmasq-base
+# the gateway tests run (microsocks, Dante), hping3 for the SYN flood test, dig and dnsmasq
+# for DNS through the gateway and the resolver tests, nsenter. Only as root, only if missing.
+SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server hping3:hping3 dig:dnsutils dnsmasq:dnsmasq nsenter:util-linux
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \

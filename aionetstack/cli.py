@@ -15,6 +15,11 @@ reach kernel sockets bound to 198.18.0.1.
   line per connection and live counters; Ctrl-C stops cleanly.
 * ``connect HOST PORT``: netcat over the stack (stdin -> connection -> stdout).
 * ``ping HOST``: ICMP echo from the stack.
+* ``gateway``: a tun2socks-style gateway: ``--route`` ranges go into the
+  device, and every TCP and UDP flow to them is relayed through a SOCKS5
+  proxy (``--socks5``) or kernel sockets (``--direct``); see
+  ``aionetstack.gateway``. Flags may come from a TOML file (``--config``:
+  the same names with ``_`` for ``-``; flags on the command line win).
 
 Expected failures (no root, device busy, bad address, connection refused)
 print one line to stderr and exit with status 1 (2 for bad arguments); only
@@ -397,6 +402,167 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_GATEWAY_KEYS = {
+    # TOML key -> (argparse dest, kind): "str" passed through the flag's own parser
+    "tun": "str", "kernel_address": "str", "address": "str", "mtu": "str",
+    "route": "list", "socks5": "str", "direct": "bool", "bind_interface": "str",
+    "bind_address": "str", "udp_timeout": "str", "max_flows": "str", "pcap": "str",
+    "stats": "str", "log_level": "str", "grace": "str", "fake_ip": "str",
+}  # fmt: skip
+
+
+def _load_config(path: str) -> dict[str, Any]:
+    """A TOML file mirroring the gateway flags, as argparse defaults (strings
+    go through the flags' own type checks)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise CliError(f"cannot read config {path!r}: {exc.strerror or exc}", 2) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CliError(f"bad config {path!r}: {exc}", 2) from None
+    defaults: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        kind = _GATEWAY_KEYS.get(name)
+        if kind is None:
+            raise CliError(f"config {path!r}: unknown key {key!r}", 2)
+        if kind == "list":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise CliError(f"config {path!r}: {key} must be a list of strings", 2)
+            defaults[name] = [_cidr(v) for v in value]
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise CliError(f"config {path!r}: {key} must be true or false", 2)
+            defaults[name] = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise CliError(f"config {path!r}: {key} must be a string or a number", 2)
+            defaults[name] = str(value)
+    return defaults
+
+
+def _cidr(text: str) -> str:
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a network like 198.18.64.0/24") from None
+    if network.version != 4:
+        # the stack speaks IPv4 only so far: an IPv6 route would black-hole the range
+        raise argparse.ArgumentTypeError(f"{text!r}: IPv6 routes need IPv6 in the stack")
+    return str(network)
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), _port(port)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
+def _make_dialer(args: argparse.Namespace) -> Any:
+    from aionetstack.gateway import DirectDialer, Socks5Dialer
+
+    try:
+        direct = DirectDialer(interface=args.bind_interface, bind_address=args.bind_address)
+        if args.socks5:
+            return Socks5Dialer.from_url(args.socks5, via=direct)
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from None
+    return direct
+
+
+async def _gateway(args: argparse.Namespace) -> int:
+    import logging
+
+    from aionetstack.gateway import FakeIpPool, Relay
+    from aionetstack.gateway.api import serve_stats
+    from aionetstack.gateway.netlink import add_route
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    log = logging.getLogger("aionetstack.gateway")
+    dialer = _make_dialer(args)
+    if args.gateway is None and not args.no_kernel_address:
+        args.gateway = args.kernel_address.split("/")[0]  # replies to any client source
+    routes = list(args.route)
+    if args.fake_ip and args.fake_ip not in routes:
+        routes.append(args.fake_ip)  # the pool's addresses must come to us too
+    link = _open_link(args)
+    try:
+        for network in routes:
+            add_route(network, args.tun)
+    except OSError as exc:
+        link.close()
+        raise CliError(f"cannot add route: {exc.strerror or exc}") from None
+    stack = _make_stack(args, link)
+    async with stack:
+        relay = Relay(
+            stack,
+            dialer,
+            max_tcp_flows=args.max_flows,
+            max_udp_sessions=args.max_flows,
+            udp_timeout=args.udp_timeout,
+            fake_ip=FakeIpPool(args.fake_ip) if args.fake_ip else None,
+        )
+        await relay.start()
+        api = None
+        if args.stats:
+            try:
+                api = await serve_stats(relay, *args.stats)
+            except (OSError, ValueError) as exc:
+                await relay.close()
+                where = f"{args.stats[0]}:{args.stats[1]}"
+                raise CliError(f"cannot serve stats on {where}: {exc}") from None
+        via = f"socks5 {dialer.host}:{dialer.port}" if args.socks5 else "direct sockets"
+        _say(
+            f"aionetstack gateway: {args.address} on {args.tun}; routes "
+            f"{', '.join(routes)}; via {via}"
+            + (f"; fake-IP DNS from {args.fake_ip}" if args.fake_ip else "")
+            + (f"; stats on http://{args.stats[0]}:{args.stats[1]}/" if api else "")
+        )
+        try:
+            await _until_interrupted()
+        finally:
+            log.info("stopping: draining %d flows for up to %gs", len(relay.flows), args.grace)
+            await relay.close(grace=args.grace)
+            if api is not None:
+                api.close()
+            dialer.close()
+    link.close()
+    _say("aionetstack gateway: stopped")
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    if not args.route:
+        raise CliError("give at least one --route CIDR (or route: in --config)", 2)
+    if bool(args.socks5) == bool(args.direct):
+        raise CliError("give one of --socks5 HOST:PORT or --direct", 2)
+    return asyncio.run(_gateway(args))
+
+
 def _link_stats(link: Any) -> dict[str, int]:
     while link is not None:
         stats = getattr(link, "stats", None)
@@ -655,6 +821,62 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for each reply (default: 1)",
     )
     p.set_defaults(func=cmd_ping)
+
+    p = sub.add_parser(
+        "gateway",
+        parents=[tun],
+        help="relay every flow routed into the device through SOCKS5 or direct sockets",
+        description="A tun2socks-style gateway: the --route ranges are routed into the "
+        "TUN device; every TCP connection and UDP flow to them is terminated by the "
+        "stack and relayed through a SOCKS5 proxy or kernel sockets. One log line per "
+        "flow open/close (INFO); Ctrl-C or SIGTERM stops accepting, drains, exits. " + _SAFETY_NOTE,
+    )
+    p.add_argument(
+        "--route", metavar="CIDR", type=_cidr, action="append", default=[],
+        help="a destination range to route into the device (repeatable)",
+    )  # fmt: skip
+    out = p.add_argument_group("outbound (one of)")
+    out.add_argument(
+        "--socks5", metavar="[USER:PASS@]HOST:PORT",
+        help="relay through this SOCKS5 proxy (CONNECT, UDP ASSOCIATE)",
+    )  # fmt: skip
+    out.add_argument("--direct", action="store_true", help="relay from kernel sockets")
+    out.add_argument(
+        "--bind-interface", metavar="IF",
+        help="outbound sockets on this interface (SO_BINDTODEVICE), so relayed "
+        "traffic cannot loop back into the device",
+    )  # fmt: skip
+    out.add_argument(
+        "--bind-address", metavar="ADDR", help="outbound sockets from this source address"
+    )
+    p.add_argument(
+        "--fake-ip", metavar="CIDR", type=_cidr,
+        help="answer DNS (any UDP port 53) from this pool (routed too) and dial "
+        "connections to its addresses by name, e.g. 198.18.128.0/17",
+    )  # fmt: skip
+    p.add_argument(
+        "--udp-timeout", metavar="S", type=_positive, default=60.0,
+        help="end a UDP session after S idle seconds (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-flows", metavar="N", type=_count, default=4096,
+        help="at most N TCP flows and N UDP sessions; more are refused "
+        "(RST / ICMP port unreachable) (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--grace", metavar="S", type=float, default=5.0,
+        help="on Ctrl-C/SIGTERM, let flows finish for S seconds (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--stats", metavar="HOST:PORT", type=_hostport,
+        help="serve the flow table and counters as JSON on this loopback address",
+    )  # fmt: skip
+    p.add_argument("--config", metavar="FILE", help="read the flags from a TOML file")
+    p.add_argument(
+        "--log-level", metavar="L", default="info",
+        choices=["debug", "info", "warning", "error"], help="(default: %(default)s)",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_gateway)
     return parser
 
 
@@ -673,6 +895,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aionetstack`` console script and ``python -m aionetstack``."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "config", None):
+        try:
+            defaults = _load_config(args.config)
+        except CliError as exc:
+            _fail(str(exc), exc.code)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                action.choices["gateway"].set_defaults(**defaults)
+        args = parser.parse_args(argv)
     if getattr(args, "count", 1) < 1:
         parser.error("--count must be at least 1")
     try:

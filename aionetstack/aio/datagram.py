@@ -12,6 +12,17 @@ iteration goes out in the stack's single flush. Addresses are
 (abort, fatal errors, the one ``connection_lost``) is the shared
 ``StackTransport`` (base_transport.py); ``close()`` is ``abort()``: a UDP
 endpoint has nothing to finish.
+
+A *transparent* endpoint (``create_datagram_endpoint(factory,
+transparent=True)``) receives every datagram routed to the stack that no
+regular endpoint takes, whatever its destination. The original destination
+travels with each datagram, as asyncio's own style would have it, through the
+protocol: a ``TransparentDatagramProtocol`` gets
+``datagram_received(data, addr, dest)``; any other protocol gets the usual
+``datagram_received(data, addr)`` and reads ``transport.last_destination``
+(set before each call). Replies name their source:
+``transport.sendto(data, addr, source=(ip, port))``, any address and port
+(normally the original destination, so the client sees its peer answer).
 """
 
 from __future__ import annotations
@@ -24,6 +35,16 @@ from aionetstack.aio.base_transport import StackTransport
 from aionetstack.aio.driver import Driver
 from aionetstack.core.udp import UdpEndpoint, UdpError
 from aionetstack.wire.addr import int_to_ip, ip_to_int
+
+
+class TransparentDatagramProtocol(asyncio.DatagramProtocol):
+    """The protocol of a transparent endpoint: each datagram with its original
+    destination (see the module docstring)."""
+
+    def datagram_received(  # type: ignore[override]
+        self, data: bytes, addr: tuple[str, int], dest: tuple[str, int]
+    ) -> None:
+        """``data`` from ``addr`` sent to ``dest`` (``('198.18.64.1', 53)``)."""
 
 
 class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.DatagramTransport):
@@ -42,6 +63,8 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
     ) -> None:
         super().__init__(driver, endpoint, protocol)
         self._endpoint = endpoint
+        #: transparent endpoints: the destination of the datagram being delivered
+        self.last_destination: tuple[str, int] | None = None
         self._sockname = sockname
         self._peername = peername
         self._loop.call_soon(self._start, waiter)
@@ -74,7 +97,15 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
                     protocol.error_received(ev.error)
                 else:
                     addr, port = ev.addr
-                    protocol.datagram_received(bytes(ev.data), (int_to_ip(addr), port))
+                    dest = ev.dest
+                    if dest is None:
+                        protocol.datagram_received(bytes(ev.data), (int_to_ip(addr), port))
+                        continue
+                    where = self.last_destination = (int_to_ip(dest[0]), dest[1])
+                    if isinstance(protocol, TransparentDatagramProtocol):
+                        protocol.datagram_received(bytes(ev.data), (int_to_ip(addr), port), where)
+                    else:
+                        protocol.datagram_received(bytes(ev.data), (int_to_ip(addr), port))
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
@@ -102,11 +133,21 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
     def get_write_buffer_size(self) -> int:
         return 0
 
-    def sendto(self, data: Any, addr: Any = None) -> None:
+    def sendto(self, data: Any, addr: Any = None, *, source: Any = None) -> None:
+        """As asyncio's; ``source=(ip, port)``: the address to send from
+        (transparent endpoints only, and required there)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(
                 f"data argument must be a bytes-like object, not {type(data).__name__!r}"
             )
+        src: tuple[int, int] | None = None
+        if source is not None or self._endpoint.transparent:
+            if not self._endpoint.transparent:
+                raise ValueError("source= needs a transparent endpoint")
+            try:
+                src = (ip_to_int(source[0]), int(source[1]))
+            except (ValueError, TypeError, IndexError) as exc:
+                raise ValueError(f"Invalid source address: {source!r}") from exc
         if self._peername is not None:
             if addr not in (None, self._peername):
                 raise ValueError(f"Invalid address: must be None or {self._peername}")
@@ -125,7 +166,7 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
             self._conn_lost_writes += 1
             return
         try:
-            self._endpoint.sendto(bytes(data), dest, self._loop.time())
+            self._endpoint.sendto(bytes(data), dest, self._loop.time(), src)
         except OSError as exc:
             self._protocol.error_received(exc)
             return

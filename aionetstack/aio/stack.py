@@ -41,12 +41,16 @@ from aionetstack.core.stack import StackEngine
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.events import Connected, ConnectionClosed
 from aionetstack.core.tcp.states import TcpState
+from aionetstack.core.udp import UdpEndpoint
+from aionetstack.core.verdict import FlowFilter, Verdict
 from aionetstack.link.base import Link
 from aionetstack.wire.addr import int_to_ip, ip_to_int, parse_interface
 
 __all__ = ["Stack"]
 
 _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
+#: ``filter(src, dst) -> Verdict`` with ``(ip, port)`` pairs (core/verdict.py).
+AddressFilter = Callable[[tuple[str, int], tuple[str, int]], Verdict]
 
 # What a connect future resolves to when the driver builds the transport itself.
 _Made = tuple[TcpTransport, asyncio.BaseProtocol]
@@ -669,6 +673,7 @@ class Stack:
         keep_alive: bool | None = None,
         ssl_handshake_timeout: float | None = None,
         ssl_shutdown_timeout: float | None = None,
+        syn_filter: AddressFilter | None = None,
     ) -> Server:
         """Listen like ``loop.create_server``. ``port=0`` (or None) picks an
         ephemeral port (``server.port``); ``transparent=True`` accepts any
@@ -678,11 +683,17 @@ class Stack:
         listeners never wait for TIME-WAIT (``reuse_address`` is always in
         effect); ``reuse_port=True`` (several listeners sharing a port) is not
         supported and raises ValueError, as asyncio does on a platform
-        without SO_REUSEPORT; ``sock`` is refused."""
+        without SO_REUSEPORT; ``sock`` is refused.
+
+        ``syn_filter(src, dst) -> Verdict`` (transparent only; ``(ip, port)``
+        pairs): asked about each new SYN before any state is kept: ACCEPT,
+        REFUSE (an RST from ``dst``) or DROP (``aionetstack.core.verdict``)."""
         _check_socket_args(sock, family, 0, "create_server")
         if reuse_port:
             raise ValueError("reuse_port is not supported by aionetstack's Stack")
         del reuse_address  # accepted: the stack never refuses a port for TIME-WAIT
+        if syn_filter is not None and not transparent:
+            raise ValueError("syn_filter needs transparent=True")
         driver = self._running()
         if isinstance(host, str) and host and _literal(host) is None:
             host = (await self.resolve(host, flags=flags))[0]
@@ -707,6 +718,8 @@ class Stack:
         listener = driver.engine.tcp_listen(
             addr if addr is not None else 0, port or 0, backlog, transparent=transparent
         )
+        if syn_filter is not None:
+            listener.syn_filter = _core_filter(syn_filter)
         sockname = (int_to_ip(addr) if addr is not None else "0.0.0.0", listener.port)
         server = Server(driver, listener, protocol_factory, sockname, keep_alive=bool(keep_alive))
         if start_serving:
@@ -723,6 +736,7 @@ class Stack:
         limit: int = 2**16,
         transparent: bool = False,
         start_serving: bool = True,
+        syn_filter: AddressFilter | None = None,
         **tls: Any,
     ) -> Server:
         """Like ``asyncio.start_server``: the callback gets real streams
@@ -740,6 +754,7 @@ class Stack:
             backlog=backlog,
             transparent=transparent,
             start_serving=start_serving,
+            syn_filter=syn_filter,
             **tls,
         )
 
@@ -751,9 +766,27 @@ class Stack:
         remote_addr: tuple[str, int] | None = None,
         *,
         allow_broadcast: bool = False,
+        transparent: bool = False,
+        datagram_filter: AddressFilter | None = None,
     ) -> tuple[DatagramTransport, asyncio.DatagramProtocol]:
-        """Open a UDP endpoint like ``loop.create_datagram_endpoint``."""
+        """Open a UDP endpoint like ``loop.create_datagram_endpoint``.
+
+        ``transparent=True`` (no addresses then): receive every datagram no
+        other endpoint takes, whatever its destination (see ``aio/datagram.py``
+        for the destination and ``sendto(..., source=)``); ``datagram_filter(src,
+        dst) -> Verdict`` is asked about each such datagram first (REFUSE: an
+        ICMP port unreachable from ``dst``)."""
         driver = self._running()
+        if transparent:
+            if local_addr is not None or remote_addr is not None or allow_broadcast:
+                raise ValueError("a transparent endpoint takes no addresses")
+            core_filter = _core_filter(datagram_filter) if datagram_filter is not None else None
+            return await self._open_datagram(
+                driver, driver.engine.udp_open_transparent(core_filter), protocol_factory,
+                ("0.0.0.0", 0), None,
+            )  # fmt: skip
+        if datagram_filter is not None:
+            raise ValueError("datagram_filter needs transparent=True")
         la: int | None = None
         lp: int | None = None
         if local_addr is not None:
@@ -771,6 +804,16 @@ class Stack:
         # like getsockname(): the wildcard shows as 0.0.0.0 until connect picks a source
         sockname = (int_to_ip(endpoint.local_addr), endpoint.local_port)
         peername = (int_to_ip(remote[0]), remote[1]) if remote is not None else None
+        return await self._open_datagram(driver, endpoint, protocol_factory, sockname, peername)
+
+    @staticmethod
+    async def _open_datagram(
+        driver: Driver,
+        endpoint: UdpEndpoint,
+        protocol_factory: Callable[[], asyncio.DatagramProtocol],
+        sockname: tuple[str, int],
+        peername: tuple[str, int] | None,
+    ) -> tuple[DatagramTransport, asyncio.DatagramProtocol]:
         try:
             protocol = protocol_factory()
         except BaseException:
@@ -815,6 +858,15 @@ class Stack:
         finally:
             self._pings.pop(key, None)
         return max(received - sent, 0.0)
+
+
+def _core_filter(check: AddressFilter) -> FlowFilter:
+    """An ``(ip, port)`` filter as the engine calls it (ints)."""
+
+    def core(src: int, sport: int, dst: int, dport: int) -> Verdict:
+        return check((int_to_ip(src), sport), (int_to_ip(dst), dport))
+
+    return core
 
 
 def _orphans_sending(engine: StackEngine) -> bool:

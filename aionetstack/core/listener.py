@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from aionetstack.core.reqsock import RequestSock
     from aionetstack.core.tcp.connection import TcpConnection
+    from aionetstack.core.verdict import FlowFilter
 
 
 class _ListenHost(Protocol):
@@ -65,6 +66,7 @@ class TcpListener:
         "cookie_time",
         "port",
         "syn_backlog",
+        "syn_filter",
         "syn_queue",
         "transparent",
     )
@@ -79,6 +81,9 @@ class TcpListener:
         self.syn_backlog = backlog  # the stack sets min(backlog, max_syn_backlog)
         self.cookie_time = -float("inf")
         self.transparent = transparent
+        #: transparent listeners: asked about each new SYN before any state
+        #: (``core/verdict.py``); set it after ``tcp_listen``.
+        self.syn_filter: FlowFilter | None = None
         self.closed = False
         # 4-tuple -> half-open request record, in arrival order
         self.syn_queue: dict[tuple[int, int, int, int], RequestSock] = {}

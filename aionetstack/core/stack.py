@@ -133,6 +133,7 @@ from aionetstack.core.tcp.states import TcpState
 from aionetstack.core.tcp.tcb import TS_OPT, TS_WORD
 from aionetstack.core.timewait import TW_ACK, TimeWait
 from aionetstack.core.udp import UdpEndpoint
+from aionetstack.core.verdict import FlowFilter, Verdict
 from aionetstack.wire.addr import is_martian_source
 from aionetstack.wire.checksum import internet_checksum
 from aionetstack.wire.errors import ChecksumError, WireError
@@ -247,6 +248,7 @@ class StackEngine:
         self._listeners: dict[int, dict[int, TcpListener]] = {}  # port -> addr -> listener
         self._transparent: list[TcpListener] = []
         self._udp: dict[int, dict[int, UdpEndpoint]] = {}  # port -> addr -> endpoint
+        self._udp_transparent: UdpEndpoint | None = None  # the gateway's catch-all
         self._reasm = Reassembler(config.reassembly_timeout, config.reassembly_memory)
         self._reasm_slot = _ReasmSlot()
         self._icmp_bucket = TokenBucket(config.icmp_rate_limit, config.icmp_rate_burst, now)
@@ -336,7 +338,13 @@ class StackEngine:
                 self._counters.drop("IpInAddrErrors", DROP_IP_BROADCAST_NOT_UDP)
                 return
             broadcast = True
-        elif not (proto == PROTO_TCP and self._transparent and not is_martian_source(dst)):
+        elif not (
+            (
+                (proto == PROTO_TCP and self._transparent)
+                or (proto == PROTO_UDP and self._udp_transparent is not None)
+            )
+            and not is_martian_source(dst)
+        ):
             self._counters.drop("IpInAddrErrors", DROP_IP_NOT_FOR_US)
             return
         if (
@@ -441,6 +449,10 @@ class StackEngine:
                 len(seg.payload),
                 ifindex,
             )
+            return
+        if listener.syn_filter is not None and not self._syn_admitted(
+            listener, seg, src, dst, ifindex
+        ):
             return
         self._listen_input(listener, key, seg, src, dst, ifindex, now)
 
@@ -822,6 +834,29 @@ class StackEngine:
         c["TcpOutRsts"] += 1
         c["IpOutRequests"] += 1
 
+    def _syn_admitted(
+        self, listener: TcpListener, seg: TcpSegment, src: int, dst: int, ifindex: int
+    ) -> bool:
+        """A transparent listener's ``syn_filter`` (core/verdict.py) on a new SYN,
+        before any state: REFUSE answers with an RST, as a closed port would
+        (RFC 9293 3.10.7.1); DROP is silent (gVisor tcp.Forwarder)."""
+        flags = seg.flags
+        check = listener.syn_filter
+        if check is None or flags & (SYN | ACK | RST | FIN) != SYN:
+            return True
+        verdict = check(src, seg.src_port, dst, seg.dst_port)
+        if verdict is Verdict.ACCEPT:
+            return True
+        if verdict is Verdict.REFUSE:
+            self._c["TcpTransparentRefused"] += 1
+            self._send_rst(
+                src, dst, seg.src_port, seg.dst_port, seg.seq, seg.ack, flags,
+                len(seg.payload), ifindex,
+            )  # fmt: skip
+        else:
+            self._c["TcpTransparentDropped"] += 1
+        return False
+
     # ------------------------------------------------------------------ UDP input
     def _udp_input(
         self,
@@ -853,12 +888,28 @@ class StackEngine:
             remote = endpoint.remote if endpoint is not None else None
             if remote is not None and (remote[0] != src or remote[1] != dgram.src_port):
                 endpoint = None
+        dest: tuple[int, int] | None = None
+        if endpoint is None and not broadcast and self._udp_transparent is not None:
+            endpoint = self._udp_transparent
+            check = endpoint.datagram_filter
+            verdict = (
+                Verdict.ACCEPT if check is None else check(src, dgram.src_port, dst, dgram.dst_port)
+            )
+            if verdict is not Verdict.ACCEPT:
+                c["UdpTransparentRefused" if verdict is Verdict.REFUSE else
+                  "UdpTransparentDropped"] += 1  # fmt: skip
+                if verdict is Verdict.REFUSE:  # as if the destination's port were closed
+                    self._send_icmp_error(
+                        DEST_UNREACH, PORT_UNREACH, head, src, dst, ifindex, now, spoof=True
+                    )
+                return
+            dest = (dst, dgram.dst_port)
         if endpoint is None:
             c["UdpNoPorts"] += 1
             if not broadcast:  # RFC 1122 3.2.2: never an ICMP error about a broadcast
                 self._send_icmp_error(DEST_UNREACH, PORT_UNREACH, head, src, dst, ifindex, now)
             return
-        if endpoint._deliver(bytes(dgram.payload), (src, dgram.src_port)):
+        if endpoint._deliver(bytes(dgram.payload), (src, dgram.src_port), dest):
             c["UdpInDatagrams"] += 1
             self._ready[id(endpoint)] = endpoint
         else:
@@ -1001,13 +1052,20 @@ class StackEngine:
         ifindex: int | None,
         now: float,
         next_hop_mtu: int = 0,
+        *,
+        spoof: bool = False,
     ) -> None:
-        """An ICMP error about ``original`` (RFC 1122 3.2.2 rules, RFC 1812 4.3.2.8 rate limit)."""
+        """An ICMP error about ``original`` (RFC 1122 3.2.2 rules, RFC 1812 4.3.2.8 rate limit).
+
+        ``spoof``: sent from ``orig_dst`` even if it is not ours (a transparent
+        UDP endpoint refusing a flow speaks for the original destination)."""
         c = self._c
         routes = self._routes
         # Never about a broadcast/multicast destination or a martian source,
         # never from a non-local address (transparent TCP is RST-only).
-        if orig_dst not in routes.local_addresses or is_martian_source(orig_src):
+        if (orig_dst not in routes.local_addresses and not spoof) or is_martian_source(orig_src):
+            return
+        if spoof and (is_martian_source(orig_dst) or orig_dst in routes.broadcasts):
             return
         # Never about an ICMP error; never about a fragment other than the first.
         frag_word = (original[6] << 8) | original[7]
@@ -1464,6 +1522,19 @@ class StackEngine:
                 raise
         return endpoint
 
+    def udp_open_transparent(self, datagram_filter: FlowFilter | None = None) -> UdpEndpoint:
+        """The catch-all UDP endpoint (see ``core/udp.py``): every datagram no
+        regular endpoint matches, whatever its destination; EADDRINUSE if one
+        is open. ``datagram_filter`` is asked about each such datagram first."""
+        if self._udp_transparent is not None:
+            raise OSError(errno.EADDRINUSE, "a transparent UDP endpoint already exists")
+        endpoint = UdpEndpoint(
+            self, 0, 0, allow_broadcast=False, recv_buffer=self.config.recv_buffer,
+            transparent=True, datagram_filter=datagram_filter,
+        )  # fmt: skip
+        self._udp_transparent = endpoint
+        return endpoint
+
     def _lookup(self, dest: int) -> RouteResult:
         """Route lookup for locally originated traffic (counts IpOutNoRoutes)."""
         if dest in self._routes.local_addresses:
@@ -1502,6 +1573,10 @@ class StackEngine:
         endpoint.ifindex = route.ifindex
 
     def _udp_close(self, endpoint: UdpEndpoint) -> None:
+        if endpoint.transparent:
+            if self._udp_transparent is endpoint:
+                self._udp_transparent = None
+            return
         by_addr = self._udp.get(endpoint.local_port)
         if by_addr is not None and by_addr.get(endpoint.local_addr) is endpoint:
             del by_addr[endpoint.local_addr]
@@ -1514,6 +1589,7 @@ class StackEngine:
         data: bytes | bytearray | memoryview,
         addr: tuple[int, int] | None,
         now: float,
+        source: tuple[int, int] | None = None,
     ) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
@@ -1533,10 +1609,16 @@ class StackEngine:
             raise PermissionError(
                 errno.EACCES, "Permission denied: broadcast without allow_broadcast"
             )
-        src = endpoint.local_addr
+        src, sport = endpoint.local_addr, endpoint.local_port
+        if source is not None:
+            if not endpoint.transparent:
+                raise ValueError("source= needs a transparent endpoint")
+            src, sport = self._udp_check_remote(source)
+        elif endpoint.transparent:
+            raise ValueError("a transparent endpoint sends with source=(address, port)")
         if src == 0 or src in self._routes.broadcasts:
             src = route.source
-        datagram = build_udp(src, raddr, endpoint.local_port, rport, data)
+        datagram = build_udp(src, raddr, sport, rport, data)
         self._ip_output(src, raddr, PROTO_UDP, datagram, route.ifindex, route.mtu)
         self._c["UdpOutDatagrams"] += 1
 
@@ -1622,6 +1704,8 @@ class StackEngine:
         for by_addr in list(self._udp.values()):
             for endpoint in list(by_addr.values()):
                 endpoint.close()
+        if self._udp_transparent is not None:
+            self._udp_transparent.close()
         self._pings.clear()
         self._settle()
 

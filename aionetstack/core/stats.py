@@ -75,6 +75,11 @@ STANDARD_COUNTERS: tuple[str, ...] = (
     "UdpOutDatagrams",
     "UdpRcvbufErrors",
     "UdpInCsumErrors",
+    # transparent (gateway) flows turned away by a filter (core/verdict.py)
+    "TcpTransparentRefused",
+    "TcpTransparentDropped",
+    "UdpTransparentRefused",
+    "UdpTransparentDropped",
 )
 
 # The counters issue #4 requires in stats() (a subset of STANDARD_COUNTERS).

@@ -24,6 +24,15 @@ __udp_enqueue_schedule_skb), so a flood of empty datagrams is bounded too.
 ``UdpError`` events are capped at ``MAX_QUEUED_ERRORS`` unread (Linux keeps a
 single pending sk_err without IP_RECVERR; extra errors are dropped). The endpoint never sends by itself: ``sendto`` hands the
 datagram to the stack, which routes, builds and (if needed) fragments it.
+
+A *transparent* endpoint (``StackEngine.udp_open_transparent``, one per stack:
+the gateway case, Linux's IP_TRANSPARENT + TPROXY) receives every datagram
+that no regular endpoint matches, whatever its destination address and port;
+each ``UdpDatagramReceived`` then carries the original destination in
+``dest``, and ``sendto(..., source=(addr, port))`` sends a reply from any
+address and port (the original destination). Its ``datagram_filter``
+(``core/verdict.py``) is asked first about each such datagram: accept,
+refuse (ICMP port unreachable from the original destination) or drop.
 """
 
 from __future__ import annotations
@@ -33,16 +42,20 @@ from typing import Protocol
 
 import attrs
 
+from aionetstack.core.verdict import FlowFilter
+
 DATAGRAM_OVERHEAD = 64  # bytes charged per queued datagram besides its payload
 MAX_QUEUED_ERRORS = 16  # unread UdpError events kept per endpoint
 
 
 @attrs.frozen(slots=True)
 class UdpDatagramReceived:
-    """A datagram for the endpoint: ``data`` from ``addr`` = (address, port)."""
+    """A datagram for the endpoint: ``data`` from ``addr`` = (address, port);
+    ``dest`` the (address, port) it was sent to (transparent endpoints only)."""
 
     data: bytes
     addr: tuple[int, int]
+    dest: tuple[int, int] | None = None
 
 
 @attrs.frozen(slots=True)
@@ -62,6 +75,7 @@ class _UdpHost(Protocol):
         data: bytes | bytearray | memoryview,
         addr: tuple[int, int] | None,
         now: float,
+        source: tuple[int, int] | None = None,
     ) -> None: ...
 
     def _udp_connect(self, endpoint: UdpEndpoint, remote: tuple[int, int]) -> None: ...
@@ -78,6 +92,7 @@ class UdpEndpoint:
         "_host",
         "allow_broadcast",
         "closed",
+        "datagram_filter",
         "ifindex",
         "local_addr",
         "local_port",
@@ -85,6 +100,7 @@ class UdpEndpoint:
         "queued_errors",
         "recv_buffer",
         "remote",
+        "transparent",
     )
 
     def __init__(
@@ -95,8 +111,12 @@ class UdpEndpoint:
         *,
         allow_broadcast: bool,
         recv_buffer: int,
+        transparent: bool = False,
+        datagram_filter: FlowFilter | None = None,
     ) -> None:
         self._host = host
+        self.transparent = transparent
+        self.datagram_filter = datagram_filter
         self.local_addr = local_addr
         self.local_port = local_port
         self.remote: tuple[int, int] | None = None
@@ -114,16 +134,22 @@ class UdpEndpoint:
 
     # --- application ----------------------------------------------------
     def sendto(
-        self, data: bytes | bytearray | memoryview, addr: tuple[int, int] | None, now: float
+        self,
+        data: bytes | bytearray | memoryview,
+        addr: tuple[int, int] | None,
+        now: float,
+        source: tuple[int, int] | None = None,
     ) -> None:
         """Send one datagram to ``addr`` (None: the connected remote).
 
-        Raises OSError(ENETUNREACH) without a route, PermissionError(EACCES)
+        ``source``: the (address, port) to send from; transparent endpoints
+        only (others: ValueError), any address. Raises OSError(ENETUNREACH)
+        without a route, PermissionError(EACCES)
         for a broadcast destination without ``allow_broadcast``,
         OSError(EDESTADDRREQ) for ``addr=None`` on an unconnected endpoint,
         OSError(EMSGSIZE) beyond 65507 bytes, TypeError/ValueError for bad arguments.
         """
-        self._host._udp_sendto(self, data, addr, now)
+        self._host._udp_sendto(self, data, addr, now, source)
 
     def send(self, data: bytes | bytearray | memoryview, now: float) -> None:
         """Send to the connected remote."""
@@ -151,13 +177,15 @@ class UdpEndpoint:
         return event
 
     # --- stack side -----------------------------------------------------------
-    def _deliver(self, data: bytes, addr: tuple[int, int]) -> bool:
+    def _deliver(
+        self, data: bytes, addr: tuple[int, int], dest: tuple[int, int] | None = None
+    ) -> bool:
         """Queue a datagram; False when the receive buffer is full (dropped)."""
         size = len(data) + DATAGRAM_OVERHEAD
         if self.queued_bytes + size > self.recv_buffer and self._events:
             return False
         self.queued_bytes += size
-        self._events.append(UdpDatagramReceived(data, addr))
+        self._events.append(UdpDatagramReceived(data, addr, dest))
         return True
 
     def _error(self, error: OSError) -> bool:
@@ -169,6 +197,8 @@ class UdpEndpoint:
         return True
 
     def __repr__(self) -> str:
+        if self.transparent:
+            return f"UdpEndpoint(transparent, closed={self.closed})"
         return (
             f"UdpEndpoint(local=({self.local_addr:#010x}, {self.local_port}), remote={self.remote}, "
             f"closed={self.closed})"

@@ -32,7 +32,7 @@ import pytest
 CLONE_NEWNET = 0x40000000
 PROXY_USER = "relay"
 PROXY_PASSWORD = "s3cret:with@odd/chars"
-NETNS_MODULES = ("test_dialers_netns.py",)
+NETNS_MODULES = ("test_dialers_netns.py", "test_gateway_netns.py")
 
 
 def _netns_id() -> int:
@@ -163,6 +163,9 @@ logoutput: stderr
 internal: 127.0.0.1 port = {port}
 internal: ::1 port = {port}
 external: lo
+"""
+#: Dante's wide-open rules (a str.format template, as the configurations above).
+DANTED_RULES = """\
 clientmethod: none
 socksmethod: none
 user.privileged: root
@@ -170,6 +173,7 @@ user.unprivileged: nobody
 client pass {{ from: 0/0 to: 0/0 }}
 socks pass {{ from: 0/0 to: 0/0 command: connect udpassociate udpreply }}
 """
+DANTED_CONF += DANTED_RULES
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,278 @@
+"""Benchmark the gateway: relay throughput beside the raw stack's, in one run.
+
+Run as root:  ``python benchmarks/bench_gateway.py [--quick] [--mtu 1500]``
+
+Safety: like bench_tun.py the script re-executes itself under ``unshare
+--net`` (the *inside*: TUN devices, kernel side 198.18.0.1/24, stack
+198.18.0.2/24), and makes a second private namespace (the *outside*, held by
+a ``sleep`` it starts and kills) joined by a veth pair, where
+``198.18.64.0/24`` is local and ``microsocks`` and an HTTP server
+(``aionetstack.cli.serve_http``) run. Both vanish when it exits.
+
+Measured, for each MTU (1500 and 65535 unless ``--mtu``), with kernel
+``curl`` as the client (one process, ``-Z`` for parallel flows):
+
+* *raw*: ``aionetstack serve --http`` on the TUN device; curl downloads from
+  the stack itself (198.18.0.2): the user-space stack's own ceiling;
+* *gateway*: ``aionetstack gateway --route 198.18.64.0/24 --socks5`` (the
+  outside's microsocks); curl downloads from 198.18.64.1 through the TUN
+  device, the stack, the relay, the kernel and the proxy;
+
+1 flow of 64 MiB and 50 parallel flows of 8 MiB each (``--quick``: 8 MiB and
+50 x 1 MiB). The issue's target: gateway >= 70 % of raw.
+
+``--memory N`` measures memory instead (not speed): the gateway process's
+resident set (``VmRSS``) before and after N idle TCP flows (kernel sockets
+holding an HTTP connection open through microsocks) and N UDP sessions (one
+datagram each from N sockets, relayed by Dante's UDP ASSOCIATE), per flow.
+The issue's target: <= 20 KB per idle TCP flow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+MiB = 1 << 20
+DANTE = """\
+logoutput: stderr
+internal: 198.18.200.2 port = 1081
+external: 198.18.200.2
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 0/0 to: 0/0 }
+socks pass { from: 0/0 to: 0/0 command: connect udpassociate udpreply }
+"""
+_MARK = "AIONETSTACK_BENCH_NETNS"
+SERVER = """
+import asyncio
+from aionetstack.cli import serve_http
+async def main():
+    server = await asyncio.start_server(serve_http, "0.0.0.0", 8080)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def ensure_private_netns() -> None:
+    """Re-exec under `unshare --net` (exec keeps the PID: the marker names us)."""
+    if os.environ.get(_MARK) == str(os.getpid()):
+        return
+    if os.geteuid() != 0:
+        sys.exit("bench_gateway: must run as root (TUN devices in a private namespace)")
+    for tool in ("unshare", "nsenter", "microsocks", "curl", "ip"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench_gateway: {tool} is needed (make system-deps)")
+    os.environ[_MARK] = str(os.getpid())
+    os.execvp("unshare", ["unshare", "--net", sys.executable, *sys.argv])
+
+
+def sh(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def wait_port(host: str, port: int, what: str) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                sys.exit(f"bench_gateway: {what} does not listen on {host}:{port}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def outside() -> Iterator[None]:
+    """The outside namespace: veth, the routed range local, server and proxy."""
+    holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "3600"])
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        ours = os.stat("/proc/self/ns/net").st_ino
+        while os.stat(f"/proc/{holder.pid}/ns/net").st_ino == ours:
+            time.sleep(0.01)
+        enter = ["nsenter", "-t", str(holder.pid), "-n", "--"]
+        sh("ip", "link", "set", "lo", "up")
+        sh(
+            "ip",
+            "link",
+            "add",
+            "bgo",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "bgi",
+            "netns",
+            str(holder.pid),
+        )
+        sh("ip", "addr", "add", "198.18.200.1/24", "dev", "bgo")
+        sh("ip", "link", "set", "bgo", "up")
+        for cmd in (
+            ["ip", "link", "set", "lo", "up"],
+            ["ip", "addr", "add", "198.18.200.2/24", "dev", "bgi"],
+            ["ip", "link", "set", "bgi", "up"],
+            ["ip", "route", "add", "local", "198.18.64.0/24", "dev", "lo"],
+        ):
+            sh(*enter, *cmd)
+        conf = f"/tmp/aionetstack-bench-danted-{os.getpid()}.conf"
+        with open(conf, "w") as f:
+            f.write(DANTE)
+        for argv in (
+            [sys.executable, "-c", SERVER],
+            ["microsocks", "-i", "198.18.200.2", "-p", "1080"],
+            ["danted", "-f", conf, "-N", "2", "-p", conf + ".pid"],
+        ):
+            procs.append(
+                subprocess.Popen(
+                    [*enter, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
+        wait_port("198.18.200.2", 8080, "the HTTP server")
+        wait_port("198.18.200.2", 1080, "microsocks")
+        wait_port("198.18.200.2", 1081, "danted")
+        os.unlink(conf)
+        yield
+    finally:
+        for proc in procs:  # our own children, by PID; SIGTERM: Dante ends its own
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        holder.kill()
+        holder.wait()
+
+
+@contextmanager
+def aionetstack(*args: str, ready: tuple[str, int]) -> Iterator[subprocess.Popen[bytes]]:
+    argv = [sys.executable, "-m", "aionetstack", *args, "--tun", "ansbench0",
+            "--kernel-address", "198.18.0.1/24", "--address", "198.18.0.2/24"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(*ready, args[0])
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def download(url: str, flows: int) -> float:
+    """MB/s of ``flows`` parallel curl downloads of ``url``; every byte checked."""
+    argv = ["curl", "-sS", "--fail", "-Z", "--parallel-max", str(flows), "-w", "%{size_download}\n"]
+    for _ in range(flows):
+        argv += ["-o", "/dev/null", url]
+    started = time.perf_counter()
+    run = subprocess.run(argv, capture_output=True, check=True)
+    elapsed = time.perf_counter() - started
+    sizes = [int(n) for n in run.stdout.split()]
+    want = int(url.rsplit("/", 1)[1])
+    if sizes != [want] * flows:
+        sys.exit(f"bench_gateway: short downloads from {url}: {sizes}")
+    return sum(sizes) / elapsed / 1e6
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def wait_flows(kind: str, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen("http://127.0.0.1:9977/stats", timeout=5) as reply:
+            if json.load(reply)["totals"][kind] >= count:
+                return
+        if time.monotonic() > deadline:
+            sys.exit(f"bench_gateway: {count} {kind} never showed up")
+        time.sleep(0.1)
+
+
+def memory(count: int) -> None:
+    """RSS per idle TCP flow and per UDP session of the gateway process."""
+    with aionetstack("gateway", "--route", "198.18.64.0/24", "--socks5", "198.18.200.2:1081",
+                     "--log-level", "warning", "--udp-timeout", "600", "--max-flows",
+                     str(4 * count), "--stats", "127.0.0.1:9977",
+                     ready=("127.0.0.1", 9977)) as proc:  # fmt: skip
+        held: list[socket.socket] = []
+
+        def tcp(n: int) -> None:
+            for _ in range(n):
+                held.append(socket.create_connection(("198.18.64.1", 8080), timeout=10))
+            wait_flows("tcp_flows", len(held))
+
+        tcp(20)  # warm-up: first-use allocations out of the figure
+        time.sleep(0.5)
+        before = rss_kib(proc.pid)
+        tcp(count)
+        time.sleep(0.5)
+        after = rss_kib(proc.pid)
+        print(f"TCP: {count} idle flows: +{after - before} KiB RSS, "
+              f"{(after - before) * 1024 / count / 1000:.1f} KB per flow (target <= 20 KB)")  # fmt: skip
+        before = after
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.sendto(b"x", ("198.18.64.1", 9))
+            held.append(sock)
+        wait_flows("udp_opened", count)
+        time.sleep(1.0)
+        after = rss_kib(proc.pid)
+        print(f"UDP: {count} sessions: +{after - before} KiB RSS, "
+              f"{(after - before) * 1024 / count / 1000:.1f} KB per session")  # fmt: skip
+        for sock in held:
+            sock.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small transfers")
+    parser.add_argument("--mtu", type=int, action="append", help="MTU(s) (default 1500, 65535)")
+    parser.add_argument("--memory", type=int, metavar="N", help="memory per flow with N flows")
+    args = parser.parse_args()
+    ensure_private_netns()
+    if args.memory:
+        with outside():
+            memory(args.memory)
+        return
+    one, each = (8 * MiB, MiB) if args.quick else (64 * MiB, 8 * MiB)
+    cases = [(1, one), (50, each)]
+    print(f"{'MTU':>6} {'flows':>5} {'raw MB/s':>9} {'gateway MB/s':>13} {'ratio':>6}")
+    with outside():
+        for mtu in args.mtu or [1500, 65535]:
+            raw: dict[int, float] = {}
+            with aionetstack("serve", "--http", "80", "--mtu", str(mtu), "-q",
+                             "--stats-interval", "0", ready=("198.18.0.2", 80)):  # fmt: skip
+                for flows, size in cases:
+                    raw[flows] = download(f"http://198.18.0.2/bytes/{size}", flows)
+            with aionetstack("gateway", "--route", "198.18.64.0/24", "--socks5",
+                             "198.18.200.2:1080", "--mtu", str(mtu), "--log-level", "warning",
+                             "--stats", "127.0.0.1:9977", ready=("127.0.0.1", 9977)):  # fmt: skip
+                for flows, size in cases:
+                    gw = download(f"http://198.18.64.1:8080/bytes/{size}", flows)
+                    ratio = gw / raw[flows] * 100
+                    print(f"{mtu:>6} {flows:>5} {raw[flows]:>9.1f} {gw:>13.1f} {ratio:>5.0f}%")
+    print("target: gateway >= 70 % of raw (issue 13)")
+
+
+if __name__ == "__main__":
+    main()
