@@ -216,7 +216,6 @@ connect
 < icmp unreach port
 < S. 0:0 ack 1 win 65535 <mss 1460,sackOK,wscale 7>
 """,
-        expected_difference=ICMP_HARD,
     ),
     # --------------------------------------------------- listener and SYN-RECEIVED
     Scenario(

@@ -176,3 +176,20 @@ def test_an_interactive_connection_keeps_delayed_acks() -> None:
     c.receive(segment(seq=RCV + 100 * (q + 2), ack=UNA + 5, payload=b"r" * 100), 3.0)
     c.read()
     assert [x.ack for x in output(c, 3.0)] == [RCV + 100 * (q + 3)]
+
+
+def test_port_unreachable_ends_a_connection_attempt() -> None:
+    # RFC 1122 4.2.3.9 (codes 2-4 are hard errors) / Linux tcp_v4_err
+    import errno as _errno
+
+    from test_tcp_support import make_client
+
+    c = make_client(PLAIN)
+    output(c, 0.0)
+    c.icmp_error(ConnectionRefusedError(_errno.ECONNREFUSED, "refused"), 0.01)
+    assert c.state is TcpState.CLOSED and isinstance(c.error, ConnectionRefusedError)
+    # host unreachable stays soft: reported only if the attempt times out
+    c2 = make_client(PLAIN)
+    output(c2, 0.0)
+    c2.icmp_error(OSError(_errno.EHOSTUNREACH, "host unreachable"), 0.01)
+    assert c2.state is TcpState.SYN_SENT

@@ -86,6 +86,10 @@ from aionetstack.wire.tcp import (
 
 __all__ = ["TcpConnection", "rst_for_unexpected"]
 
+# RFC 1122 4.2.3.9 destination-unreachable codes 2-4 that reach a connection:
+# protocol (ENOPROTOOPT) and port (ECONNREFUSED) unreachable
+HARD_ICMP_ERRNOS = frozenset({errno.ENOPROTOOPT, errno.ECONNREFUSED})
+
 
 class TcpConnection(HandshakePart):
     """One TCP connection's state machine (see the module docstring)."""
@@ -423,7 +427,13 @@ class TcpConnection(HandshakePart):
                 if self._syn_acked:
                     self.snd_nxt = self.snd_una
             return
-        # RFC 1122 4.2.3.9: soft error, remembered, reported on timeout
+        if (st is SYN_SENT or st is SYN_RECEIVED) and error.errno in HARD_ICMP_ERRNOS:
+            # RFC 1122 4.2.3.9: protocol and port unreachable are hard errors, TCP
+            # SHOULD abort; Linux tcp_v4_err ends a connection attempt at once
+            self._fail(error, "ICMP hard error during the handshake", now)
+            return
+        # RFC 1122 4.2.3.9: net and host unreachable are soft errors, remembered and
+        # reported on timeout (Linux also ends a connection attempt on those)
         self._soft_error = error
 
     def receive(self, seg: TcpSegment, now: float) -> None:
