@@ -1083,7 +1083,6 @@ write 4000
 +0.05 < . 1:1 ack 4001 win 1000
 """,
         nodelay=True,
-        expected_difference=PRR,
     ),
     Scenario(
         "recovery/sack_hole_filled_partially",

@@ -260,3 +260,24 @@ def test_rate_samples_reach_the_congestion_controller() -> None:
     assert max(rates) >= 10e6 * 0.8
     assert samples[-1].total_delivered >= 400_000
     assert 0.8 * 10e6 <= conn.tcp_info().delivery_rate <= 1.02 * 10e6
+
+
+def test_prr_sends_in_proportion_then_slow_starts_back() -> None:
+    # RFC 6937 3 (Linux tcp_cwnd_reduction), bytes with MSS 1000
+    ep = Episode(UNA)
+    ep.begin(1.0, s(1000))
+    ep.recover_fs = 20_000  # the flight when the episode began
+    ssthresh = 10_000
+    # pipe above ssthresh: ceil(prr_delivered * ssthresh / RecoverFS) - prr_out
+    ep.prr_delivered, ep.delivered_now = 2000, 2000
+    assert ep.prr_sndcnt(15_000, ssthresh, 1000) == 1000  # one for every two delivered
+    ep.prr_out = 1000
+    ep.prr_delivered, ep.delivered_now = 3000, 1000
+    assert ep.prr_sndcnt(14_000, ssthresh, 1000) == 500
+    ep.prr_out = 1500
+    assert ep.prr_sndcnt(14_000, ssthresh, 1000) == 0  # sent its share: nothing
+    # pipe at or below ssthresh (PRR-SSRB): back up to ssthresh, at most
+    # max(prr_delivered - prr_out, DeliveredData) + MSS per ACK
+    ep.prr_delivered, ep.prr_out, ep.delivered_now = 9000, 4000, 3000
+    assert ep.prr_sndcnt(4000, ssthresh, 1000) == 6000  # min(10000 - 4000, 5000 + 1000)
+    assert ep.prr_sndcnt(9500, ssthresh, 1000) == 500

@@ -204,6 +204,7 @@ class Bbr:
     )
 
     wants_rate_samples = True
+    cong_control = True
 
     name = "bbr"
 

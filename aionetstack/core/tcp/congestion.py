@@ -46,6 +46,9 @@ class CongestionControl(Protocol):
     mss: int
     #: Bytes per second the sender should pace at; 0.0 means no pacing.
     pacing_rate: float
+    #: A rate-based controller that sets cwnd itself, also in recovery (Linux
+    #: ``cong_control``, as BBR): no PRR, no cwnd restart after idle.
+    cong_control: bool
     #: Whether the connection should estimate the delivery rate and call
     #: ``on_rate_sample`` (it costs per-segment work; NewReno does not need it).
     wants_rate_samples: bool
@@ -100,6 +103,7 @@ class NewReno:
     name = "reno"
     pacing_rate = 0.0
     wants_rate_samples = False
+    cong_control = False
 
     def __init__(self, mss: int, initial_segments: int = 10) -> None:
         self.mss = mss

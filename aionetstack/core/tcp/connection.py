@@ -333,6 +333,7 @@ class TcpConnection(HandshakePart):
         )
         pipe = -1
         sack_recovery = self._in_recovery and self.sack_ok
+        sent_before = self.bytes_sent + self.bytes_retrans
         if sack_recovery:
             # RFC 6675 5 (steps 4.x) / NextSeg rule 1: the lost pieces the pipe allows
             force = self._fast_rtx
@@ -348,6 +349,8 @@ class TcpConnection(HandshakePart):
         if st is not TIME_WAIT:
             smax = self.snd_max
             self._send_data(out, now, tsval, sack, pipe)
+            if sack_recovery:
+                self._ep.prr_out += self.bytes_sent + self.bytes_retrans - sent_before
             if sack_recovery and self.snd_max != smax:
                 # RFC 6675 NextSeg rule 2: new data, logged for RACK-style marking
                 self._ep.log.append(Xmit(smax, self.snd_max, now, False))
@@ -568,7 +571,8 @@ class TcpConnection(HandshakePart):
             self.dropped += 1
             self._challenge_ack(now)
             return
-        prior_in_flight = seq_diff(self.snd_max, snd_una) - self._sb.sacked
+        sacked_before = self._sb.sacked
+        prior_in_flight = seq_diff(self.snd_max, snd_una) - sacked_before
         blocks = seg.sack_blocks
         if blocks and self.sack_ok:
             self._on_sack_blocks(blocks, ack, now)
@@ -588,6 +592,13 @@ class TcpConnection(HandshakePart):
             self._dupack(now)
         if self._sb.sacked or self._in_recovery:
             self._detect_sack_loss(seg, now)
+        if self._in_recovery:
+            # RFC 6937 DeliveredData: newly ACKed plus newly SACKed bytes (the ACK
+            # that starts an episode counts too, as Linux tcp_cwnd_reduction's)
+            ep = self._ep
+            delivered = seq_diff(self.snd_una, snd_una) + self._sb.sacked - sacked_before
+            ep.delivered_now = delivered
+            ep.prr_delivered += delivered
         if self._rate.pending:
             self._rate_sample(prior_in_flight, now)
         st = self.state

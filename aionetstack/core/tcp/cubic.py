@@ -132,6 +132,7 @@ class Cubic:
     )
 
     wants_rate_samples = True
+    cong_control = False
 
     name = "cubic"
     pacing_rate = 0.0

@@ -187,8 +187,12 @@ class RecoveryPart(RackTlpPart):
     ) -> int:
         """RFC 6675 5 step (C): resend lost pieces while pipe < cwnd (the first one
         unconditionally when ``force``: RFC 6675 5 step (4.2) on entry, RFC 6582
-        3.2 step 5 on a partial ACK). Returns the pipe."""
-        cwnd = self._cc.cwnd
+        3.2 step 5 on a partial ACK). Returns the pipe.
+
+        With a loss-based controller the window during an RFC 6675 episode is
+        RFC 6937 PRR's (``_prr_cwnd``: pipe + what PRR allows), as Linux's
+        ``tcp_cwnd_reduction``; an RTO episode and BBR (``cong_control``) use cwnd."""
+        cwnd = self._prr_limit = self._prr_cwnd(now)
         sbuf = self._sbuf
         sbuf_seq = self._sbuf_seq
         nbuf = len(sbuf)
@@ -236,6 +240,15 @@ class RecoveryPart(RackTlpPart):
             pipe = self._classify(now)[0]
         return pipe
 
+    def _prr_cwnd(self, now: float) -> int:
+        """The window of this send: cwnd, or in a fast-recovery episode of a
+        loss-based controller pipe + the RFC 6937 send quantum."""
+        cc = self._cc
+        if self._ep.loss_all or cc.cong_control or not self._ep.recover_fs:
+            return cc.cwnd
+        pipe = self._classify(now)[0]
+        return pipe + self._ep.prr_sndcnt(pipe, cc.ssthresh, self.snd_mss)
+
     def _dupack(self, now: float) -> None:
         """RFC 5681 3.2 duplicate ACK; RFC 6582 3.2 NewReno."""
         self.dup_acks_in += 1
@@ -280,6 +293,7 @@ class RecoveryPart(RackTlpPart):
             flight = cwnd  # SACKed data above old holes is not in flight (Linux: cwnd)
         if self.sack_ok:
             self._begin_episode(now)
+            self._ep.recover_fs = flight  # RFC 6937 RecoverFS (Linux prior_cwnd)
             self._cc.on_loss_sack(now, flight)
         else:
             self._cc.on_loss_fast(now, flight)

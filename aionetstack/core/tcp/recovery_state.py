@@ -57,7 +57,17 @@ class Xmit:
 class Episode:
     """One RFC 6675 recovery episode (see the module docstring)."""
 
-    __slots__ = ("entry_fack", "force_to", "log", "loss_all", "start")
+    __slots__ = (
+        "delivered_now",
+        "entry_fack",
+        "force_to",
+        "log",
+        "loss_all",
+        "prr_delivered",
+        "prr_out",
+        "recover_fs",
+        "start",
+    )
 
     def __init__(self, iss: int) -> None:
         #: Every transmission of this episode, oldest first.
@@ -70,6 +80,12 @@ class Episode:
         self.loss_all = False
         #: The highest SACKed sequence at entry (the reordering degree, if undone).
         self.entry_fack = iss
+        #: RFC 6937 PRR: bytes delivered (ACKed or SACKed) and sent during the
+        #: episode, the flight at its start, and what the latest ACK delivered.
+        self.prr_delivered = 0
+        self.prr_out = 0
+        self.recover_fs = 0
+        self.delivered_now = 0
 
     def begin(self, now: float, head_end: int) -> None:
         """A new episode: fresh log, the head (up to ``head_end``) marked lost."""
@@ -78,6 +94,25 @@ class Episode:
         self.loss_all = False
         # RFC 6675 5 step (4.2): the first segment is retransmitted at once
         self.force_to = head_end
+        self.prr_delivered = self.prr_out = self.delivered_now = 0
+        self.recover_fs = 0
+
+    def prr_sndcnt(self, pipe: int, ssthresh: int, mss: int) -> int:
+        """RFC 6937 3: how much may be sent now (Linux tcp_cwnd_reduction):
+        proportionally to what was delivered while the pipe is above ssthresh,
+        then slow start back up to it (PRR-SSRB)."""
+        if pipe > ssthresh:
+            fs = self.recover_fs if self.recover_fs > 0 else 1
+            sndcnt = -(-self.prr_delivered * ssthresh // fs) - self.prr_out
+        else:
+            limit = self.prr_delivered - self.prr_out
+            if self.delivered_now > limit:
+                limit = self.delivered_now
+            limit += mss
+            sndcnt = ssthresh - pipe
+            if limit < sndcnt:
+                sndcnt = limit
+        return sndcnt if sndcnt > 0 else 0
 
     def end(self, una: int) -> None:
         """The episode is over."""

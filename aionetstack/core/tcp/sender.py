@@ -79,7 +79,7 @@ class SenderPart(ReceiverPart):
             if idle > self.config.rto_min:  # the RTO is never shorter: a cheap guard
                 self._cwnd_restart(now, idle)
             self._last_send = now
-        cwnd = cc.cwnd
+        cwnd = cc.cwnd if pipe < 0 else self._prr_limit
         limit = wnd if wnd < cwnd else cwnd
         # pacing (Linux sk_pacing_rate, EDT): 0.0 when the controller does not pace
         rate = cc.pacing_rate

@@ -257,6 +257,7 @@ class Tcb:
         "_ep",
         "_fast_rtx",
         "_flight_at_flush",
+        "_prr_limit",
         "_in_recovery",
         "_ka_probes",
         "_rack",
@@ -418,6 +419,7 @@ class Tcb:
         # Linux tp->reordering / RFC 6675 DupThresh (net.ipv4.tcp_reordering = 3)
         self._reordering = DUPTHRESH
         self._flight_at_flush = 0  # SND.MAX - SND.UNA after the last packets_to_send
+        self._prr_limit = 0  # the window of a recovery send (RFC 6937 PRR, recovery.py)
         self._sb = SackScoreboard()
         self._ep = Episode(iss)
         self._undo = UndoState(iss)
