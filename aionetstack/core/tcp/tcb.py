@@ -12,7 +12,8 @@ responsibility, each a class in a single chain of inheritance::
     RecoveryPart   recovery.py   RFC 6675 episodes, NewReno partial ACKs, undo
     TimeoutPart    timeouts.py   what happens when each deadline passes
     HandshakePart  handshake.py  SYN / SYN-ACK, options, SYN-SENT and SYN-RECEIVED
-    TcpConnection  connection.py the facade: application calls, input, output
+    OutputPart     output.py     packets_to_send: what is due, in order; get_timer
+    TcpConnection  connection.py the facade: application calls, input dispatch
 
 A later part may call an earlier one, never the reverse. The state of the
 parts that can live on their own is a small slotted object held here: the
