@@ -68,3 +68,42 @@ def test_a_single_segment_flight_waits_for_the_delayed_ack_too() -> None:
     pto = 1.0 + 2 * 0.05 + c.config.delayed_ack_max
     rto = 1.0 + c.tcp_info().rto
     assert c.get_timer() == min(pto, rto)
+
+
+def test_frto_undoes_a_spurious_timeout_without_timestamps() -> None:
+    # RFC 5682 3.1 (SACK-enhanced F-RTO, Linux tcp_frto=2): after the RTO the
+    # first segment is resent; an ACK then SACKs data sent before the timeout
+    # and never resent: not everything was lost, the window comes back
+    from test_tcp_support import SERVER_ISS, make_client
+
+    from aionetstack.core.config import StackConfig
+    from aionetstack.core.sim import segment
+    from aionetstack.wire.tcp import ACK, SYN
+
+    cfg = StackConfig(timestamps=False, sack=True, window_scaling=False, recv_buffer=65535)
+    c = make_client(cfg, 0.0)
+    output(c, 0.0)
+    c.receive(
+        segment(seq=SERVER_ISS, ack=UNA, flags=SYN | ACK, mss=1460, sack_permitted=True), 0.05
+    )
+    output(c, 0.05)
+    mss = 1460
+    c.send(b"x" * (10 * mss), 1.0)
+    assert len(output(c, 1.0)) == 10
+    c._cc.cwnd = 20 * mss  # as grown by a transfer
+    cwnd, ssthresh = c.tcp_info().cwnd, c.tcp_info().ssthresh
+    out = []
+    for _ in range(5):  # the probe first (at the RTO's time), then the RTO
+        t = c.get_timer()
+        assert t is not None
+        c.handle_timer(t)
+        out = output(c, t)
+        if c.tcp_info().rto_expirations:
+            break
+    assert c.tcp_info().rto_expirations == 1
+    assert out[0].seq == UNA and c.tcp_info().cwnd == mss
+    # the ACKs were only late: all ten segments arrived, nine never resent
+    c.receive(segment(seq=RCV, ack=UNA + 10 * mss), t + 0.01)
+    info = c.tcp_info()
+    assert info.undos == 1
+    assert info.cwnd >= cwnd and info.ssthresh == ssthresh

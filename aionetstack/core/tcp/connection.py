@@ -441,6 +441,8 @@ class TcpConnection(OutputPart):
         ):
             # RFC 5681 2: a duplicate acknowledgment
             self._dupack(now)
+        if self._frto_spurious:
+            self._frto_check(now)
         if self._sb.sacked or self._in_recovery:
             self._detect_sack_loss(seg, now)
         if self._in_recovery:
@@ -497,6 +499,14 @@ class TcpConnection(OutputPart):
             self._sb.deliver_cumulative(old_una, ack, rate.on_delivered)
         else:
             rate.on_delivered(old_una, ack)
+        if self._frto:
+            # F-RTO (RFC 5682 3.1): the cumulative part not SACKed before
+            if self._sb.blocks:
+                self._sb.deliver_cumulative(old_una, ack, self._frto_delivered)
+            else:
+                self._frto_delivered(old_una, ack)
+            if self._frto_spurious:
+                self._frto_check(now)  # before the episode's ACK processing
         in_flight = seq_diff(self.snd_max, ack)
         if self._sb.blocks:
             self._sb.prune(ack)

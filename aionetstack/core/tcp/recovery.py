@@ -35,6 +35,8 @@ tcp_try_undo_dsack) and DupThresh grows. The window response itself is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aionetstack.core.tcp.rack import RackTlpPart
 from aionetstack.core.tcp.recovery_state import Xmit
 from aionetstack.core.tcp.tcb import (
@@ -312,6 +314,39 @@ class RecoveryPart(RackTlpPart):
         """The episode is over (full ACK, or undone)."""
         self._ep.end(self.snd_una)
         self._rack.xmit_ts = -INF
+        self._frto = False
+
+    def _frto_delivered(self, start: int, end: int) -> None:
+        """RFC 5682 3.1 step 3.b (Linux FLAG_ORIG_SACK_ACKED): ``[start, end)`` was
+        newly ACKed or SACKed; if part of it was sent before the timeout and not
+        retransmitted since, not everything was lost: the timeout was spurious."""
+        recover = self._recover
+        if seq_diff(start, recover) >= 0:
+            return  # sent after the timeout
+        if seq_diff(end, recover) > 0:
+            end = recover
+        # the parts of [start, end) no retransmission of this episode covers
+        p = start
+        for x in sorted(
+            (x for x in self._ep.log if x.rtx), key=lambda x: (x.start - start) & MASK
+        ):
+            if seq_diff(x.start, p) > 0:
+                break
+            if seq_diff(x.end, p) > 0:
+                p = x.end
+            if seq_diff(p, end) >= 0:
+                return
+        if seq_diff(end, p) > 0:
+            self._frto_spurious = True
+
+    def _frto_check(self, now: float) -> None:
+        """After an ACK in an RTO episode: undo a spurious timeout (RFC 5682 3.1,
+        response as RFC 4015 / Linux tcp_try_undo_loss)."""
+        if self._frto_spurious:
+            self._frto_spurious = False
+            if self._undo.ok and self._in_recovery and self._ep.loss_all:
+                self._undo_reduction(now, "F-RTO")
+                self._frto = False
 
     def _start_undo(self) -> None:
         """Save the window before a reduction (Linux tcp_init_undo)."""
@@ -362,6 +397,21 @@ class RecoveryPart(RackTlpPart):
             r = (metric + mss - 1) // mss
             self._reordering = r if r < MAX_REORDERING else MAX_REORDERING
 
+    def _sack_delivered_callback(self) -> Callable[[int, int], None] | None:
+        """Who hears of newly SACKed ranges: the rate estimator, F-RTO, both, none."""
+        rate = self._rate.on_delivered if self._rate.active else None
+        if not self._frto:
+            return rate
+        if rate is None:
+            return self._frto_delivered
+        frto = self._frto_delivered
+
+        def both(start: int, end: int) -> None:
+            rate(start, end)
+            frto(start, end)
+
+        return both
+
     def _on_sack_blocks(self, blocks: tuple[tuple[int, int], ...], ack: int, now: float) -> None:
         """An ACK's SACK blocks: a DSACK (RFC 2883 4: a first block below the ACK or
         inside the second) first, then the scoreboard, and the reordering it shows."""
@@ -376,7 +426,7 @@ class RecoveryPart(RackTlpPart):
             self.snd_una,
             self.snd_max,
             self._rtx_max,
-            self._rate.on_delivered if self._rate.active else None,
+            self._sack_delivered_callback(),
         )
         if metric:
             self._note_reordering(metric)

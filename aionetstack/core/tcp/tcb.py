@@ -259,6 +259,8 @@ class Tcb:
         "_fast_rtx",
         "_flight_at_flush",
         "_prr_limit",
+        "_frto",
+        "_frto_spurious",
         "_in_recovery",
         "_ka_probes",
         "_rack",
@@ -421,6 +423,8 @@ class Tcb:
         self._reordering = DUPTHRESH
         self._flight_at_flush = 0  # SND.MAX - SND.UNA after the last packets_to_send
         self._prr_limit = 0  # the window of a recovery send (RFC 6937 PRR, recovery.py)
+        self._frto = False  # an RTO episode watched by F-RTO (RFC 5682 3.1)
+        self._frto_spurious = False  # this ACK showed the timeout spurious
         self._sb = SackScoreboard()
         self._ep = Episode(iss)
         self._undo = UndoState(iss)

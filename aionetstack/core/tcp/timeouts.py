@@ -114,6 +114,9 @@ class TimeoutPart(RecoveryPart):
             # later SACKs still reveal retransmissions lost again (RFC 8985 6.2)
             self._begin_episode(now)
             self._ep.loss_all = True
+            # RFC 5682 3.1 (SACK-enhanced F-RTO, Linux tcp_frto=2): watch for ACKs
+            # of data sent before the timeout and never retransmitted
+            self._frto = True
             self._in_recovery = True
             self._fast_rtx = True
         else:
