@@ -313,6 +313,7 @@ def test_through_microsocks(outside: Outside) -> None:
         totals = gw.wait_idle()
         outside.start_microsocks()
         assert curl_sha(f"http://{SERVER}:8080/bytes/{MiB}") == sha_of_payload(MiB)
+        gw.wait_idle()  # curl may exit before the gateway has seen the close
         snap = gw.api("/")
         assert snap["flows"] == []
         with pytest.raises(urllib.error.HTTPError) as info:
