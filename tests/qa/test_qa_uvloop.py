@@ -81,12 +81,14 @@ def test_uvloop_stack_close_with_open_conns():
         loop.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: under uvloop, StreamWriter.start_tls()/loop.start_tls() reject "
-                   "TcpTransport (uvloop only accepts its own transports; _start_tls_compatible is an "
-                   "asyncio-only hook); the stack offers no start_tls of its own")
 def test_start_tls_under_uvloop(tmp_path):
+    """uvloop accepts only its own transports in loop.start_tls(); with
+    aionetstack.install(stack) the loop's start_tls layers TLS over stack
+    transports (issue 14), so StreamWriter.start_tls works under uvloop too."""
     import ssl
     import subprocess
+
+    import aionetstack
     key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
                     "-out", str(crt), "-days", "1", "-subj", "/CN=b.test",
@@ -97,6 +99,8 @@ def test_start_tls_under_uvloop(tmp_path):
 
     async def main():
         async with two_stacks() as (a, b):
+            uninstall = aionetstack.install(a)
+
             async def cb(r, w):
                 await r.readline()
                 w.write(b"OK\n")
@@ -111,6 +115,7 @@ def test_start_tls_under_uvloop(tmp_path):
             await asyncio.wait_for(w.start_tls(cctx, server_hostname="b.test"), 5)
             w.write(b"hi\n")
             assert await asyncio.wait_for(r.readline(), 3) == b"HI\n"
+            uninstall()
     loop = uvloop.new_event_loop()
     try:
         loop.run_until_complete(asyncio.wait_for(main(), 8))
