@@ -203,15 +203,18 @@ class SenderPart(ReceiverPart):
                         self._rtt_time = now
         finally:
             mv.release()
-        if run_end != run_start:
-            self._rate.on_send(run_start, run_end, now, run_flight)
-        if run_end != run_start or self.snd_nxt == snd_una:
+        est = self._rate
+        if not est.active:
+            pass
+        elif run_end != run_start:
+            est.on_send(run_start, run_end, now, run_flight)
+        if est.active and (run_end != run_start or self.snd_nxt == snd_una):
             unsent = nbuf - seq_diff(self.snd_nxt, sbuf_seq)
             if unsent < mss:
                 # Linux tcp_rate_check_app_limited: the sender ran out of data
                 in_flight = seq_diff(self.snd_nxt, snd_una)
                 if in_flight < cc.cwnd:
-                    self._rate.mark_app_limited(in_flight)
+                    est.mark_app_limited(in_flight)
         if fin_queued and not self._fin_acked and self.snd_nxt == self._fin_seq:
             # the FIN alone (queue empty, or data already sent)
             out.append(self._segment(self.snd_nxt, ACK | FIN, b"", tsval, sack))
