@@ -118,7 +118,7 @@ class StackConfig:
 
     # --- sending -------------------------------------------------------------
     nodelay: bool = False  # TCP_NODELAY: False means Nagle is on
-    congestion_control: str = "newreno"  # net.ipv4.tcp_congestion_control
+    congestion_control: str = "cubic"  # net.ipv4.tcp_congestion_control (upstream default)
     initial_cwnd_segments: int = 10  # RFC 6928
 
     # --- name resolution (resolv.conf): Stack's built-in DNS stub resolver ----

@@ -157,9 +157,10 @@ async def test_tcp_info_and_congestion(stacks: Any) -> None:
         assert fields[34] == info.bytes_acked == 5000  # tcpi_bytes_acked
         assert sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 8) == raw[:8]
         name = sock.getsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, 16)
-        assert name == b"reno".ljust(16, b"\0")
-        sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"reno")  # the current one
+        assert name == b"cubic".ljust(16, b"\0")  # the default, as upstream Linux
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"cubic")  # the current one
         sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, "newreno")
+        assert sock.getsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, 16) == b"reno".ljust(16, b"\0")
         sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"bbr")
         assert sock.getsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, 16) == b"bbr".ljust(16, b"\0")
         assert writer.get_extra_info("tcp_info").congestion_control == "bbr"

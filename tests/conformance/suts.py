@@ -294,7 +294,8 @@ class StackSut(Sut):
         import aionetstack
 
         sc = self.run.scenario
-        knobs: dict[str, Any] = {"nodelay": sc.nodelay}
+        # the kernel runs reno (KERNEL_SETTINGS): the same algorithm here
+        knobs: dict[str, Any] = {"nodelay": sc.nodelay, "congestion_control": "newreno"}
         if sc.keepalive is not None:
             idle, interval, count = sc.keepalive
             knobs.update(

@@ -12,7 +12,10 @@ from aionetstack.wire.tcp import ACK, SYN
 
 UNA = CLIENT_ISS + 1
 RCV = SERVER_ISS + 1
-TS = StackConfig(timestamps=True, sack=True, window_scaling=False, recv_buffer=65535)
+TS = StackConfig(
+    timestamps=True, sack=True, window_scaling=False, recv_buffer=65535,
+    congestion_control="newreno",
+)  # fmt: skip
 
 
 def establish_ts(now: float = 0.0, rtt: float = 0.0, window: int = 65535) -> TcpConnection:

@@ -16,7 +16,9 @@ CLIENT_ISS = 1000
 SERVER_ISS = 5000
 
 # No timestamps / SACK / window scaling: the plainest segments to script.
-PLAIN = StackConfig(timestamps=False, sack=False, window_scaling=False, recv_buffer=65535)
+# NewReno: the tests script RFC 5681 / 6582 windows exactly (cubic is the default).
+PLAIN = StackConfig(timestamps=False, sack=False, window_scaling=False, recv_buffer=65535,
+                    congestion_control="newreno")  # fmt: skip
 
 
 def make_client(config: StackConfig = PLAIN, now: float = 0.0) -> TcpConnection:
