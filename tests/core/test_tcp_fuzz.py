@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_tcp_support import CLIENT_ISS, SERVER_ISS, establish_client, make_client
+from tcp_support import CLIENT_ISS, SERVER_ISS, establish_client, make_client, output, segment
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.sim import output, parse_packet, segment
+from aionetstack.core.sim import parse_packet
 from aionetstack.core.tcp.connection import TcpConnection, _sd
 from aionetstack.core.tcp.states import TcpState
 

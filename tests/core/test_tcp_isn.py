@@ -7,9 +7,8 @@ import errno
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_tcp_support import CLIENT_ISS, SERVER_ISS, establish_client
+from tcp_support import CLIENT_ISS, SERVER_ISS, establish_client, output, segment
 
-from aionetstack.core.sim import output, segment
 from aionetstack.core.tcp.congestion import NewReno
 from aionetstack.core.tcp.isn import IsnGenerator
 from aionetstack.core.tcp.reassembly import Reassembler

@@ -9,10 +9,10 @@ virtual times; simulator tests use SimLink with fixed delays (10 ms RTT).
 from __future__ import annotations
 
 import pytest
-from test_tcp_support import CLIENT_ISS, SERVER_ISS
+from tcp_support import CLIENT_ISS, SERVER_ISS, output, segment
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.sim import SimLink, Simulator, output, segment
+from aionetstack.core.sim import SimLink, Simulator
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.wire.tcp import ACK, SYN, TcpSegment
 
