@@ -34,15 +34,19 @@ from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment
 __all__ = [
     "CLIENT_ADDR",
     "CLIENT_ISS",
+    "PEER_TS",
     "PLAIN",
     "RCV",
+    "SACK",
     "SERVER_ADDR",
     "SERVER_ISS",
     "UNA",
+    "ack",
     "establish_client",
     "events",
     "make_client",
     "output",
+    "rx",
     "segment",
     "tcp_close_wait",
     "tcp_closed",
@@ -67,6 +71,8 @@ PEER_TS = 777  # the peer's TSval in its SYN / SYN-ACK when timestamps are on
 
 # No timestamps / SACK / window scaling: the plainest segments to script.
 PLAIN = StackConfig(timestamps=False, sack=False, window_scaling=False, recv_buffer=65535)
+# The same with SACK (RFC 2018) on both sides: the loss-recovery tests' set-up.
+SACK = StackConfig(timestamps=False, sack=True, window_scaling=False, recv_buffer=65535)
 
 
 # ------------------------------------------------------------------ templates
@@ -99,6 +105,19 @@ def segment(
 def output(conn: TcpConnection, now: float) -> list[TcpSegment]:
     """``conn.packets_to_send(now)``, parsed (checksums verified)."""
     return [parse_packet(p) for p in conn.packets_to_send(now)]
+
+
+def ack(a: int, *blocks: tuple[int, int], ts: tuple[int, int] | None = None) -> TcpSegment:
+    """A pure ACK from the peer: SEG.ACK ``a``, SACK ``blocks`` (first = most recent),
+    ``ts`` = (TSval, TSecr) when timestamps are on."""
+    return segment(seq=RCV, ack=a, sack_blocks=tuple(blocks),
+                   ts_val=ts[0] if ts else None, ts_ecr=ts[1] if ts else None)  # fmt: skip
+
+
+def rx(conn: TcpConnection, seg: TcpSegment, now: float) -> list[TcpSegment]:
+    """``conn.receive(seg, now)``, then what it sends at ``now``."""
+    conn.receive(seg, now)
+    return output(conn, now)
 
 
 def events(conn: TcpConnection) -> list[TcpEvent]:
@@ -145,14 +164,17 @@ def make_client(config: StackConfig = PLAIN, now: float = 0.0) -> TcpConnection:
 
 
 def establish_client(config: StackConfig = PLAIN, *, window: int = 65535, mss: int = 1460,
-                     now: float = 0.0, peer_options: bool = False) -> TcpConnection:  # fmt: skip
+                     now: float = 0.0, peer_options: bool = False,
+                     rtt: float = 0.0) -> TcpConnection:  # fmt: skip
     """A client in ESTABLISHED; its SYN and ACK have been taken (events left queued).
 
     The peer's SYN-ACK carries only an MSS unless ``peer_options``: then it also
-    offers whatever ``config`` turns on (SACK, window scale 7, timestamps).
+    offers whatever ``config`` turns on (SACK, window scale 7, timestamps). The
+    SYN goes out at ``now - rtt`` and the SYN-ACK arrives at ``now`` (the first
+    RTT sample).
     """
-    c = make_client(config, now)
-    (syn,) = output(c, now)
+    c = make_client(config, now - rtt)
+    (syn,) = output(c, now - rtt)
     opts = _peer_syn_options(config, syn) if peer_options else {}
     c.receive(segment(seq=SERVER_ISS, ack=CLIENT_ISS + 1, flags=SYN | ACK, window=window,
                       mss=mss, **opts), now)  # type: ignore[arg-type]  # fmt: skip
@@ -206,9 +228,12 @@ def tcp_syn_received(config: StackConfig = PLAIN, *, now: float = 0.0, window: i
 
 
 def tcp_established(config: StackConfig = PLAIN, *, now: float = 0.0, window: int = 65535,
-                    mss: int = 1460) -> TcpConnection:  # fmt: skip
-    """ESTABLISHED (active open): SND.UNA = SND.NXT = ``UNA``, RCV.NXT = ``RCV``."""
-    c = establish_client(config, window=window, mss=mss, now=now, peer_options=True)
+                    mss: int = 1460, rtt: float = 0.0) -> TcpConnection:  # fmt: skip
+    """ESTABLISHED (active open): SND.UNA = SND.NXT = ``UNA``, RCV.NXT = ``RCV``.
+
+    ``rtt``: the handshake's round trip (SYN at ``now - rtt``), the first RTT sample.
+    """
+    c = establish_client(config, window=window, mss=mss, now=now, peer_options=True, rtt=rtt)
     return _quiet(c, now, TcpState.ESTABLISHED)
 
 
