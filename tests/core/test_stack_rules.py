@@ -140,7 +140,12 @@ class TestTruncatedIcmp:
         e, _lst = tcp_listen()
         msg = build_echo(8, 1, 1, b"ping")
         for n in range(8):
-            e.receive(build_ipv4(PEER, US, PROTO_ICMP, msg[:n]), 1, 0.0)
+            cut = bytearray(msg[:n])
+            if n >= 4:  # a checksum that is right for what is left
+                cut[2:4] = b"\0\0"
+                cut[2:4] = internet_checksum(cut).to_bytes(2, "big")
+            e.receive(build_ipv4(PEER, US, PROTO_ICMP, bytes(cut)), 1, 0.0)
         st = e.stats()
         assert (st["IcmpInMsgs"], st["IcmpInErrors"], st["IcmpInEchos"]) == (8, 8, 0)
+        assert st[S.DROP_ICMP_MALFORMED] == 8
         assert e.packets_to_send(0.0) == []
