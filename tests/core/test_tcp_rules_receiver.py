@@ -139,6 +139,8 @@ class TestDsackGeneration:
         out = output(c, 1.2)
         assert out, "a duplicate is acknowledged at once"
         blocks = [s.sack_blocks for s in out]
+        # the new part of an overlap is taken in order, a duplicate adds nothing
+        assert c.readable == {"full-duplicate": 100, "partial-overlap": 150}.get(case, 0)
         if peer_sack:
             assert blocks[0][0] == (RCV + dsack[0], RCV + dsack[1])
             assert c.tcp_info().dsacks_out == 1
@@ -150,3 +152,53 @@ class TestDsackGeneration:
         c = tcp_established(PLAIN, now=1.0)
         c.receive(segment(seq=RCV + 500, ack=UNA, payload=b"x" * 100), 1.1)
         assert [s.sack_blocks for s in output(c, 1.1)] == [()]
+
+
+class TestOutOfOrderFin:
+    """RFC 9293 3.10.7.4 eighth check: a FIN is processed once RCV.NXT reaches it."""
+
+    def test_fin_after_a_gap_is_taken_when_the_gap_fills(self) -> None:
+        c = tcp_established(now=1.0)
+        c.receive(segment(seq=RCV + 100, ack=UNA, flags=ACK | FIN, payload=stream(50, 100)), 1.1)
+        assert (c.state, c.eof_received) == (TcpState.ESTABLISHED, False)
+        c.receive(segment(seq=RCV, ack=UNA, payload=stream(100)), 1.2)
+        assert c.read() == stream(150)
+        assert (c.state, c.eof_received) == (TcpState.CLOSE_WAIT, True)
+        assert output(c, 1.2)[-1].ack == RCV + 151
+
+
+class TestWindowUpdate:
+    """RFC 9293 3.10.7.4: SND.WND is taken only from a segment not older than the
+    last update (SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)."""
+
+    def test_an_older_segment_does_not_close_the_window(self) -> None:
+        c = tcp_established(now=1.0)
+        c.receive(segment(seq=RCV, ack=UNA, payload=stream(100)), 1.1)
+        c.receive(segment(seq=RCV + 100, ack=UNA, payload=stream(100, 100)), 1.2)
+        output(c, 1.2)
+        # a late copy overlapping both (SEG.SEQ < SND.WL1), with a zero window
+        c.receive(segment(seq=RCV + 50, ack=UNA, window=0, payload=stream(200, 50)), 1.3)
+        assert c.read() == stream(250)  # acceptable: its new part is taken
+        assert c.tcp_info().snd_wnd == 65535
+        c.send(b"z" * 1000, 1.3)
+        assert [len(s.payload) for s in output(c, 1.3)] == [1000]
+
+    def test_a_newer_segment_updates_it(self) -> None:
+        c = tcp_established(now=1.0)
+        c.receive(segment(seq=RCV, ack=UNA, window=0, payload=stream(100)), 1.1)
+        assert c.tcp_info().snd_wnd == 0
+
+
+class TestUnacceptableAckRateLimit:
+    """Linux tcp_oow_rate_limited (tcp_invalid_ratelimit = 500 ms): one answer per
+    half second to unacceptable pure ACKs; the next one at 500 ms is answered."""
+
+    def test_half_second_boundary(self) -> None:
+        c = tcp_established(now=1.0)
+        bad = segment(seq=RCV + 100_000, ack=UNA)
+        c.receive(bad, 2.0)
+        assert len(output(c, 2.0)) == 1
+        c.receive(bad, 2.25)
+        assert output(c, 2.25) == []
+        c.receive(bad, 2.5)
+        assert len(output(c, 2.5)) == 1

@@ -186,6 +186,7 @@ class TestGenuineLossNotUndone:
         info = c.tcp_info()
         assert (info.undos, info.ssthresh) == (0, 5 * MSS)
         assert info.cwnd <= 6 * MSS
+        assert (info.bytes_acked, info.total_retrans) == (10 * MSS, 1)
 
     def test_newreno_recovery(self) -> None:
         c = client(PLAIN)
