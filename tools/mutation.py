@@ -20,9 +20,9 @@ Each mutant runs ``pytest -x`` over the selected tests with a time limit. It is
 *killed* when a test fails or errors, *timeout* when the limit passes (counted
 as killed), *survived* when every test passes. With ``coverage`` installed a
 first run records which tests execute each line (one coverage context per test
-node id); a mutant then runs only the tests that cover its lines (all of them
-for module-level lines), and a mutant no test executes survives at once
-("not covered"). Without coverage, or with ``MUTATION_COVERAGE=0``, every
+node id); a mutant then runs only the tests that cover its lines, collecting
+only their files (all of the selection for module-level lines), and a mutant
+no test executes survives at once ("not covered"). Without coverage, or with ``MUTATION_COVERAGE=0``, every
 mutant runs the whole selection with ``-x``.
 
 Settings (environment):
@@ -306,6 +306,8 @@ def run_mutant(ws: Workspace, m: Mutant, text: str, tests: list[str], node_ids: 
     if node_ids is not None:
         select = ws.dir / "select.txt"
         select.write_text("\n".join(sorted(node_ids)))
+        # collect only the files that hold those tests (collection is most of a run)
+        tests = sorted({str(ROOT / n.split("::")[0]) for n in node_ids})
     try:
         target.write_text(text)
         r = subprocess.run(pytest_cmd(tests), cwd=ws.dir / "run", env=ws.env(select),
