@@ -6,7 +6,7 @@ A *mutant* is the package with one small change to one module: a comparison
 bound moved (``<`` to ``<=``), an operator swapped (``+``/``-``, ``&``/``|``,
 ``<<``/``>>``, ``and``/``or``), a ``not`` removed, an integer constant
 incremented, a boolean flipped, or one simple statement (assignment, call,
-``break``/``continue``) replaced by ``pass``. The mutants are enumerated from
+``break``/``continue``; not a bare annotation) replaced by ``pass``. The mutants are enumerated from
 the module's ``ast`` (docstrings, annotations, ``__slots__``/``__all__``,
 ``__repr__`` and trace calls are left alone), and each is written as
 ``ast.unparse`` of the changed tree.
@@ -177,8 +177,10 @@ def _sites(node: ast.AST) -> Iterator[tuple[str, str]]:
             yield "const", f"`{v}` -> `{not v}`"
         elif isinstance(v, int):
             yield "const", f"`{v}` -> `{v + 1}`"
-    if isinstance(node, _DELETABLE) and (
-        not isinstance(node, ast.Expr) or isinstance(node.value, ast.Call)
+    if (
+        isinstance(node, _DELETABLE)
+        and (not isinstance(node, ast.Expr) or isinstance(node.value, ast.Call))
+        and (not isinstance(node, ast.AnnAssign) or node.value is not None)
     ):
         yield "del", f"delete `{_short(node)}`"
 

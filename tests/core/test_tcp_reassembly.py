@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aionetstack.core.tcp.reassembly import Reassembler
+from aionetstack.core.tcp.reassembly import BLOCK_OVERHEAD, Reassembler
 
 
 class TestReassembler:
@@ -38,3 +38,31 @@ class TestReassembler:
             assert all(i in have for i in range(s, e))
         got = r.pop_ready(0) or bytearray()
         assert bytes(got) == stream[: len(got)]
+
+    def test_block_containing_is_half_open(self) -> None:
+        r = Reassembler()
+        r.add(10, b"abcde")
+        assert [r.block_containing(o) for o in (9, 10, 14, 15)] == [None, (10, 15), (10, 15), None]
+
+    def test_blocks_below_rcv_nxt_are_discarded(self) -> None:
+        r = Reassembler()
+        r.add(10, b"abcde")
+        r.add(30, b"xy")
+        assert r.pop_ready(20) is None  # [10, 15) lies wholly below: dropped, not returned
+        assert (r.blocks(), r.bytes) == ([(30, 32)], 2)
+        assert r.pop_ready(31) == bytearray(b"y")  # a straddling block gives its tail
+        assert not r and r.bytes == 0
+
+    def test_memory_charges_each_block(self) -> None:
+        r = Reassembler()
+        r.add(10, b"abcde")
+        r.add(30, b"xy")
+        assert r.memory == 7 + 2 * BLOCK_OVERHEAD
+
+    def test_clear(self) -> None:
+        r = Reassembler()
+        r.add(10, b"abcde")
+        r.clear()
+        assert (r.blocks(), r.bytes, len(r), r.memory) == ([], 0, 0, 0)
+        r.add(10, b"ab")
+        assert r.block_containing(10) == (10, 12) and r.bytes == 2
