@@ -6,10 +6,10 @@ A *mutant* is the package with one small change to one module: a comparison
 bound moved (``<`` to ``<=``), an operator swapped (``+``/``-``, ``&``/``|``,
 ``<<``/``>>``, ``and``/``or``), a ``not`` removed, an integer constant
 incremented, a boolean flipped, or one simple statement (assignment, call,
-``break``/``continue``; not a bare annotation) replaced by ``pass``. The mutants are enumerated from
-the module's ``ast`` (docstrings, annotations, ``__slots__``/``__all__``,
-``__repr__`` and trace calls are left alone), and each is written as
-``ast.unparse`` of the changed tree.
+``break``/``continue``; not a bare annotation) replaced by ``pass``. The
+mutants are enumerated from the module's ``ast`` (docstrings, annotations,
+``__slots__``/``__all__``, ``__repr__`` and trace calls are left alone), and
+each is written as ``ast.unparse`` of the changed tree.
 
 Nothing in the work tree is touched: the package is copied once per worker into
 a temporary directory that comes first on ``PYTHONPATH`` (ahead of the editable
@@ -47,6 +47,7 @@ import copy
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -337,6 +338,7 @@ def main() -> None:
     use_cov = os.environ.get("MUTATION_COVERAGE", "1") != "0"
 
     base = Path(tempfile.mkdtemp(prefix="aionetstack-mutation-"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the copies go
     try:
         workspaces = [Workspace(base, n) for n in range(jobs)]
         t0 = time.monotonic()
