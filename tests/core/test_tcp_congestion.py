@@ -49,7 +49,7 @@ class TestNewReno:
         cc.on_ack(9_999, 0.01, 0.0, 10_000)  # almost a window acked
         getattr(cc, loss)(0.1, 40_000)
         cc.cwnd = cc.ssthresh = 20_000
-        cc.on_ack(10_000, 0.01, 0.2, 20_000)
+        cc.on_ack(10_001, 0.01, 0.2, 20_000)
         assert cc.cwnd == 20_000  # the 9999 before the loss no longer count
 
     def test_undo_restarts_the_avoidance_count(self) -> None:

@@ -48,8 +48,11 @@ class TestReassembler:
         r = Reassembler()
         r.add(10, b"abcde")
         r.add(30, b"xy")
-        assert r.pop_ready(20) is None  # [10, 15) lies wholly below: dropped, not returned
+        assert r.pop_ready(15) is None  # [10, 15) ends at RCV.NXT: nothing new in it
+        assert r.pop_ready(20) is None  # wholly below: dropped, not returned
         assert (r.blocks(), r.bytes) == ([(30, 32)], 2)
+        r.add(10, b"abcde")
+        assert r.pop_ready(15) is None and r.blocks() == [(30, 32)]
         assert r.pop_ready(31) == bytearray(b"y")  # a straddling block gives its tail
         assert not r and r.bytes == 0
 
