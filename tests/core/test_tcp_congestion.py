@@ -49,8 +49,10 @@ class TestNewReno:
         cc.on_ack(9_999, 0.01, 0.0, 10_000)  # almost a window acked
         getattr(cc, loss)(0.1, 40_000)
         cc.cwnd = cc.ssthresh = 20_000
-        cc.on_ack(10_001, 0.01, 0.2, 20_000)
+        cc.on_ack(19_999, 0.01, 0.2, 20_000)
         assert cc.cwnd == 20_000  # the 9999 before the loss no longer count
+        cc.on_ack(1, 0.01, 0.3, 20_000)
+        assert cc.cwnd == 21_000  # counted from 0, exactly
 
     def test_undo_restarts_the_avoidance_count(self) -> None:
         cc = NewReno(1000, 10)
@@ -59,6 +61,8 @@ class TestNewReno:
         cc.undo(10_000, 10_000)
         cc.on_ack(9_999, 0.01, 0.1, 10_000)
         assert cc.cwnd == 10_000
+        cc.on_ack(1, 0.01, 0.2, 10_000)
+        assert cc.cwnd == 11_000
 
     @pytest.mark.parametrize("loss", ["on_loss_fast", "on_loss_sack", "on_rto"])
     def test_ssthresh_floor_is_two_segments(self, loss: str) -> None:
