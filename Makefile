@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint pytest pytest-pure docs conformance bench bench-tun system-deps clean
+.PHONY: setup demo test lint pytest pytest-pure docs conformance bench bench-tun mutation system-deps clean
 
 setup: $(STAMP) aionetstack/_accel.stamp
 
@@ -37,8 +37,8 @@ demo: setup
 	$(PY) -m aionetstack demo
 
 lint: setup
-	$(VENV)/bin/ruff check aionetstack tests benchmarks examples docs
-	$(VENV)/bin/mypy --strict aionetstack
+	$(VENV)/bin/ruff check aionetstack tests benchmarks examples docs tools
+	$(VENV)/bin/mypy --strict aionetstack tools
 
 pytest: setup system-deps
 	$(VENV)/bin/pytest -q -p no:cacheprovider
@@ -64,6 +64,12 @@ bench: setup
 	$(PY) benchmarks/bench_wire.py
 	$(PY) benchmarks/bench_sim.py
 	$(PY) benchmarks/bench_aio.py
+
+# Mutation testing of core/tcp/ against tests/core (tools/mutation.py; long: use a sample).
+# MUTATE=aionetstack/core/tcp/rtt.py  MUTATION_SAMPLE=N  MUTATION_SEED  MUTATION_JOBS
+# MUTATION_TIMEOUT  MUTATION_TESTS  MUTATION_COVERAGE=0 (see the script's docstring)
+mutation: setup
+	nice -n 19 $(PY) tools/mutation.py
 
 # Needs root: runs itself inside a private network namespace (unshare --net).
 bench-tun: setup

@@ -649,38 +649,3 @@ class Simulator:
 
     def format_trace(self) -> str:
         return "\n".join(f"{t:10.6f} {s:>7} -> {d:<7} {x}" for t, s, d, x in self.trace)
-
-
-# ---------------------------------------------------------- segment templates
-
-CLIENT_ADDR = 0xC6120001  # 198.18.0.1
-SERVER_ADDR = 0xC6120002  # 198.18.0.2
-
-
-def segment(
-    *,
-    src_port: int = 80,
-    dst_port: int = 40000,
-    seq: int = 0,
-    ack: int = 0,
-    flags: int = 0x10,
-    window: int = 0xFFFF,
-    payload: bytes = b"",
-    mss: int | None = None,
-    wscale: int | None = None,
-    sack_permitted: bool = False,
-    sack_blocks: tuple[tuple[int, int], ...] = (),
-    ts_val: int | None = None,
-    ts_ecr: int | None = None,
-) -> TcpSegment:
-    """A segment template for unit tests (smoltcp's ``send!`` style)."""
-    return TcpSegment(
-        src_port=src_port, dst_port=dst_port, seq=seq & 0xFFFFFFFF, ack=ack & 0xFFFFFFFF,
-        flags=flags, window=window, mss=mss, wscale=wscale, sack_permitted=sack_permitted,
-        sack_blocks=sack_blocks, ts_val=ts_val, ts_ecr=ts_ecr, payload=payload,
-    )  # fmt: skip
-
-
-def output(conn: TcpConnection, now: float) -> list[TcpSegment]:
-    """``conn.packets_to_send(now)``, parsed (checksums verified)."""
-    return [parse_packet(p) for p in conn.packets_to_send(now)]

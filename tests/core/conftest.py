@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_tcp_support import establish_client
+from tcp_support import establish_client
 
 from aionetstack.core.tcp.connection import TcpConnection
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import pytest
-
 from aionetstack.core.config import StackConfig
 from aionetstack.core.sim import SimLink, Simulator, StackEndpoint
+from aionetstack.core.stack import StackEngine
 from aionetstack.wire.tcp import TcpSegment
-
-stack = pytest.importorskip("aionetstack.core.stack")
 
 A = 0xC6120001
 B = 0xC6120002
@@ -19,8 +16,8 @@ B = 0xC6120002
 
 def test_two_stacks_transfer_over_lossy_link() -> None:
     sim = Simulator(seed=11)
-    ea = stack.StackEngine(StackConfig(), secret=bytes(16), now=0.0)
-    eb = stack.StackEngine(StackConfig(), secret=bytes(range(16)), now=0.0)
+    ea = StackEngine(StackConfig(), secret=bytes(16), now=0.0)
+    eb = StackEngine(StackConfig(), secret=bytes(range(16)), now=0.0)
     ia = ea.add_interface(A, 24, 1500)
     ib = eb.add_interface(B, 24, 1500)
     pa = StackEndpoint(sim, "a", ea, ia)
@@ -71,7 +68,7 @@ class TestTimeWaitSyn:
         from aionetstack.core.tcp.states import TcpState
         from aionetstack.wire.tcp import ACK, FIN, SYN
 
-        e = stack.StackEngine(StackConfig(), secret=bytes(16), now=0.0)
+        e = StackEngine(StackConfig(), secret=bytes(16), now=0.0)
         ifx = e.add_interface(B, 24, 1500)
         lst = e.tcp_listen(B, 80, 8)
         e.receive(_peer_packet(1000, 0, SYN, (100, 0), mss=1460, sack_permitted=True,

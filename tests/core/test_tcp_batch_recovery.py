@@ -4,9 +4,7 @@ after every flight, a flight from idle included. Explicit time."""
 
 from __future__ import annotations
 
-from sack_support import RCV, UNA, establish_ts
-
-from aionetstack.core.sim import output, segment
+from tcp_support import RCV, UNA, establish_ts, output, segment
 
 MSS = 1448  # 1460 less the timestamp option
 
@@ -74,10 +72,9 @@ def test_frto_undoes_a_spurious_timeout_without_timestamps() -> None:
     # RFC 5682 3.1 (SACK-enhanced F-RTO, Linux tcp_frto=2): after the RTO the
     # first segment is resent; an ACK then SACKs data sent before the timeout
     # and never resent: not everything was lost, the window comes back
-    from test_tcp_support import SERVER_ISS, make_client
+    from tcp_support import SERVER_ISS, make_client, segment
 
     from aionetstack.core.config import StackConfig
-    from aionetstack.core.sim import segment
     from aionetstack.wire.tcp import ACK, SYN
 
     cfg = StackConfig(timestamps=False, sack=True, window_scaling=False, recv_buffer=65535)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from test_tcp_support import CLIENT_ISS, PLAIN, SERVER_ISS, establish_client
+from tcp_support import CLIENT_ISS, PLAIN, SERVER_ISS, establish_client, events, output, segment
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.sim import output, segment
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.events import ConnectionClosed, EofReceived
 from aionetstack.core.tcp.states import TcpState
@@ -14,13 +13,6 @@ from aionetstack.wire.tcp import ACK, FIN, PSH, RST, SYN
 
 UNA = CLIENT_ISS + 1
 RCV = SERVER_ISS + 1
-
-
-def all_events(c: TcpConnection) -> list[object]:
-    out = []
-    while (ev := c.next_event()) is not None:
-        out.append(ev)
-    return out
 
 
 def states(c: TcpConnection) -> list[str]:
@@ -43,7 +35,7 @@ class TestActiveClose:
         assert est.state is TcpState.TIME_WAIT
         (ack,) = output(est, 0.03)
         assert ack.ack == RCV + 5
-        evs = all_events(est)
+        evs = events(est)
         assert EofReceived() in evs and ConnectionClosed(None) in evs
         assert est.get_timer() == pytest.approx(60.03)  # 2*MSL, Linux's 60 s
         est.handle_timer(60.0)
@@ -139,7 +131,7 @@ class TestPassiveClose:
         assert s.flags & FIN and bytes(s.payload) == b"reply"
         est.receive(segment(seq=RCV + 4, ack=UNA + 6), 0.2)
         assert est.state is TcpState.CLOSED
-        assert all_events(est)[-1] == ConnectionClosed(None)
+        assert events(est)[-1] == ConnectionClosed(None)
         assert est.get_timer() is None
 
     def test_fin_retransmitted_on_rto(self, est: TcpConnection) -> None:
@@ -181,7 +173,7 @@ class TestAppErrors:
         (rst,) = output(est, 0.1)
         assert rst.flags == RST | ACK and rst.seq == UNA + 100
         assert est.state is TcpState.CLOSED
-        assert all_events(est)[-1] == ConnectionClosed(None)
+        assert events(est)[-1] == ConnectionClosed(None)
         assert est.get_timer() is None
 
     def test_abort_in_syn_sent_is_silent(self) -> None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import errno
 
 import pytest
-from test_tcp_support import CLIENT_ISS, SERVER_ISS, establish_client
+from tcp_support import CLIENT_ISS, SERVER_ISS, establish_client, events, output, segment
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.sim import output, segment
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.events import ConnectionClosed, DataAvailable, SendSpace
 from aionetstack.core.tcp.states import TcpState
@@ -32,13 +31,6 @@ def data(seq_off: int, n: int, *, ack: int = UNA, window: int = 65535, flags: in
          **kw: object) -> object:  # fmt: skip
     return segment(seq=RCV + seq_off, ack=ack, flags=flags, window=window,
                    payload=bytes((seq_off + i) & 0xFF for i in range(n)), **kw)  # type: ignore[arg-type]  # fmt: skip
-
-
-def all_events(c: TcpConnection) -> list[object]:
-    out = []
-    while (ev := c.next_event()) is not None:
-        out.append(ev)
-    return out
 
 
 class TestReceiveAndAck:
@@ -73,7 +65,7 @@ class TestReceiveAndAck:
             est.receive(data(i * 1000, 1000), 1.0)  # type: ignore[arg-type]
         (ack,) = output(est, 1.0)
         assert ack.ack == RCV + 5000
-        evs = all_events(est)
+        evs = events(est)
         assert evs.count(DataAvailable()) == 1  # at most once between reads
 
     def test_out_of_order_acked_at_once_then_gap_fill(self) -> None:
@@ -197,10 +189,10 @@ class TestSending:
     def test_send_space_event(self, est: TcpConnection) -> None:
         est.send(b"x" * 3000, 0.0)
         output(est, 0.0)
-        all_events(est)
+        events(est)
         est.receive(segment(seq=RCV, ack=UNA + 1460), 0.01)
         output(est, 0.01)
-        assert all_events(est) == [SendSpace()]
+        assert events(est) == [SendSpace()]
         assert est.send_queued == 1540
 
 
@@ -234,7 +226,7 @@ class TestRetransmission:
         assert times == pytest.approx([0.201, 0.603, 1.407])
         assert c.state is TcpState.CLOSED
         assert isinstance(c.error, TimeoutError) and c.error.errno == errno.ETIMEDOUT
-        assert isinstance(all_events(c)[-1], ConnectionClosed)
+        assert isinstance(events(c)[-1], ConnectionClosed)
 
     def test_fast_retransmit_on_three_dupacks(self, est: TcpConnection) -> None:
         est.send(b"x" * 14600, 0.0)

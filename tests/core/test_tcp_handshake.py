@@ -5,22 +5,25 @@ from __future__ import annotations
 import errno
 
 import pytest
-from test_tcp_support import CLIENT_ISS, PLAIN, SERVER_ISS, establish_client, make_client
+from tcp_support import (
+    CLIENT_ADDR,
+    CLIENT_ISS,
+    PLAIN,
+    SERVER_ADDR,
+    SERVER_ISS,
+    establish_client,
+    events,
+    make_client,
+    output,
+    segment,
+)
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.sim import CLIENT_ADDR, SERVER_ADDR, output, parse_packet, segment
+from aionetstack.core.sim import parse_packet
 from aionetstack.core.tcp.connection import TcpConnection, rst_for_unexpected
 from aionetstack.core.tcp.events import Connected, ConnectionClosed
 from aionetstack.core.tcp.states import TcpState
 from aionetstack.wire.tcp import ACK, FIN, PSH, RST, SYN
-
-
-def events(c: TcpConnection) -> list[object]:
-    out = []
-    while (ev := c.next_event()) is not None:
-        out.append(ev)
-    return out
-
 
 # ---------------------------------------------------------------- SYN-SENT
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
-from sack_support import RCV, UNA, establish_ts
 from scapy.layers.inet import IP, TCP
-from test_tcp_support import PLAIN, establish_client
+from tcp_support import PLAIN, RCV, UNA, establish_client, establish_ts, output, segment
 
 from aionetstack.core import stats as S
 from aionetstack.core.config import StackConfig
-from aionetstack.core.sim import output, segment
 from aionetstack.core.stack import StackEngine
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.states import TcpState
@@ -182,7 +180,7 @@ def test_port_unreachable_ends_a_connection_attempt() -> None:
     # RFC 1122 4.2.3.9 (codes 2-4 are hard errors) / Linux tcp_v4_err
     import errno as _errno
 
-    from test_tcp_support import make_client
+    from tcp_support import make_client
 
     c = make_client(PLAIN)
     output(c, 0.0)

@@ -4,9 +4,8 @@ algorithm switch per connection (issue 10). Explicit time."""
 from __future__ import annotations
 
 import pytest
-from sack_support import establish_ts
+from tcp_support import establish_ts, output
 
-from aionetstack.core.sim import output
 from aionetstack.core.tcp.congestion import NewReno
 from aionetstack.core.tcp.rate import RateSample
 
@@ -101,8 +100,6 @@ def test_set_congestion_control_keeps_the_window() -> None:
 
 
 def c_ack(c: object, n: int) -> object:
-    from sack_support import RCV, UNA
-
-    from aionetstack.core.sim import segment
+    from tcp_support import RCV, UNA, segment
 
     return segment(seq=RCV, ack=UNA + n, ts_val=200, ts_ecr=0)

@@ -9,12 +9,12 @@ virtual times; simulator tests use SimLink with fixed delays (10 ms RTT).
 from __future__ import annotations
 
 import pytest
-from test_tcp_support import CLIENT_ISS, SERVER_ISS
+from tcp_support import CLIENT_ISS, SERVER_ISS, ack, output, rx, segment
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.sim import SimLink, Simulator, output, segment
+from aionetstack.core.sim import SimLink, Simulator
 from aionetstack.core.tcp.connection import TcpConnection
-from aionetstack.wire.tcp import ACK, SYN, TcpSegment
+from aionetstack.wire.tcp import ACK, SYN
 
 UNA = CLIENT_ISS + 1
 RCV = SERVER_ISS + 1
@@ -37,16 +37,6 @@ def client(*, sack: bool = True, ts: bool = False) -> TcpConnection:
                       ts_val=1 if ts else None, ts_ecr=syn.ts_val if ts else None), 1.0)  # fmt: skip
     output(c, 1.0)
     return c
-
-
-def ack(a: int, *blocks: tuple[int, int], ts: tuple[int, int] | None = None) -> TcpSegment:
-    return segment(seq=RCV, ack=a, sack_blocks=tuple(blocks),
-                   ts_val=ts[0] if ts else None, ts_ecr=ts[1] if ts else None)  # fmt: skip
-
-
-def rx(c: TcpConnection, seg: TcpSegment, now: float) -> list[TcpSegment]:
-    c.receive(seg, now)
-    return output(c, now)
 
 
 class TestSackRecovery:

@@ -1,6 +1,7 @@
 """QA helpers: two stacks on an in-memory link (imported by the QA tests)."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -26,3 +27,15 @@ class LoopErrors:
 
     def __call__(self, loop: Any, ctx: dict[str, Any]) -> None:
         self.errors.append(ctx)
+
+
+async def server_collect(b: Any, port: int = 80) -> Any:
+    """A server on ``b`` at B:port; the future gets everything the first client sends."""
+    got = asyncio.get_running_loop().create_future()
+
+    async def cb(r: Any, w: Any) -> None:
+        got.set_result(await r.read())
+        w.close()
+
+    await b.start_server(cb, B, port)
+    return got

@@ -236,17 +236,25 @@ async def test_huge_window_scale_clamped(env):
 
 
 async def test_bad_option_lengths(env):
-    _stack, raw, _accepted, _srv, _errs = env
-    # options: kind 2 with length 0, length running past header, etc.
-    for opt in (b"\x02\x00\x05\xb4", b"\x03\x09\x07\x00", b"\x08\x0a" + b"\x00" * 2, b"\x05\xff\x00\x00", b"\x01\x01\x01\x00"):
-        t = TCP(sport=42000, dport=80, flags="S", seq=5, window=100, options=[])
-        bytes(t)
+    """A malformed option list drops the segment, counted (RFC 9293 3.1: the length
+    byte covers kind and length); a well-formed list of NOPs/EOL is answered."""
+    stack, raw, _accepted, _srv, _errs = env
+    bad = (b"\x02\x00\x05\xb4", b"\x03\x09\x07\x00", b"\x08\x0a" + b"\x00" * 2, b"\x05\xff\x00\x00")
+    for i, opt in enumerate((*bad, b"\x01\x01\x01\x00")):
+        before = stack.stats()
         # build by hand: 20-byte header + opt, dataofs adjusted
-        pkt = IP(src=A, dst=B) / TCP(sport=42000, dport=80, flags="S", seq=5, window=100, dataofs=(20 + len(opt)) // 4) / Raw(opt)
+        pkt = IP(src=A, dst=B) / TCP(sport=42000 + i, dport=80, flags="S", seq=5, window=100, dataofs=(20 + len(opt)) // 4) / Raw(opt)
         raw.send(pkt)
-    await asyncio.sleep(0.05)
-    raw.drain()
-    await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)
+        answers = [p for p in raw.drain() if TCP in p]
+        after = stack.stats()
+        dropped = after["DropTcpMalformed"] - before["DropTcpMalformed"]
+        if opt in bad:
+            assert (answers, dropped, after["TcpInErrs"] - before["TcpInErrs"]) == ([], 1, 1), opt
+            assert after["TcpPassiveOpens"] == before["TcpPassiveOpens"]
+        else:  # NOP NOP NOP EOL: a plain SYN
+            assert dropped == 0
+            assert [(p[TCP].flags, p[TCP].dport, p[TCP].ack) for p in answers] == [("SA", 42004, 6)]
 
 
 async def test_zero_window_forever_then_open(env):

@@ -110,11 +110,15 @@ async def test_datagram_connection_made_raises_no_hang():
         loop = asyncio.get_running_loop()
         errs = []
         loop.set_exception_handler(lambda _loop, c: errs.append(c))
-        try:
-            await asyncio.wait_for(a.create_datagram_endpoint(Bad, local_addr=(A, 5354)), 1)
-        except RuntimeError:
-            pass
+        # asyncio's behaviour (selector_events: _fatal_error): the endpoint is returned,
+        # the error goes to the loop's exception handler and the transport closes.
+        bad_t, _bad_p = await asyncio.wait_for(
+            a.create_datagram_endpoint(Bad, local_addr=(A, 5354)), 1
+        )
         await asyncio.sleep(0.01)
+        assert bad_t.is_closing()
+        assert [type(c.get("exception")) for c in errs] == [RuntimeError]
+        assert errs[0]["message"] == "Fatal error: protocol.connection_made() call failed."
         # the port must be usable again
         t, _p = await a.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(A, 5354))
         t.close()
