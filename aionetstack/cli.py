@@ -15,6 +15,9 @@ reach kernel sockets bound to 198.18.0.1.
   line per connection and live counters; Ctrl-C stops cleanly.
 * ``connect HOST PORT``: netcat over the stack (stdin -> connection -> stdout).
 * ``ping HOST``: ICMP echo from the stack.
+* ``plot CAPTURE``: a time-sequence graph (PNG) of a TCP connection in a pcap
+  or pcapng file; ``plot --tcp-info SAMPLES.csv``: cwnd, RTT and pacing rate
+  over time (``aionetstack.plot``; needs the ``plot`` extra, matplotlib).
 * ``gateway``: a tun2socks-style gateway: ``--route`` ranges go into the
   device, and every TCP and UDP flow to them is relayed through a SOCKS5
   proxy (``--socks5``) or kernel sockets (``--direct``); see
@@ -684,6 +687,30 @@ def cmd_ping(args: argparse.Namespace) -> int:
     return asyncio.run(_ping(args))
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from aionetstack import plot
+    from aionetstack.wire.errors import WireError
+
+    source = args.tcp_info or args.capture
+    if (args.tcp_info is None) == (args.capture is None):
+        raise CliError("give a CAPTURE file or --tcp-info SAMPLES.csv (one of them)", 2)
+    out = args.output or os.path.splitext(source)[0] + ".png"
+    try:
+        if args.tcp_info:
+            samples = plot.read_tcp_info_csv(args.tcp_info)
+            written = plot.plot_tcp_info(samples, out)
+            _say(f"{len(samples)} tcp_info samples from {source}")
+        else:
+            flow, written = plot.plot_capture(args.capture, out, args.connection)
+            _say(f"time-sequence graph of {flow.describe()}")
+    except plot.PlotUnavailable as exc:
+        raise CliError(str(exc)) from None
+    except (OSError, WireError, ValueError, LookupError) as exc:
+        raise CliError(f"{source}: {exc}") from None
+    _say(f"wrote {written}")
+    return 0
+
+
 # --- argument parsing -------------------------------------------------------------
 
 
@@ -821,6 +848,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for each reply (default: 1)",
     )
     p.set_defaults(func=cmd_ping)
+
+    p = sub.add_parser(
+        "plot",
+        help="draw a TCP connection from a capture, or tcp_info samples, as a PNG",
+        description="Draw a time-sequence graph of a TCP connection in a pcap or pcapng "
+        "capture (data segments as bars by sequence number, retransmissions in red, the "
+        "ACK and receive-window lines, SACK blocks), like tcptrace's; or, with --tcp-info, "
+        "cwnd / RTT / pacing rate over time from a CSV of tcp_info samples "
+        "(aionetstack.plot.write_tcp_info_csv). Needs matplotlib: "
+        "pip install 'aionetstack[plot]'.",
+    )
+    p.add_argument("capture", nargs="?", metavar="CAPTURE", help="a .pcap or .pcapng file")
+    p.add_argument("-o", "--output", metavar="PNG", help="output file (default: CAPTURE.png)")
+    p.add_argument(
+        "--connection", metavar="N", type=_count, default=None,
+        help="the Nth TCP connection of the capture, in order of appearance "
+        "(default: the one that carried the most data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--tcp-info", metavar="CSV",
+        help="plot tcp_info samples (columns time, cwnd, rtt, pacing_rate, ...) instead",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(
         "gateway",
