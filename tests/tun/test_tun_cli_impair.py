@@ -29,25 +29,36 @@ def _usage_error(*args: str) -> str:
     return err
 
 
+def start_serve(*args: str) -> tuple[subprocess.Popen[bytes], list[str]]:
+    """``aionetstack serve ARGS`` and its banner, up to the "Ctrl-C" line."""
+    proc = subprocess.Popen(
+        [*CLI, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    assert proc.stdout is not None
+    banner = []
+    for line in proc.stdout:
+        banner.append(line.decode())
+        if b"Ctrl-C" in line:
+            return proc, banner
+    proc.wait(TIMEOUT)
+    pytest.fail("serve did not start: " + "".join(banner) + proc.stderr.read().decode())  # type: ignore[union-attr]
+
+
+def stop(proc: subprocess.Popen[bytes]) -> tuple[str, str]:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=TIMEOUT)
+    return out.decode(), err.decode()
+
+
 def test_serve_over_a_lossy_delayed_link(in_netns: int, tmp_path: Path) -> None:
     if shutil.which("curl") is None or shutil.which("ping") is None:
         pytest.skip("curl and ping are needed")
     pcap = tmp_path / "lossy.pcapng"
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--http", "8080", "--loss", "5%", "--delay", "10ms", "--jitter", "1ms",
-         "--rate", "4M", "--seed", "3", "--log-level", "DEBUG", "--stats-interval", "0.2",
-         "--pcap", str(pcap)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+    proc, banner = start_serve(
+        "--http", "8080", "--loss", "5%", "--delay", "10ms", "--jitter", "1ms", "--rate", "4M",
+        "--seed", "3", "--log-level", "DEBUG", "--stats-interval", "0.2", "--pcap", str(pcap),
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        banner = []
-        for line in proc.stdout:
-            banner.append(line.decode())
-            if b"Ctrl-C" in line:
-                break
-        else:
-            pytest.fail("serve did not start: " + "".join(banner))
         assert any(
             "impaired both ways: loss 0.05, delay 0.01, jitter 0.001, rate 4e+06, seed 3" in b
             for b in banner
@@ -67,10 +78,8 @@ def test_serve_over_a_lossy_delayed_link(in_netns: int, tmp_path: Path) -> None:
         assert rtts, ping.stdout  # 10 tries at 5 % loss each way
         assert min(rtts) >= 20.0, rtts  # 10 ms each way, added by impair()
     finally:
-        proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=TIMEOUT)
-    text = "".join(banner) + rest.decode()
-    log = err.decode()
+        rest, log = stop(proc)
+    text = "".join(banner) + rest
     assert proc.returncode == 0, text + log
     assert "Traceback" not in log
     # --log-level DEBUG: the aionetstack.tcp logger's trace lines, on stderr
@@ -82,23 +91,11 @@ def test_serve_over_a_lossy_delayed_link(in_netns: int, tmp_path: Path) -> None:
 
 
 def test_serve_unimpaired_and_quiet_by_default(in_netns: int) -> None:
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--echo", "7", "--stats-interval", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-    )  # fmt: skip
-    banner = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            banner.append(line.decode())
-            if b"Ctrl-C" in line:
-                break
-    finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=TIMEOUT)
+    proc, banner = start_serve("--echo", "7", "--stats-interval", "0")
+    _, err = stop(proc)
     assert proc.returncode == 0, err
-    assert banner and not any("impaired" in b for b in banner), banner
-    assert err.decode() == ""  # WARNING and above only: nothing went wrong
+    assert not any("impaired" in b for b in banner), banner
+    assert err == ""  # WARNING and above only: nothing went wrong
 
 
 def test_bad_impairment_values_are_usage_errors() -> None:
