@@ -12,9 +12,14 @@ reach kernel sockets bound to 198.18.0.1.
 
 * ``demo``: the in-memory demo (no root, no device).
 * ``serve``: classic services (echo, discard, a small HTTP server), one status
-  line per connection and live counters; Ctrl-C stops cleanly.
+  line per connection and live counters; Ctrl-C stops cleanly. ``--loss``,
+  ``--delay``, ``--jitter`` and ``--rate`` wrap the TUN link in ``impair()``
+  (both directions); ``--log-level`` shows the ``aionetstack.*`` loggers.
 * ``connect HOST PORT``: netcat over the stack (stdin -> connection -> stdout).
 * ``ping HOST``: ICMP echo from the stack.
+* ``plot CAPTURE``: a time-sequence graph (PNG) of a TCP connection in a pcap
+  or pcapng file; ``plot --tcp-info SAMPLES.csv``: cwnd, RTT and pacing rate
+  over time (``aionetstack.plot``; needs the ``plot`` extra, matplotlib).
 * ``gateway``: a tun2socks-style gateway: ``--route`` ranges go into the
   device, and every TCP and UDP flow to them is relayed through a SOCKS5
   proxy (``--socks5``) or kernel sockets (``--direct``); see
@@ -245,6 +250,13 @@ def _open_link(args: argparse.Namespace) -> Any:
         if exc.errno == errno.EBUSY:
             raise CliError(f"{exc.strerror}") from None
         raise CliError(f"cannot open TUN device {args.tun!r}: {exc.strerror or exc}") from None
+    impairment = _impairment(args)
+    if impairment:
+        import aionetstack
+
+        # The capture (below) wraps this: it records what the stack sends and
+        # receives, i.e. before loss on the way out and after it on the way in.
+        link = aionetstack.impair(link, **impairment)
     if args.pcap:
         import aionetstack
 
@@ -254,6 +266,24 @@ def _open_link(args: argparse.Namespace) -> Any:
             link.close()
             raise CliError(f"cannot write pcap {args.pcap!r}: {exc.strerror or exc}") from None
     return link
+
+
+def _impairment(args: argparse.Namespace) -> dict[str, Any]:
+    """``impair()``'s keyword arguments from ``serve``'s options (empty: none asked)."""
+    knobs = {
+        name: getattr(args, name, None) for name in ("loss", "delay", "jitter", "rate", "seed")
+    }
+    if not any(knobs[name] for name in ("loss", "delay", "jitter", "rate")):
+        return {}
+    return {name: value for name, value in knobs.items() if value is not None}
+
+
+def _setup_logging(level: str) -> None:
+    """Log records of the ``aionetstack.*`` loggers at ``level`` and above to stderr."""
+    import logging
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("aionetstack").setLevel(level.upper())
 
 
 def _make_stack(args: argparse.Namespace, link: Any) -> Stack:
@@ -351,6 +381,7 @@ async def _serve(args: argparse.Namespace) -> int:
         )
         if port
     ]
+    _setup_logging(args.log_level)
     link = _open_link(args)
     stack = _make_stack(args, link)
     counters = {"connections": 0, "active": 0}
@@ -375,6 +406,12 @@ async def _serve(args: argparse.Namespace) -> int:
             + "; services: "
             + (", ".join(f"{n}:{p}" for n, p, _ in services) or "none (ping only)")
         )
+        impairment = _impairment(args)
+        if impairment:
+            _say(
+                "impaired both ways: "
+                + ", ".join(f"{k} {v:g}" for k, v in impairment.items() if v is not None)
+            )
         if services:
             ip = host
             hint = {
@@ -383,12 +420,16 @@ async def _serve(args: argparse.Namespace) -> int:
                 "http": f"curl http://{ip}:{args.http}/",
             }
             _say("try:  " + "   ".join(hint[n] for n, _, _ in services) + f"   ping {ip}")
+        # The handlers first, then the line that invites Ctrl-C (a SIGINT right
+        # after it must stop cleanly, not as a KeyboardInterrupt).
+        interrupted = asyncio.create_task(_until_interrupted())
+        await asyncio.sleep(0)
         _say("Ctrl-C to stop")
         reporter = None
         if args.stats_interval > 0:
             reporter = asyncio.create_task(_report(stack, link, counters, args.stats_interval))
         try:
-            await _until_interrupted()
+            await interrupted
         finally:
             if reporter is not None:
                 reporter.cancel()
@@ -469,6 +510,49 @@ def _positive(text: str) -> float:
         value = -1.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _probability(text: str) -> float:
+    """0.05 or 5%."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability (0.05 or 5%)") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1 (0% and 100%)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """0.02, 20ms or 1s."""
+    scale = 1.0
+    for suffix, factor in (("ms", 1e-3), ("us", 1e-6), ("s", 1.0)):
+        if text.endswith(suffix):
+            text, scale = text[: -len(suffix)], factor
+            break
+    try:
+        value = float(text) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (0.02, 20ms)") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+_RATE_SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9}
+
+
+def _rate(text: str) -> float:
+    """Bytes per second: 125000, 125k, 1.5M."""
+    scale = _RATE_SUFFIXES.get(text[-1:].lower(), 1.0)
+    number = text[:-1] if scale != 1.0 else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate in bytes/s (125k)") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
     return value
 
 
@@ -684,6 +768,30 @@ def cmd_ping(args: argparse.Namespace) -> int:
     return asyncio.run(_ping(args))
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from aionetstack import plot
+    from aionetstack.wire.errors import WireError
+
+    source = args.tcp_info or args.capture
+    if (args.tcp_info is None) == (args.capture is None):
+        raise CliError("give a CAPTURE file or --tcp-info SAMPLES.csv (one of them)", 2)
+    out = args.output or os.path.splitext(source)[0] + ".png"
+    try:
+        if args.tcp_info:
+            samples = plot.read_tcp_info_csv(args.tcp_info)
+            written = plot.plot_tcp_info(samples, out)
+            _say(f"{len(samples)} tcp_info samples from {source}")
+        else:
+            flow, written = plot.plot_capture(args.capture, out, args.connection)
+            _say(f"time-sequence graph of {flow.describe()}")
+    except plot.PlotUnavailable as exc:
+        raise CliError(str(exc)) from None
+    except (OSError, WireError, ValueError, LookupError) as exc:
+        raise CliError(f"{source}: {exc}") from None
+    _say(f"wrote {written}")
+    return 0
+
+
 # --- argument parsing -------------------------------------------------------------
 
 
@@ -787,6 +895,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="print counters every SECONDS (0: never; default: %(default)s)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no per-connection lines")
+    imp = p.add_argument_group(
+        "impairment",
+        "a bad network on the TUN side (aionetstack.impair(), both directions, seeded); "
+        "--pcap records what the stack sends and receives",
+    )
+    imp.add_argument("--loss", metavar="P", type=_probability, help="drop probability: 0.02 or 2%%")
+    imp.add_argument("--delay", metavar="S", type=_seconds, help="one-way delay: 0.02 or 20ms")
+    imp.add_argument("--jitter", metavar="S", type=_seconds, help="random extra delay up to S")
+    imp.add_argument(
+        "--rate", metavar="BYTES/S", type=_rate,
+        help="rate limit in bytes per second (125k = 1 Mbit/s) with a 1000-packet queue",
+    )  # fmt: skip
+    imp.add_argument("--seed", metavar="N", type=int, help="random seed, to repeat a run exactly")
+    p.add_argument(
+        "--log-level", metavar="L", default="warning", type=str.lower,
+        choices=["debug", "info", "warning", "error"],
+        help="show the aionetstack.* loggers from this level on stderr (debug: every "
+        "connection's trace) (default: %(default)s)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -821,6 +948,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for each reply (default: 1)",
     )
     p.set_defaults(func=cmd_ping)
+
+    p = sub.add_parser(
+        "plot",
+        help="draw a TCP connection from a capture, or tcp_info samples, as a PNG",
+        description="Draw a time-sequence graph of a TCP connection in a pcap or pcapng "
+        "capture (data segments as bars by sequence number, retransmissions in red, the "
+        "ACK and receive-window lines, SACK blocks), like tcptrace's; or, with --tcp-info, "
+        "cwnd / RTT / pacing rate over time from a CSV of tcp_info samples "
+        "(aionetstack.plot.write_tcp_info_csv). Needs matplotlib: "
+        "pip install 'aionetstack[plot]'.",
+    )
+    p.add_argument("capture", nargs="?", metavar="CAPTURE", help="a .pcap or .pcapng file")
+    p.add_argument("-o", "--output", metavar="PNG", help="output file (default: CAPTURE.png)")
+    p.add_argument(
+        "--connection", metavar="N", type=_count, default=None,
+        help="the Nth TCP connection of the capture, in order of appearance "
+        "(default: the one that carried the most data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--tcp-info", metavar="CSV",
+        help="plot tcp_info samples (columns time, cwnd, rtt, pacing_rate, ...) instead",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(
         "gateway",
@@ -873,7 +1023,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--config", metavar="FILE", help="read the flags from a TOML file")
     p.add_argument(
-        "--log-level", metavar="L", default="info",
+        "--log-level", metavar="L", default="info", type=str.lower,
         choices=["debug", "info", "warning", "error"], help="(default: %(default)s)",
     )  # fmt: skip
     p.set_defaults(func=cmd_gateway)

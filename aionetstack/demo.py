@@ -9,7 +9,9 @@ packet to a pcap file, and a small ``_Tap`` wrapper (the same ``LinkWrapper``
 seam) prints the first packets tcpdump-style while the connection's tracer
 prints its state changes and timer events (a lost SYN shows up as an RTO
 retransmission). Then a bulk transfer runs; its goodput and the connection's
-``tcp_info`` are printed, and the pcap file is named for Wireshark.
+``tcp_info`` are printed, and the pcap file is named for Wireshark. With
+matplotlib (the ``plot`` extra) a time-sequence graph of the capture is
+written beside it (``aionetstack-demo.png``; ``aionetstack.plot``).
 
 ``python -m aionetstack demo`` calls ``main()``.
 """
@@ -121,8 +123,10 @@ async def run_demo(
     size: int = 1024 * 1024,
     pcap_path: str | None = None,
     show_packets: int = 14,
+    png_path: str | None = None,
 ) -> dict[str, Any]:
-    """Run the demo; returns a summary (goodput, tcp_info, pcap path...)."""
+    """Run the demo; returns a summary (goodput, tcp_info, pcap path, the PNG
+    of the transfer or None without matplotlib...)."""
     clock = _Clock()
     if pcap_path is None:
         pcap_path = os.path.join(tempfile.gettempdir(), "aionetstack-demo.pcap")
@@ -251,7 +255,25 @@ async def run_demo(
         f"   open it with: wireshark {pcap_path}   (or tcpdump -nr {pcap_path})"
     )
     summary["packets"] = cap.packets_written
+    summary["png"] = _draw(pcap_path, png_path)
     return summary
+
+
+def _draw(pcap_path: str, png_path: str | None) -> str | None:
+    """The time-sequence graph of the capture's transfer, when matplotlib is there."""
+    from aionetstack import plot
+
+    png_path = png_path or os.path.splitext(pcap_path)[0] + ".png"
+    try:
+        plot.plot_capture(pcap_path, png_path)
+    except plot.PlotUnavailable as exc:
+        print(f"\n5. no graph of the transfer: {exc}")
+        return None
+    print(
+        f"\n5. time-sequence graph of the transfer (segments, ACKs, window, SACKs, "
+        f"retransmissions in red): {png_path}"
+    )
+    return png_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,10 +283,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=51)
     parser.add_argument("--size", type=int, default=1024 * 1024)
     parser.add_argument("--pcap", default=None)
+    parser.add_argument("--png", default=None)
     args = parser.parse_args(argv if argv is not None else [])
     summary = asyncio.run(
         run_demo(
-            loss=args.loss, delay=args.delay, seed=args.seed, size=args.size, pcap_path=args.pcap
+            loss=args.loss,
+            delay=args.delay,
+            seed=args.seed,
+            size=args.size,
+            pcap_path=args.pcap,
+            png_path=args.png,
         )
     )
     return 0 if summary["ok"] else 1

@@ -5,11 +5,14 @@ Run it as root, in a throw-away network namespace, with a SOCKS5 proxy that is
 reached, and reaches the routed range, *outside* the device (another host or
 namespace, as tests/gateway/test_gateway_netns.py sets up):
 
-    sudo python3 examples/gateway.py 198.18.200.2:1080   # then: curl http://198.18.64.1/
+    sudo .venv/bin/python examples/gateway.py 198.18.200.2:1080   # then: curl http://198.18.64.1/
 
 A proxy on this host would send its own connections to 198.18.64.0/24 back into
 the device: a loop, which the flow cap stops (the log shows it); a real set-up
 pins the proxy's traffic (DirectDialer's interface= or mark=).
+
+``.venv/bin/python`` is the checkout's virtual environment (``make setup`` creates
+it); where aionetstack is installed, any ``python3`` does.
 """
 
 import asyncio

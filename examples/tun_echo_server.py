@@ -5,7 +5,7 @@ network; the namespace and the ans0 device vanish when the shell exits):
 
     sudo unshare --net sh -c '
         ip link set lo up
-        python3 examples/tun_echo_server.py &
+        .venv/bin/python examples/tun_echo_server.py &
         sleep 1
         echo "hello, user-space TCP" | curl -s --max-time 2 telnet://198.18.0.2:7
         ping -c 2 198.18.0.2
@@ -14,6 +14,9 @@ network; the namespace and the ans0 device vanish when the shell exits):
 Or interactively: ``sudo unshare --net bash``, ``ip link set lo up``, start
 the script in the background and use ``nc 198.18.0.2 7``, ``curl telnet://198.18.0.2:7``
 or ``ping 198.18.0.2``. ``ip addr show ans0`` shows the kernel's side.
+
+``.venv/bin/python`` is the checkout's virtual environment (``make setup`` creates
+it); where aionetstack is installed, any ``python3`` does.
 """
 
 import asyncio

@@ -7,12 +7,15 @@ network; the namespace and the ans0 device vanish when the shell exits):
         ip link set lo up
         python3 -m http.server 8000 --directory /etc >/dev/null 2>&1 &
         sleep 1
-        python3 examples/tun_open_connection.py 198.18.0.1 8000 /hostname
+        .venv/bin/python examples/tun_open_connection.py 198.18.0.1 8000 /hostname
         kill $!'
 
 The script creates the TUN device ans0, gives the kernel's side 198.18.0.1/24
 and runs the stack as 198.18.0.2; the kernel's http.server (listening on all
 addresses of the private namespace) answers the stack's connection.
+
+``.venv/bin/python`` is the checkout's virtual environment (``make setup`` creates
+it); where aionetstack is installed, any ``python3`` does.
 """
 
 import asyncio
