@@ -129,6 +129,7 @@ class SimLink:
         "_busy_until",
         "_drop_rules",
         "_in_queue",
+        "batch",
         "corrupt",
         "delay",
         "delivered",
@@ -154,8 +155,14 @@ class SimLink:
         corrupt: float = 0.0,
         rate: float | None = None,
         queue: int | None = None,
+        batch: float = 0.0,
     ) -> None:
         self.delay = delay
+        # > 0: arrivals are held to the next multiple of ``batch`` seconds, so what
+        # arrives within one interval is delivered as one batch, as a TUN driver
+        # reads everything queued at a wakeup (a flight's ACKs together); 0: each
+        # packet as it arrives (serialised by ``rate``)
+        self.batch = batch
         self.jitter = jitter
         self.loss = loss
         self.reorder = reorder
@@ -211,6 +218,10 @@ class SimLink:
             self._busy_until = depart
             q.append(depart)
         t = depart + self.delay
+        if self.batch > 0.0:
+            n = t / self.batch
+            whole = int(n)
+            t = (whole if n == whole else whole + 1) * self.batch
         if self.jitter:
             t += rng.random() * self.jitter
         if self.reorder and rng.random() < self.reorder:

@@ -104,3 +104,32 @@ def test_frto_undoes_a_spurious_timeout_without_timestamps() -> None:
     info = c.tcp_info()
     assert info.undos == 1
     assert info.cwnd >= cwnd and info.ssthresh == ssthresh
+
+
+def test_the_simulator_can_deliver_a_flights_acks_as_one_batch() -> None:
+    # issue 10: serialised ACKs hid the batching effect; SimLink(batch=) shows it.
+    # With the fix, ssthresh is about half the window before each reduction.
+    from aionetstack.core.config import StackConfig
+    from aionetstack.core.sim import SimLink, Simulator
+
+    sim = Simulator(seed=5, trace=False, record_events=False)
+    data = SimLink(delay=0.005, loss=0.02, rate=20e6)
+    acks = SimLink(delay=0.005, batch=0.01)  # the ACKs read in 10 ms wakeups
+    client, server = sim.tcp_pair(StackConfig(congestion_control="newreno"), link=data, back=acks)
+    conn = client.connect(server.addr, server.port)
+    sim.run(until=0.1)
+    conn.send(b"x" * 1_000_000, sim.now)
+    ratios: list[float] = []
+    fr = 0
+    cwnd_before = conn.tcp_info().cwnd
+    while conn.tcp_info().bytes_acked < 1_000_000 and sim.now < 60:
+        sim.run(until=sim.now + 0.002)
+        info = conn.tcp_info()
+        if info.fast_retransmits != fr:
+            fr = info.fast_retransmits
+            ratios.append(info.ssthresh / cwnd_before)
+        cwnd_before = info.cwnd
+    assert conn.tcp_info().bytes_acked == 1_000_000
+    assert len(ratios) >= 3
+    # (before the fix: 0.39 on this seed, 0.32-0.46 on others; serialised ACKs hid it)
+    assert 0.45 <= sorted(ratios)[len(ratios) // 2] <= 0.55
