@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from aionetstack.core.tcp.tcb import OOW_RATE_LIMIT, TS_OPT, TS_WORD
+from aionetstack.core.tcp.tcb import OOW_RATE_LIMIT, TS_OPT, TS_WORD, syn_reopens_time_wait
 from aionetstack.wire.seq import seq_diff
 from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, build_ipv4_tcp
 
@@ -89,16 +89,7 @@ class TimeWait:
         RFC 9293 3.10.7.4 (note) / RFC 1122 4.2.2.13: yes when SEG.SEQ is
         beyond RCV.NXT. A TSval older than TS.Recent is an old duplicate
         (RFC 7323 5.3 PAWS)."""
-        if seg.flags & (SYN | ACK | RST) != SYN:
-            return False
-        ts_recent = self.ts_recent
-        if ts_recent is not None and seg.ts_val is not None:
-            d = seq_diff(seg.ts_val, ts_recent)
-            if d > 0:
-                return True
-            if d < 0:
-                return False
-        return seq_diff(seg.seq, self.rcv_nxt) > 0
+        return syn_reopens_time_wait(seg, self.ts_recent, self.rcv_nxt)
 
     def reopen_iss(self) -> int:
         """ISN of the reopening connection (Linux: tw_snd_nxt + 65535 + 2, never 0)."""

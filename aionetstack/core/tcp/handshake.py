@@ -28,6 +28,7 @@ from aionetstack.core.tcp.tcb import (
     TCP_MIN_MSS,
     TIME_WAIT,
     TS_LEN,
+    syn_reopens_time_wait,
 )
 from aionetstack.core.tcp.timeouts import TimeoutPart
 from aionetstack.core.tcp.timers import INF
@@ -185,26 +186,12 @@ class HandshakePart(TimeoutPart):
             self._set_state(FIN_WAIT_1, "queued shutdown", now)
 
     def time_wait_accepts_syn(self, seg: TcpSegment) -> bool:
-        """May a new SYN reopen this TIME-WAIT 4-tuple? (Linux tcp_timewait_state_process).
-
-        RFC 6191 2 (with timestamps): yes when the SYN's TSval is newer than the
-        last one seen; when it is not newer but not PAWS-old either, fall back to
-        the sequence number rule of RFC 9293 3.10.7.4 (note) / RFC 1122
-        4.2.2.13: yes when SEG.SEQ is beyond RCV.NXT. A TSval older than
-        TS.Recent is an old duplicate (RFC 7323 5.3 PAWS; Linux
-        tcp_timewait_state_process: ``!paws_reject && (after(seq, rcv_nxt) ||
-        newer tsval)``). A TSval equal to TS.Recent is common: Linux's ms clock
-        often has not ticked between its FIN and its reconnecting SYN.
-        """
-        if self.state is not TIME_WAIT or not seg.flags & SYN or seg.flags & (ACK | RST):
+        """May a new SYN reopen this TIME-WAIT 4-tuple? (``syn_reopens_time_wait``;
+        the stack keeps compact TIME-WAIT entries, ``core/timewait.py``, that ask
+        the same rule)."""
+        if self.state is not TIME_WAIT:
             return False
-        if self.ts_ok and seg.ts_val is not None:
-            d = seq_diff(seg.ts_val, self.ts_recent)
-            if d > 0:
-                return True
-            if d < 0:
-                return False  # RFC 7323 5.3: PAWS rejects it
-        return seq_diff(seg.seq, self.rcv_nxt) > 0
+        return syn_reopens_time_wait(seg, self.ts_recent if self.ts_ok else None, self.rcv_nxt)
 
     def time_wait_iss(self) -> int:
         """ISN for the reopening connection (Linux: tw_snd_nxt + 65535 + 2)."""

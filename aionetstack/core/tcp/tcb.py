@@ -51,6 +51,7 @@ from aionetstack.core.tcp.scoreboard import SackScoreboard
 from aionetstack.core.tcp.states import RECEIVING, SENDING, TRANSITIONS, TcpState
 from aionetstack.core.tcp.timers import INF, Timers
 from aionetstack.wire.checksum import BytesLike
+from aionetstack.wire.seq import seq_diff
 from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, build_ipv4_tcp, build_ipv6_tcp
 
 __all__ = ["PacketBuilder", "Tcb", "ipv6_builder", "rst_for_unexpected"]
@@ -155,6 +156,27 @@ def rst_for_unexpected(
 def new_rate_estimator(cc: CongestionControl) -> DeliveryRateEstimator | NoDeliveryRate:
     """A delivery-rate estimator for a controller that takes rate samples."""
     return DeliveryRateEstimator() if cc.wants_rate_samples else NoDeliveryRate()
+
+
+def syn_reopens_time_wait(seg: TcpSegment, ts_recent: int | None, rcv_nxt: int) -> bool:
+    """May this SYN reopen a TIME-WAIT 4-tuple? (Linux tcp_timewait_state_process).
+
+    RFC 6191 2 (with timestamps, ``ts_recent`` not None): yes when the SYN's
+    TSval is newer than TS.Recent; when it is not newer but not PAWS-old either,
+    the sequence number rule of RFC 9293 3.10.7.4 (note) / RFC 1122 4.2.2.13: yes
+    when SEG.SEQ is beyond RCV.NXT. A TSval older than TS.Recent is an old
+    duplicate (RFC 7323 5.3 PAWS; Linux: ``!paws_reject && (after(seq, rcv_nxt)
+    || newer tsval)``). A TSval equal to TS.Recent is common: Linux's ms clock
+    often has not ticked between its FIN and its reconnecting SYN."""
+    if seg.flags & (SYN | ACK | RST) != SYN:
+        return False
+    if ts_recent is not None and seg.ts_val is not None:
+        d = seq_diff(seg.ts_val, ts_recent)
+        if d > 0:
+            return True
+        if d < 0:
+            return False  # RFC 7323 5.3: PAWS rejects it
+    return seq_diff(seg.seq, rcv_nxt) > 0
 
 
 class Tcb:
