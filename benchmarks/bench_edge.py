@@ -324,7 +324,16 @@ def wrk_cell(r: dict[str, float], dev: bool) -> str:
     return cell
 
 
-async def bench_wrk(stack: Any, table: Table, seconds: float, rounds: int) -> None:
+WRK_CASES = {
+    "ka100": ("keep-alive, 100 connections", 100, False),
+    "close100": ("Connection: close, 100 connections", 100, True),
+    "ka1000": ("keep-alive, 1,000 connections", 1000, False),
+}
+
+
+async def bench_wrk(
+    stack: Any, table: Table, seconds: float, rounds: int, cases: list[str]
+) -> None:
     from aiohttp import web
 
     from aionetstack.contrib.aiohttp import StackSite
@@ -340,11 +349,7 @@ async def bench_wrk(stack: Any, table: Table, seconds: float, rounds: int) -> No
     await web.TCPSite(runner, KERNEL_IP, 8080, backlog=1024).start()
     tun = stack.link
     try:
-        for label, conns, close in (
-            ("keep-alive, 100 connections", 100, False),
-            ("Connection: close, 100 connections", 100, True),
-            ("keep-alive, 1,000 connections", 1000, False),
-        ):
+        for label, conns, close in (WRK_CASES[case] for case in cases):
             results: dict[str, list[dict[str, float]]] = {"stack": [], "kernel": []}
             tun_drop0 = tun.stats["tx_dropped"]
             for _ in range(rounds):  # interleaved
@@ -505,6 +510,9 @@ def main() -> None:
     parser.add_argument("--flood-seconds", type=float, default=20.0)
     parser.add_argument("--wrk-seconds", type=float, default=10.0)
     parser.add_argument("--wrk-rounds", type=int, default=1, help="interleaved rounds (best kept)")
+    parser.add_argument(
+        "--wrk-cases", default=",".join(WRK_CASES), help=f"subset of {','.join(WRK_CASES)}"
+    )
     parser.add_argument("--churn", type=int, default=100_000)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--slow", type=int, default=1_000)
@@ -516,6 +524,9 @@ def main() -> None:
         args.flood_seconds, args.wrk_seconds = 5.0, 3.0
         args.churn, args.idle, args.slow, args.slow_seconds = 5000, 2000, 200, 4.0
     only = set(args.only.split(","))
+    cases = [c for c in args.wrk_cases.split(",") if c]
+    if set(cases) - set(WRK_CASES):
+        parser.error(f"unknown wrk case(s): {', '.join(set(cases) - set(WRK_CASES))}")
     ensure_private_netns()
     setup_namespace()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -529,7 +540,9 @@ def main() -> None:
     if "flood" in only:
         asyncio.run(with_stack(lambda s: bench_flood(s, table, args.flood_seconds)))
     if "wrk" in only:
-        asyncio.run(with_stack(lambda s: bench_wrk(s, table, args.wrk_seconds, args.wrk_rounds)))
+        asyncio.run(
+            with_stack(lambda s: bench_wrk(s, table, args.wrk_seconds, args.wrk_rounds, cases))
+        )
     if "memory" in only:
         asyncio.run(
             with_stack(
