@@ -45,6 +45,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -279,13 +280,16 @@ async def bench_flood(stack: Any, table: Table, seconds: float) -> None:
 # --- (b) wrk ------------------------------------------------------------------------
 
 _LAT = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$")
+_TOTAL = re.compile(r"^\s*(\d+) requests in ")
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def parse_wrk(out: str) -> dict[str, float]:
     result: dict[str, float] = {"rps": 0.0, "errors": 0.0}
     for line in out.splitlines():
-        if line.startswith("Requests/sec:"):
+        if m := _TOTAL.match(line):
+            result["requests"] = float(m.group(1))
+        elif line.startswith("Requests/sec:"):
             result["rps"] = float(line.split()[1])
         elif m := _LAT.match(line):
             result[f"p{m.group(1)}"] = float(m.group(2)) * _UNIT[m.group(3)]
@@ -303,20 +307,21 @@ async def run_wrk(
     if close:
         args += ["-H", "Connection: close"]
     args.append(f"http://{host}:{port}/")
-    d0 = dev_counters()
+    d0, cpu0 = dev_counters(), time.process_time()
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await proc.communicate()
-    d1 = dev_counters()
+    d1, cpu = dev_counters(), time.process_time() - cpu0
     result = parse_wrk(out.decode())
+    result["cpu_us"] = cpu / max(1.0, result.get("requests", 0.0)) * 1e6
     result["tx_dropped"] = d1["tx_dropped"] - d0["tx_dropped"]
     result["rx_dropped"] = d1["rx_dropped"] - d0["rx_dropped"]
     return result
 
 
 def wrk_cell(r: dict[str, float], dev: bool) -> str:
-    cell = f"{r['rps']:,.0f}/s {r.get('p50', 0):.1f}/{r.get('p99', 0):.0f} ms"
+    cell = f"{r['rps']:,.0f}/s {r.get('p50', 0):.1f}/{r.get('p99', 0):.0f} ms {r['cpu_us']:.0f}us"
     if r["errors"]:
         cell += f" e{r['errors']:.0f}"
     if dev:
@@ -554,7 +559,8 @@ def main() -> None:
         )
     table.show()
     print(
-        "  wrk cells: requests/s p50/p99 latency; e = socket errors, d = packets the kernel"
+        "  wrk cells: requests/s, p50/p99 latency, CPU of this process per request (stack or"
+        " aiohttp on the kernel socket);\n  e = socket errors, d = packets the kernel"
         " dropped on the TUN device's transmit queue.\n  memory cells: RSS of this process;"
         " kernel m = change of /proc/net/sockstat TCP mem, pages (machine-wide)."
     )
