@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint pytest pytest-pure docs conformance bench bench-tun bench-edge system-deps clean
+.PHONY: setup demo test lint pytest pytest-pure docs conformance fuzz bench bench-tun bench-edge system-deps clean
 
 setup: $(STAMP) aionetstack/_accel.stamp
 
@@ -60,6 +60,14 @@ test: lint pytest pytest-pure docs
 # Linux (in a private network namespace) and aionetstack, and the score. Root.
 conformance: setup
 	$(PY) -m tests.conformance
+
+# Coverage-guided fuzzing of the engine's packet input with live connections
+# (atheris, dev extra; hypothesis drives it where atheris is missing).
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	mkdir -p build/fuzz-corpus
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) tests/core/fuzz_engine.py build/fuzz-corpus \
+		-artifact_prefix=build/fuzz-crash-
 
 bench: setup
 	$(PY) benchmarks/bench_wire.py
