@@ -497,11 +497,15 @@ def setup_namespace() -> None:
         subprocess.run(cmd, check=True)
 
 
+TXQUEUELEN: list[int | None] = []  # --txqueuelen (None: the kernel's default)
+
+
 async def with_stack(body: Callable[[Any], Awaitable[None]], **config: Any) -> None:
     import aionetstack
     from aionetstack.core.config import StackConfig
 
-    link = aionetstack.TunLink(DEV, mtu=1500, kernel_address=f"{KERNEL_IP}/16")
+    qlen = {"txqueuelen": TXQUEUELEN[0]} if TXQUEUELEN else {}
+    link = aionetstack.TunLink(DEV, mtu=1500, kernel_address=f"{KERNEL_IP}/16", **qlen)
     async with aionetstack.Stack(
         link, address=f"{STACK_IP}/16", config=StackConfig(**config)
     ) as stack:
@@ -524,11 +528,17 @@ def main() -> None:
     parser.add_argument("--slow-seconds", type=float, default=10.0)
     parser.add_argument("--rss-cap", type=int, default=1 << 30, help="bytes (slow case)")
     parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument(
+        "--txqueuelen", type=int, default=-1,
+        help="the TUN device's transmit queue (0: the kernel's 500; default: TunLink's)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.flood_seconds, args.wrk_seconds = 5.0, 3.0
         args.churn, args.idle, args.slow, args.slow_seconds = 5000, 2000, 200, 4.0
     only = set(args.only.split(","))
+    if args.txqueuelen >= 0:
+        TXQUEUELEN.append(args.txqueuelen or None)
     cases = [c for c in args.wrk_cases.split(",") if c]
     if set(cases) - set(WRK_CASES):
         parser.error(f"unknown wrk case(s): {', '.join(set(cases) - set(WRK_CASES))}")
