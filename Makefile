@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint pytest pytest-pure docs conformance bench bench-tun mutation system-deps clean
+.PHONY: setup demo test lint pytest pytest-pure docs conformance fuzz bench bench-tun bench-edge mutation system-deps clean
 
 setup: $(STAMP) aionetstack/_accel.stamp
 
@@ -21,8 +21,9 @@ aionetstack/_accel.stamp: aionetstack/_accel.pyx $(STAMP)
 
 # Debian tools the TUN tests use (nft for drop rules, ping, curl) and the SOCKS5 servers
 # the gateway tests run (microsocks, Dante), hping3 for the SYN flood test, dig and dnsmasq
-# for DNS through the gateway and the resolver tests, nsenter. Only as root, only if missing.
-SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server hping3:hping3 dig:dnsutils dnsmasq:dnsmasq nsenter:util-linux
+# for DNS through the gateway and the resolver tests, nsenter, wrk for bench_edge. Only as root,
+# only if missing.
+SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server hping3:hping3 dig:dnsutils dnsmasq:dnsmasq nsenter:util-linux wrk:wrk
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
@@ -60,6 +61,14 @@ test: lint pytest pytest-pure docs
 conformance: setup
 	$(PY) -m tests.conformance
 
+# Coverage-guided fuzzing of the engine's packet input with live connections
+# (atheris, dev extra; hypothesis drives it where atheris is missing).
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	mkdir -p build/fuzz-corpus
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) tests/core/fuzz_engine.py build/fuzz-corpus \
+		-artifact_prefix=build/fuzz-crash-
+
 bench: setup
 	$(PY) benchmarks/bench_wire.py
 	$(PY) benchmarks/bench_sim.py
@@ -74,6 +83,10 @@ mutation: setup
 # Needs root: runs itself inside a private network namespace (unshare --net).
 bench-tun: setup
 	$(PY) benchmarks/bench_tun.py
+
+# SYN flood, wrk and memory, the stack beside the kernel (issue 11). Root, hping3 and wrk.
+bench-edge: setup system-deps
+	$(PY) benchmarks/bench_edge.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info aionetstack/_accel.c aionetstack/*.so aionetstack/_accel.stamp

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from aionetstack.core.config import CONGESTION_CONTROLS
+from aionetstack.core.config import CONGESTION_CONTROLS, StackConfig
 from aionetstack.core.tcp.congestion import make_congestion_control
 from aionetstack.core.tcp.states import TcpState
 
@@ -88,6 +88,10 @@ _LINUX_STATE = {
 _TCPI_OPT_TIMESTAMPS = 1
 _TCPI_OPT_SACK = 2
 _TCPI_OPT_WSCALE = 4
+# setsockopt's configs: (id(config), changes) -> (config, evolved); the config
+# is held so its id cannot be reused while the entry lives. Bounded.
+_EVOLVED: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[StackConfig, StackConfig]] = {}
+_EVOLVED_MAX = 64
 
 #: include/uapi/linux/tcp.h ``struct tcp_info`` up to ``tcpi_snd_wnd`` (Linux 5.19+):
 #: 8 bytes, 24 u32 (rto..total_retrans), then the 64-bit counters and the rest.
@@ -281,9 +285,17 @@ class StackSocket:
         else:
             n = _int_value(value, level, option)
             changes = self._int_option(level, option, n)
-        new = attrs.evolve(cfg, **changes)
-        if new == cfg:
-            return
+        if all(getattr(cfg, name) == value for name, value in changes.items()):
+            return  # aiohttp sets TCP_NODELAY on every connection, often twice
+        key = (id(cfg), tuple(changes.items()))
+        known = _EVOLVED.get(key)
+        if known is not None and known[0] is cfg:
+            new = known[1]
+        else:  # evolve() validates every field again: once per (config, change)
+            new = attrs.evolve(cfg, **changes)
+            if len(_EVOLVED) >= _EVOLVED_MAX:
+                _EVOLVED.clear()
+            _EVOLVED[key] = (cfg, new)
         self._conn.set_config(new, self._driver.loop.time())
         if new.send_buffer != cfg.send_buffer:
             self._on_send_buffer(new.send_buffer)

@@ -46,8 +46,11 @@ This module never imports asyncio: the loop is used only through
 from __future__ import annotations
 
 import errno
+import fcntl
 import ipaddress
 import os
+import socket
+import struct
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -68,6 +71,13 @@ _MAX_NAME_LEN = 15
 _READ_SIZE = 65535
 
 _TUN_PATH = "/dev/net/tun"
+#: linux/sockios.h: set the interface's transmit queue length (``ip link set txqueuelen``).
+_SIOCSIFTXQLEN = 0x8943
+#: The transmit queue the stack gives its device: the kernel's TUN default
+#: (``TUN_READQ_SIZE``, 500) overflows when 1,000 clients connect at once and
+#: the reader is busy with the previous burst (``tun_net_xmit`` drops, the SYNs
+#: are retransmitted a second later).
+DEFAULT_TXQUEUELEN = 4096
 _WOULD_BLOCK = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS)
 
 _accel = load_accel()
@@ -110,11 +120,22 @@ def _open_device(name: str, path: str) -> Any:
         raise OSError(errno.EINVAL, f"cannot create TUN device {name!r}: {exc}") from None
 
 
+def _set_txqueuelen(name: str, length: int) -> None:
+    """The kernel's queue of packets towards the reader (``tun_net_xmit`` drops
+    beyond it): ``struct ifreq`` with ``ifr_qlen``, as ``ip link set NAME
+    txqueuelen N`` does (``dev_ifsioc``; ``CAP_NET_ADMIN``, which creating the
+    device needed already)."""
+    ifreq = struct.pack("16si", name.encode(), length)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock.fileno(), _SIOCSIFTXQLEN, ifreq)
+
+
 class TunLink:
     """A Linux TUN device (``IFF_TUN | IFF_NO_PI``) carrying raw IPv4 packets.
 
     ``TunLink(name="ans0", mtu=1500, kernel_address="198.18.0.1/24")`` creates
-    the device (``CAP_NET_ADMIN`` needed), sets its MTU and, with
+    the device (``CAP_NET_ADMIN`` needed), sets its MTU and its transmit queue
+    (``txqueuelen``, 4096 packets; ``None`` keeps the kernel's 500) and, with
     ``kernel_address``, addresses the kernel's side and brings it up. Pass it
     to ``aionetstack.Stack(link, address="198.18.0.2/24")``.
 
@@ -131,6 +152,7 @@ class TunLink:
         *,
         read_batch: int = 256,
         tx_queue_limit: int = 4096,
+        txqueuelen: int | None = DEFAULT_TXQUEUELEN,
         device_path: str = _TUN_PATH,
     ) -> None:
         if not isinstance(name, str) or not name or len(name) > _MAX_NAME_LEN or "/" in name:
@@ -143,6 +165,8 @@ class TunLink:
             raise ValueError("read_batch must be at least 1")
         if tx_queue_limit < 1:
             raise ValueError("tx_queue_limit must be at least 1")
+        if txqueuelen is not None and txqueuelen < 1:
+            raise ValueError("txqueuelen must be at least 1 (None keeps the kernel's)")
         iface: ipaddress.IPv4Interface | None = None
         if kernel_address is not None:
             try:
@@ -188,6 +212,12 @@ class TunLink:
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else errno.EINVAL
             raise OSError(code, f"cannot configure TUN device {name!r}: {exc}") from None
         self._kernel_address = iface
+        if txqueuelen is not None:
+            try:
+                _set_txqueuelen(self._name, txqueuelen)
+            except OSError as exc:
+                self._dev.close()
+                raise OSError(exc.errno, f"cannot set {name!r} txqueuelen: {exc}") from None
 
     # --- properties ---------------------------------------------------------
 

@@ -119,6 +119,30 @@ async def test_options_belong_to_one_connection(stacks: Any) -> None:
         w2.close()
 
 
+async def test_same_option_on_many_connections_shares_one_config(stacks: Any) -> None:
+    """TCP_NODELAY on every connection (aiohttp's habit) evolves the stack's
+    config once, not per connection; a value already set changes nothing."""
+    a, b = stacks
+    async with served(a, b):
+        writers = [(await a.open_connection(B_ADDR, 80))[1] for _ in range(3)]
+        conns: list[TcpConnection] = [w.get_extra_info("connection") for w in writers]
+        for w in writers:
+            w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        first = conns[0].config
+        assert first is not a.config and first.nodelay and not a.config.nodelay
+        assert all(c.config is first for c in conns)
+        writers[1].get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assert conns[1].config is first  # already set: untouched
+        # a further option starts from that connection's own config, not the stack's
+        writers[2].get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        assert conns[2].config.nodelay and conns[2].config.keepalive
+        assert not conns[0].config.keepalive and conns[0].config is first
+        writers[0].get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+        assert conns[0].config == a.config and not conns[0].config.nodelay
+        for w in writers:
+            w.close()
+
+
 async def test_unsupported_option_is_enoprotoopt(stacks: Any) -> None:
     a, b = stacks
     async with served(a, b):

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
-from tun_helpers import KERNEL_IP, STACK_IP, TUN_NAME, make_tun
+from tun_helpers import KERNEL_IP, PRIVATE_NETNS, STACK_IP, TUN_NAME, make_tun
 
 from aionetstack.link.tun import TunLink
 
@@ -323,3 +323,23 @@ def test_send_after_close_is_counted(in_netns: int) -> None:
     assert link.stats["tx_dropped"] == 3
     with pytest.raises(ValueError):
         link.fileno()
+
+
+@pytest.mark.parametrize(("txqueuelen", "expected"), [(None, 500), (12345, 12345)])
+def test_txqueuelen(in_netns: int, txqueuelen: int | None, expected: int) -> None:
+    """The device's transmit queue (the kernel's packets waiting for the reader):
+    4096 by default (the kernel's 500 overflowed under 1,000 concurrent connects),
+    None keeps the kernel's default."""
+    with make_tun() as link:
+        info = _ip_addr_show()
+        assert info is not None and info["txqlen"] == 4096, info
+        assert link.name == TUN_NAME
+    assert PRIVATE_NETNS and os.stat("/proc/thread-self/ns/net").st_ino in PRIVATE_NETNS
+    with TunLink(TUN_NAME, txqueuelen=txqueuelen):
+        info = _ip_addr_show()
+        assert info is not None and info["txqlen"] == expected, info
+
+
+def test_txqueuelen_validated(in_netns: int) -> None:
+    with pytest.raises(ValueError, match="txqueuelen"):
+        TunLink(TUN_NAME, txqueuelen=0)
