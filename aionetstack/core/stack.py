@@ -1840,14 +1840,18 @@ class StackEngine:
         self, addr: int, port: int, backlog: int, *, transparent: bool = False, family: int = 4
     ) -> TcpListener:
         """Passive open. ``addr`` 0 is every local address of ``family``; ``port`` 0
-        picks one. One wildcard listener per family may share a port (asyncio's
-        ``create_server(host=None)`` opens both, as it opens two sockets).
+        picks one. One wildcard listener per family may share a port; ``family``
+        0 with ``addr`` 0 is one listener for every address of both families
+        (Linux's ``::`` socket without IPV6_V6ONLY; asyncio's
+        ``create_server(host=None)``).
 
         ``transparent``: accept connections to *any* destination of both families
         (the tun2socks gateway case); addr/port are then ignored. EADDRINUSE if the
         address and port are taken, EADDRNOTAVAIL if ``addr`` is not ours.
         """
-        _check_addr(addr, "addr", family)
+        if family == 0 and addr != 0:
+            raise ValueError("family 0 (both) listens on the wildcard address only")
+        _check_addr(addr, "addr", family or 4)
         _check_port(port, "port", allow_zero=True)
         if type(backlog) is not int:
             raise TypeError("backlog must be an int")
@@ -1866,12 +1870,14 @@ class StackEngine:
         listeners = self._listeners
         if port == 0:
             port = self._tcp_ports.allocate(addr, 0, 0, lambda p: p not in listeners)
-        key = _bind_key(addr, family)
-        if _bind_conflict(listeners.get(port), key):
+        keys = (0, ANY6) if family == 0 else (_bind_key(addr, family),)
+        if any(_bind_conflict(listeners.get(port), key) for key in keys):
             raise OSError(errno.EADDRINUSE, "Address already in use")
         listener = TcpListener(self, addr, port, backlog, transparent=False, family=family)
         listener.syn_backlog = min(backlog, self.config.max_syn_backlog)
-        listeners.setdefault(port, {})[key] = listener
+        by_addr = listeners.setdefault(port, {})
+        for key in keys:
+            by_addr[key] = listener
         return listener
 
     def _listener_close(self, listener: TcpListener, now: float | None) -> None:
@@ -1883,11 +1889,13 @@ class StackEngine:
                 self._transparent.remove(listener)
         else:
             by_addr = self._listeners.get(listener.port)
-            key = _bind_key(listener.addr, listener.family)
-            if by_addr is not None and by_addr.get(key) is listener:
-                del by_addr[key]
-                if not by_addr:
-                    del self._listeners[listener.port]
+            family = listener.family
+            keys = (0, ANY6) if family == 0 else (_bind_key(listener.addr, family),)
+            for key in keys:
+                if by_addr is not None and by_addr.get(key) is listener:
+                    del by_addr[key]
+            if by_addr is not None and not by_addr:
+                del self._listeners[listener.port]
         # Linux inet_csk_listen_stop: reset every child never accepted, the
         # half-open ones too (as the connection's abort in SYN-RECEIVED did).
         c = self._c
