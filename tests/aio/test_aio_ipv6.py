@@ -192,3 +192,20 @@ async def test_getaddrinfo_both_families() -> None:
     finally:
         await a.close()
         await b.close()
+
+
+def test_cli_takes_ipv6_addresses() -> None:
+    from aionetstack.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(
+        ["ping", "--address", "198.18.0.2/24,2001:2::2/64", "--kernel-address",
+         "198.18.0.1/24, 2001:2:0::1/64", "--gateway", "2001:2::1", "2001:2::1"]
+    )  # fmt: skip
+    assert args.address == "198.18.0.2/24,2001:2::2/64"
+    assert args.kernel_address == "198.18.0.1/24,2001:2::1/64"
+    assert args.gateway == "2001:2::1" and args.host == "2001:2::1"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["ping", "--address", "2001:2::2", "2001:2::1"])  # no prefix length
+    with pytest.raises(SystemExit):
+        parser.parse_args(["ping", "2001:2::zz"])
