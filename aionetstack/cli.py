@@ -367,14 +367,15 @@ async def _serve(args: argparse.Namespace) -> int:
     counters = {"connections": 0, "active": 0}
     async with stack:
         servers = []
-        host = args.address.split("/")[0]
+        # several addresses (a dual-stack host, comma-separated): serve every one
+        host = None if "," in args.address else args.address.split("/")[0]
         for name, port, handler in services:
             try:
                 server = await stack.start_server(
                     _logged(name, port, handler, counters, args.quiet), host, port
                 )
             except OSError as exc:
-                raise CliError(f"cannot listen on {host}:{port} ({name}): {exc}") from None
+                raise CliError(f"cannot listen on {host or '*'}:{port} ({name}): {exc}") from None
             servers.append(server)
         tun = link
         while getattr(tun, "inner", None) is not None:  # under the --pcap wrapper
@@ -387,11 +388,12 @@ async def _serve(args: argparse.Namespace) -> int:
             + (", ".join(f"{n}:{p}" for n, p, _ in services) or "none (ping only)")
         )
         if services:
-            ip = host
+            ip = args.address.split("/")[0]
+            url_ip = f"[{ip}]" if ":" in ip else ip  # RFC 3986 3.2.2
             hint = {
                 "echo": f"nc {ip} {args.echo}",
                 "discard": f"nc {ip} {args.discard} < /dev/zero",
-                "http": f"curl http://{ip}:{args.http}/",
+                "http": f"curl http://{url_ip}:{args.http}/",
             }
             _say("try:  " + "   ".join(hint[n] for n, _, _ in services) + f"   ping {ip}")
         _say("Ctrl-C to stop")

@@ -355,3 +355,20 @@ def test_routing_per_family_and_source_selection() -> None:
             e.add_address(eth, bad, 64)
     with pytest.raises(ValueError):  # RFC 8200 5: IPv6 needs 1280
         e.add_interface(ip6_to_int("2001:2:2::2"), 64, 1000, family=6)
+
+
+# --- the IPv6 fuzz seeds (tests/core/test_stack_fuzz.py mutates them) ----------
+
+
+def test_seeds6_are_accepted_unmutated() -> None:
+    # the fuzz seeds reach the layers they aim at (else the fuzzing proves little)
+    from test_stack_fuzz import SEEDS6, _engine
+
+    e = _engine()
+    for packet in SEEDS6:
+        e.receive(packet, 1, 0.0)
+    st = e.stats()
+    assert st["Ip6InReceives"] == len(SEEDS6) and st["Ip6InHdrErrors"] == 0
+    assert st["Ip6ReasmOKs"] == 1 and st["Udp6InDatagrams"] == 3  # 53, routed, reassembled
+    assert st["Icmp6InEchos"] == 1 and st["Icmp6InPktTooBigs"] == 1
+    assert st["Ip6InUnknownProtos"] == 1 and st["Icmp6InRouterSolicits"] == 1

@@ -21,6 +21,7 @@ from tun_helpers import (
     TUN_NAME,
     KernelServer,
     MiB,
+    echo,
     make_tun,
     need,
     random_payload,
@@ -250,3 +251,19 @@ async def test_kernel_ipv6_chatter_is_counted_not_dropped(stack: aionetstack.Sta
     chatter = ("Icmp6InRouterSolicits", "Icmp6InNeighborSolicits", "Icmp6InMLDv2Reports",
                "Icmp6InGroupMembResponses", "Icmp6InGroupMembReductions")  # fmt: skip
     assert stats["Ip6InReceives"] == stats["Icmp6InMsgs"] == sum(stats[n] for n in chatter)
+
+
+DUAL = ["--address", f"{STACK_ADDRESS},{STACK6}/64", "--kernel-address",
+        f"{KERNEL_ADDRESS},{KERNEL6}/64"]  # fmt: skip
+
+
+def test_cli_connect_and_ping_over_ipv6(in_netns: int) -> None:
+    from test_tun_cli import run_cli
+
+    with KernelServer(echo, host=KERNEL6) as server:
+        proc = run_cli("connect", *DUAL, KERNEL6, str(server.port), stdin=b"over IPv6\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"over IPv6\n"
+    proc = run_cli("ping", *DUAL, KERNEL6, "-c", "2", "-i", "0.05")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert b"2 sent, 2 received" in proc.stdout
