@@ -372,3 +372,21 @@ def test_seeds6_are_accepted_unmutated() -> None:
     assert st["Ip6ReasmOKs"] == 1 and st["Udp6InDatagrams"] == 3  # 53, routed, reassembled
     assert st["Icmp6InEchos"] == 1 and st["Icmp6InPktTooBigs"] == 1
     assert st["Ip6InUnknownProtos"] == 1 and st["Icmp6InRouterSolicits"] == 1
+
+
+def test_connection_to_our_own_ipv6_address_is_looped_back() -> None:
+    e, _ifx = _engine(B6, B4)
+    listener = e.tcp_listen(B6, 80, 8, family=6)
+    conn = e.tcp_connect(B6, 80, now=0.0, family=6)
+    conn.send(b"to myself", 0.0)
+    e.notify(conn, 0.0)
+    assert e.packets_to_send(0.0) == []  # nothing leaves: lo (RFC 1122 3.2.1.3 (g))
+    e.take_ready(0.0)
+    server = listener.accept()
+    assert server is not None and server.remote_addr == B6
+    e.handle_timer(1.0)
+    e.packets_to_send(1.0)
+    assert server.read() == b"to myself"
+    req = e.ping(B6, 9, 9, b"me", 1.0, family=6)
+    e.packets_to_send(1.0)
+    assert req.done and req.reply_payload == b"me"
