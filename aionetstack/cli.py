@@ -202,24 +202,30 @@ async def serve_discard(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 
 
 def _interface(text: str) -> str:
-    """argparse type: 'a.b.c.d/len' (a host address with its prefix length)."""
-    try:
-        iface = ipaddress.IPv4Interface(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an IPv4 address with prefix, like 198.18.0.2/24"
-        ) from None
-    if "/" not in text:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a prefix length, like 198.18.0.2/24")
-    return str(iface)
+    """argparse type: 'a.b.c.d/len' or '2001:2::2/64' (a host address with its
+    prefix length), or several separated by commas (a dual-stack host)."""
+    parts = []
+    for part in text.split(","):
+        try:
+            iface = ipaddress.ip_interface(part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not an IP address with prefix, like 198.18.0.2/24 or 2001:2::2/64"
+            ) from None
+        if "/" not in part:
+            raise argparse.ArgumentTypeError(f"{part!r} needs a prefix length, like 198.18.0.2/24")
+        parts.append(str(iface))
+    return ",".join(parts)
 
 
 def _host(text: str) -> str:
+    """argparse type: an IPv4 or IPv6 address; several separated by commas
+    (``--gateway``: one per family)."""
     try:
-        return str(ipaddress.IPv4Address(text))
+        return ",".join(str(ipaddress.ip_address(part.strip())) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an IPv4 address (names are not resolved)"
+            f"{text!r} is not an IP address (names are not resolved)"
         ) from None
 
 
@@ -239,7 +245,7 @@ def _open_link(args: argparse.Namespace) -> Any:
     """Create the TUN link (and the pcap wrapper) or raise CliError with a hint."""
     from aionetstack.link.tun import TunLink
 
-    kernel_address = None if args.no_kernel_address else args.kernel_address
+    kernel_address = None if args.no_kernel_address else args.kernel_address.split(",")
     try:
         link: Any = TunLink(args.tun, mtu=args.mtu, kernel_address=kernel_address)
     except PermissionError as exc:
@@ -291,7 +297,12 @@ def _make_stack(args: argparse.Namespace, link: Any) -> Stack:
 
     config = aionetstack.StackConfig()
     try:
-        return aionetstack.Stack(link, address=args.address, gateway=args.gateway, config=config)
+        return aionetstack.Stack(
+            link,
+            address=args.address.split(","),
+            gateway=args.gateway.split(",") if args.gateway else None,
+            config=config,
+        )
     except ValueError as exc:
         link.close()
         raise CliError(f"bad address: {exc}", 2) from None
@@ -387,14 +398,15 @@ async def _serve(args: argparse.Namespace) -> int:
     counters = {"connections": 0, "active": 0}
     async with stack:
         servers = []
-        host = args.address.split("/")[0]
+        # several addresses (a dual-stack host, comma-separated): serve every one
+        host = None if "," in args.address else args.address.split("/")[0]
         for name, port, handler in services:
             try:
                 server = await stack.start_server(
                     _logged(name, port, handler, counters, args.quiet), host, port
                 )
             except OSError as exc:
-                raise CliError(f"cannot listen on {host}:{port} ({name}): {exc}") from None
+                raise CliError(f"cannot listen on {host or '*'}:{port} ({name}): {exc}") from None
             servers.append(server)
         tun = link
         while getattr(tun, "inner", None) is not None:  # under the --pcap wrapper
@@ -413,11 +425,12 @@ async def _serve(args: argparse.Namespace) -> int:
                 + ", ".join(f"{k} {v:g}" for k, v in impairment.items() if v is not None)
             )
         if services:
-            ip = host
+            ip = args.address.split("/")[0]
+            url_ip = f"[{ip}]" if ":" in ip else ip  # RFC 3986 3.2.2
             hint = {
                 "echo": f"nc {ip} {args.echo}",
                 "discard": f"nc {ip} {args.discard} < /dev/zero",
-                "http": f"curl http://{ip}:{args.http}/",
+                "http": f"curl http://{url_ip}:{args.http}/",
             }
             _say("try:  " + "   ".join(hint[n] for n, _, _ in services) + f"   ping {ip}")
         # The handlers first, then the line that invites Ctrl-C (a SIGINT right
@@ -812,7 +825,8 @@ def _tun_options() -> argparse.ArgumentParser:
         type=_interface,
         default="198.18.0.1/24",
         help="address of the kernel's side of the device; the kernel "
-        "reaches the stack through it (default: %(default)s)",
+        "reaches the stack through it; IPv4 and/or IPv6, comma-separated "
+        "(default: %(default)s)",
     )
     group.add_argument(
         "--no-kernel-address",
@@ -825,14 +839,16 @@ def _tun_options() -> argparse.ArgumentParser:
         metavar="ADDR/LEN",
         type=_interface,
         default="198.18.0.2/24",
-        help="the user-space stack's own address (default: %(default)s)",
+        help="the user-space stack's own address; IPv4 and/or IPv6, comma-separated, "
+        "e.g. 198.18.0.2/24,2001:2::2/64 (default: %(default)s)",
     )
     group.add_argument(
         "--gateway",
         metavar="ADDR",
         type=_host,
         default=None,
-        help="default gateway of the stack (default: none, on-link only)",
+        help="default gateway of the stack, one per family, comma-separated "
+        "(default: none, on-link only)",
     )
     group.add_argument(
         "--mtu",
@@ -924,7 +940,7 @@ def build_parser() -> argparse.ArgumentParser:
         "server on 198.18.0.1), copy stdin to it and what comes back to stdout. At the "
         "end of stdin the stack sends FIN and keeps printing until the peer closes.",
     )
-    p.add_argument("host", type=_host, help="IPv4 address to connect to, e.g. 198.18.0.1")
+    p.add_argument("host", type=_host, help="IP address to connect to, e.g. 198.18.0.1")
     p.add_argument("port", type=_port, help="TCP port")
     p.add_argument("-v", "--verbose", action="store_true", help="report the connection on stderr")
     p.set_defaults(func=cmd_connect)
@@ -935,7 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="send ICMP echo requests from the stack",
         description="Ping HOST (e.g. the kernel at 198.18.0.1) from the user-space stack.",
     )
-    p.add_argument("host", type=_host, help="IPv4 address to ping")
+    p.add_argument("host", type=_host, help="IP address to ping (IPv4 or IPv6)")
     p.add_argument("-c", "--count", type=int, default=4, help="requests to send (default: 4)")
     p.add_argument(
         "-i", "--interval", type=float, default=1.0, help="seconds between requests (default: 1)"

@@ -1,6 +1,6 @@
 """Benchmark aionetstack against the Linux kernel over a TUN device.
 
-Run as root:  ``python benchmarks/bench_tun.py [--quick] [--uvloop]``
+Run as root:  ``python benchmarks/bench_tun.py [--quick] [--uvloop] [--ipv6]``
 
 Safety: the script re-executes itself under ``unshare --net`` so the TUN
 devices, addresses and traffic live in a private, throw-away network
@@ -16,7 +16,9 @@ they do not share the stack's interpreter lock. Measured:
 * connections per second (open + close, 32 in parallel, stack client);
 * the ceiling: a pure-Python asyncio TUN-to-TUN forwarder's throughput.
 
-Results are printed beside the targets from DESIGN.md.
+Results are printed beside the targets from DESIGN.md. ``--ipv6`` runs the
+same measurements over IPv6 (kernel side 2001:2::1/64, stack 2001:2::2/64 on a
+dual-stack device; RFC 5180's benchmarking range), to print beside IPv4's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from typing import Any
 
 KERNEL_IP = "198.18.0.1"
 STACK_IP = "198.18.0.2"
+KERNEL_IP6 = "2001:2::1"
+STACK_IP6 = "2001:2::2"
 MiB = 1024 * 1024
 SEG = 1448  # payload bytes of a full segment at MTU 1500 (with timestamps)
 # CPU seconds of this process (all threads; the kernel's side of our writes is
@@ -46,9 +50,12 @@ _MARK = "AIONETSTACK_BENCH_NETNS"
 PEER = r"""
 import os, socket, sys, threading, time
 mode = sys.argv[1]
+KERNEL = os.environ.get("BENCH_KERNEL_IP", "198.18.0.1")
+STACK = os.environ.get("BENCH_STACK_IP", "198.18.0.2")
 def server(handler):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("198.18.0.1", 0)); s.listen(1024)
+    s = socket.socket(socket.AF_INET6 if ":" in KERNEL else socket.AF_INET)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((KERNEL, 0)); s.listen(1024)
     print("ready", s.getsockname()[1], flush=True)
     while True:
         c, _ = s.accept()
@@ -67,7 +74,7 @@ def accept_many():   # one asyncio loop: no thread per connection
         while await r.read(65536): pass
         w.close()
     async def run():
-        srv = await asyncio.start_server(handle, "198.18.0.1", 0, backlog=1024)
+        srv = await asyncio.start_server(handle, KERNEL, 0, backlog=1024)
         print("ready", srv.sockets[0].getsockname()[1], flush=True)
         await srv.serve_forever()
     asyncio.run(run())
@@ -78,7 +85,7 @@ elif mode == "send":   # send N bytes to the stack, wait for its close; print se
     port, n = int(sys.argv[2]), int(sys.argv[3])
     buf = memoryview(os.urandom(1 << 20))
     t0 = time.perf_counter()
-    c = socket.create_connection(("198.18.0.2", port))
+    c = socket.create_connection((STACK, port))
     left = n
     while left > 0:
         k = c.send(buf[: min(left, len(buf))]); left -= k
@@ -241,9 +248,25 @@ async def bench_conn_rate(stack: Any, n: int, parallel: int = 32) -> float:
 async def with_stack(mtu: int, body: Callable[[Any], Any]) -> Any:
     import aionetstack
 
-    link = aionetstack.TunLink("ans0", mtu=mtu, kernel_address=f"{KERNEL_IP}/24")
-    async with aionetstack.Stack(link, address=f"{STACK_IP}/24") as stack:
+    if ":" in KERNEL_IP:  # --ipv6: a dual-stack device, measured over IPv6
+        link = aionetstack.TunLink(
+            "ans0", mtu=mtu, kernel_address=["198.18.0.1/24", f"{KERNEL_IP}/64"]
+        )
+        address: str | list[str] = ["198.18.0.2/24", f"{STACK_IP}/64"]
+    else:
+        link = aionetstack.TunLink("ans0", mtu=mtu, kernel_address=f"{KERNEL_IP}/24")
+        address = f"{STACK_IP}/24"
+    async with aionetstack.Stack(link, address=address) as stack:
         return await body(stack)
+
+
+def use_ipv6() -> None:
+    """Measure over IPv6: the stack, and the kernel peers (through the environment)."""
+    global KERNEL_IP, STACK_IP, SEG
+    KERNEL_IP, STACK_IP = KERNEL_IP6, STACK_IP6
+    SEG = 1428  # MTU 1500 - 40 (IPv6) - 20 (TCP) - 12 (timestamps)
+    os.environ["BENCH_KERNEL_IP"] = KERNEL_IP
+    os.environ["BENCH_STACK_IP"] = STACK_IP
 
 
 async def forwarder_ceiling(mtu: int, size: int) -> float:
@@ -337,6 +360,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller transfers and counts")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument(
+        "--ipv6", action="store_true", help="measure over IPv6 (2001:2::/64) instead of IPv4"
+    )
     parser.add_argument("--no-forwarder", action="store_true", help="skip the ceiling measurement")
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(TESTS)}")
     parser.add_argument(
@@ -356,6 +382,8 @@ def main() -> None:
         import uvloop
 
         uvloop.install()
+    if args.ipv6:
+        use_ipv6()
     scale = 4 if args.quick else 1
     repeat = max(1, args.repeat)
 
@@ -368,7 +396,8 @@ def main() -> None:
         return [asyncio.run(make()) for _ in range(repeat)]
 
     print(
-        f"aionetstack over TUN vs the Linux kernel (loop: {'uvloop' if args.uvloop else 'asyncio'}"
+        f"aionetstack over TUN vs the Linux kernel, {'IPv6' if args.ipv6 else 'IPv4'} "
+        f"(loop: {'uvloop' if args.uvloop else 'asyncio'}"
         f"{f', median of {repeat}' if repeat > 1 else ''})"
     )
     print(f"  {'measure':<40} {'result':>16} target (DESIGN.md)")
@@ -377,7 +406,7 @@ def main() -> None:
         (65535, 1024 * MiB, ">= 1000 MB/s"),
     ):
         size //= scale
-        segs = size / (SEG if mtu == 1500 else mtu - 52)
+        segs = size / (SEG if mtu == 1500 else mtu - (72 if args.ipv6 else 52))
         if f"in{mtu}" in wanted:
             CPU.clear()
             v = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_in(s, n)))

@@ -31,10 +31,10 @@ import asyncio
 import errno
 from typing import Any
 
+from aionetstack.aio.addresses import SockAddr, parse_sockaddr, sockaddr
 from aionetstack.aio.base_transport import StackTransport
 from aionetstack.aio.driver import Driver
 from aionetstack.core.udp import UdpEndpoint, UdpError
-from aionetstack.wire.addr import int_to_ip, ip_to_int
 
 
 class TransparentDatagramProtocol(asyncio.DatagramProtocol):
@@ -42,7 +42,7 @@ class TransparentDatagramProtocol(asyncio.DatagramProtocol):
     destination (see the module docstring)."""
 
     def datagram_received(  # type: ignore[override]
-        self, data: bytes, addr: tuple[str, int], dest: tuple[str, int]
+        self, data: bytes, addr: SockAddr, dest: SockAddr
     ) -> None:
         """``data`` from ``addr`` sent to ``dest`` (``('198.18.64.1', 53)``)."""
 
@@ -57,14 +57,14 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
         driver: Driver,
         endpoint: UdpEndpoint,
         protocol: asyncio.DatagramProtocol,
-        sockname: tuple[str, int],
-        peername: tuple[str, int] | None,
+        sockname: SockAddr,
+        peername: SockAddr | None,
         waiter: asyncio.Future[None] | None = None,
     ) -> None:
         super().__init__(driver, endpoint, protocol)
         self._endpoint = endpoint
         #: transparent endpoints: the destination of the datagram being delivered
-        self.last_destination: tuple[str, int] | None = None
+        self.last_destination: SockAddr | None = None
         self._sockname = sockname
         self._peername = peername
         self._loop.call_soon(self._start, waiter)
@@ -99,13 +99,13 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
                     addr, port = ev.addr
                     dest = ev.dest
                     if dest is None:
-                        protocol.datagram_received(bytes(ev.data), (int_to_ip(addr), port))
+                        protocol.datagram_received(bytes(ev.data), sockaddr(addr, port))
                         continue
-                    where = self.last_destination = (int_to_ip(dest[0]), dest[1])
+                    where = self.last_destination = sockaddr(dest[0], dest[1])
                     if isinstance(protocol, TransparentDatagramProtocol):
-                        protocol.datagram_received(bytes(ev.data), (int_to_ip(addr), port), where)
+                        protocol.datagram_received(bytes(ev.data), sockaddr(addr, port), where)
                     else:
-                        protocol.datagram_received(bytes(ev.data), (int_to_ip(addr), port))
+                        protocol.datagram_received(bytes(ev.data), sockaddr(addr, port))
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
@@ -144,12 +144,9 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
         if source is not None or self._endpoint.transparent:
             if not self._endpoint.transparent:
                 raise ValueError("source= needs a transparent endpoint")
-            try:
-                src = (ip_to_int(source[0]), int(source[1]))
-            except (ValueError, TypeError, IndexError) as exc:
-                raise ValueError(f"Invalid source address: {source!r}") from exc
+            src = _address(source, "source")
         if self._peername is not None:
-            if addr not in (None, self._peername):
+            if addr is not None and tuple(addr[:2]) != self._peername[:2]:
                 raise ValueError(f"Invalid address: must be None or {self._peername}")
             dest = None
         elif addr is None:
@@ -158,10 +155,7 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
             )
             return
         else:
-            try:
-                dest = (ip_to_int(addr[0]), int(addr[1]))
-            except (ValueError, TypeError, IndexError) as exc:
-                raise ValueError(f"Invalid address: {addr!r}") from exc
+            dest = _address(addr, "address")
         if self._closing:
             self._conn_lost_writes += 1
             return
@@ -171,3 +165,14 @@ class DatagramTransport(StackTransport[asyncio.DatagramProtocol], asyncio.Datagr
             self._protocol.error_received(exc)
             return
         self._driver.mark_dirty()
+
+
+def _address(addr: Any, what: str) -> tuple[int, int]:
+    """A sendto address (``(host, port)``, or IPv6's 4-tuple) as the engine takes it."""
+    try:
+        parsed, port = parse_sockaddr(addr, what)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"Invalid {what}: {addr!r}") from exc
+    if parsed is None:
+        raise ValueError(f"Invalid {what}: {addr!r}")
+    return parsed[1], port

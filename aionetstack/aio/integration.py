@@ -44,9 +44,9 @@ from asyncio import sslproto
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from aionetstack.aio.addresses import sockaddr
 from aionetstack.aio.transport import TcpTransport
 from aionetstack.core.tcp.connection import TcpConnection
-from aionetstack.wire.addr import int_to_ip
 
 if TYPE_CHECKING:
     from aionetstack.aio.stack import Stack
@@ -91,11 +91,11 @@ class StackRoutes:
         return await self.stack.create_connection(protocol_factory, host, port, **kwargs)
 
     async def sock_connect(self, sock: socket.socket, address: Any) -> None:
-        """An IPv4 TCP kernel socket connecting (aiohappyeyeballs, under
+        """A TCP kernel socket (IPv4 or IPv6) connecting (aiohappyeyeballs, under
         aiohttp's default connector, does so): the stack opens the connection
         instead, and ``create_connection(sock=sock)`` adopts it. A socket never
         handed over has its connection aborted when it is collected."""
-        if sock.family != socket.AF_INET or sock.type != socket.SOCK_STREAM:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
             await self.originals["sock_connect"](sock, address)
             return
         host, port = address[0], address[1]
@@ -122,7 +122,7 @@ class StackRoutes:
         conn, entry[0] = entry[0], None
         sock.close()
         assert conn is not None
-        host = int_to_ip(conn.remote_addr)
+        host = sockaddr(conn.remote_addr, 0)[0]
         if ssl and server_hostname is None:
             raise ValueError("You must set server_hostname when using ssl without a host")
         return await self.stack._connect_to(
@@ -165,13 +165,11 @@ class StackRoutes:
                 protocol_factory, local_addr, remote_addr, family=family, proto=proto,
                 flags=flags, sock=sock, **kwargs,
             )  # fmt: skip
-        if family not in (socket.AF_UNSPEC, socket.AF_INET):
-            raise OSError(f"create_datagram_endpoint: this Stack speaks IPv4 only ({family!r})")
         if remote_addr is not None:
-            host, port = remote_addr
+            host, port = remote_addr[0], remote_addr[1]
             remote_addr = ((await self.stack.resolve(host, flags=flags))[0], port)
         return await self.stack.create_datagram_endpoint(
-            protocol_factory, local_addr, remote_addr, **kwargs
+            protocol_factory, local_addr, remote_addr, family=family, proto=proto, **kwargs
         )
 
     async def start_tls(

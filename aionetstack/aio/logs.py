@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from aionetstack.core.tcp.connection import TcpConnection
-from aionetstack.wire.addr import int_to_ip
+from aionetstack.wire.addr import int_to_ip, int_to_ip6
 
 __all__ = [
     "CHECK_INTERVAL",
@@ -59,8 +59,7 @@ RESOURCE_COUNTERS = ("ListenDrops", "DropReasmMemory", "DropUdpRcvbuf")
 
 def _name(conn: TcpConnection) -> str:
     return (
-        f"{int_to_ip(conn.local_addr)}:{conn.local_port}"
-        f">{int_to_ip(conn.remote_addr)}:{conn.remote_port}"
+        f"{_host(conn.local_addr)}:{conn.local_port}>{_host(conn.remote_addr)}:{conn.remote_port}"
     )
 
 
@@ -157,3 +156,8 @@ class DropWatch:
 
 def _counts(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+
+
+def _host(addr: int) -> str:
+    """An address for a log line (IPv6 in brackets, RFC 5952 6)."""
+    return int_to_ip(addr) if addr <= 0xFFFFFFFF else f"[{int_to_ip6(addr)}]"

@@ -14,7 +14,9 @@ accept queue, as they would in a kernel's listen backlog.
 
 As in CPython 3.11, ``close()`` stops accepting (the listener is closed) but
 leaves accepted connections alone, and ``wait_closed()`` returns once the server
-is closed. ``sockets`` lists small socket-like records with ``getsockname()``.
+is closed. ``sockets`` lists small socket-like records with ``getsockname()``:
+two for a server of every address (``host=None``: ``0.0.0.0`` and ``::``, as
+asyncio's two sockets), though one dual-stack listener serves both.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable
 
 import attrs
 
+from aionetstack.aio.addresses import SockAddr
 from aionetstack.aio.driver import Driver
 from aionetstack.aio.transport import TcpTransport
 from aionetstack.core.listener import TcpListener
@@ -33,14 +36,14 @@ from aionetstack.core.listener import TcpListener
 class ServerSocket:
     """What ``Server.sockets`` lists: enough of a socket to ask its address."""
 
-    family = socket.AF_INET
     type = socket.SOCK_STREAM
     proto = socket.IPPROTO_TCP
 
-    def __init__(self, sockname: tuple[str, int]) -> None:
+    def __init__(self, sockname: SockAddr) -> None:
         self.sockname = sockname
+        self.family = socket.AF_INET6 if len(sockname) == 4 else socket.AF_INET
 
-    def getsockname(self) -> tuple[str, int]:
+    def getsockname(self) -> SockAddr:
         return self.sockname
 
     def fileno(self) -> int:
@@ -58,23 +61,25 @@ class Server(asyncio.AbstractServer):
         driver: Driver,
         listener: TcpListener,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
-        sockname: tuple[str, int],
+        sockname: SockAddr | list[SockAddr],
         *,
         keep_alive: bool = False,
     ) -> None:
-        """``keep_alive``: SO_KEEPALIVE on every accepted connection."""
+        """``keep_alive``: SO_KEEPALIVE on every accepted connection; ``sockname``:
+        the listener's address, or one per family it serves."""
+        socknames = sockname if isinstance(sockname, list) else [sockname]
         self._driver = driver
         self._keep_alive = keep_alive
         self._loop = driver.loop
         self._listener: TcpListener | None = listener
         self._protocol_factory = protocol_factory
-        self._sockets: list[ServerSocket] | None = [ServerSocket(sockname)]
+        self._sockets: list[ServerSocket] | None = [ServerSocket(name) for name in socknames]
         self._serving = False
         self._active_count = 0
         self._waiters: list[asyncio.Future[None]] | None = []
         self._serving_forever_fut: asyncio.Future[None] | None = None
-        self.sockname = sockname
-        self.port = sockname[1]
+        self.sockname = socknames[0]
+        self.port = socknames[0][1]
         driver.own(listener, self)
 
     def __repr__(self) -> str:

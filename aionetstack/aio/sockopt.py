@@ -194,11 +194,13 @@ class StackSocket:
         self,
         driver: Driver,
         conn: TcpConnection,
-        addresses: Callable[[], tuple[tuple[str, int], tuple[str, int]]],
+        addresses: Callable[[], tuple[tuple[Any, ...], tuple[Any, ...]]],
         on_send_buffer: Callable[[int], None],
     ) -> None:
         self._driver = driver
         self._conn = conn
+        if conn.family == 6:
+            self.family = socket.AF_INET6  # the class says AF_INET
         self._addresses = addresses
         self._on_send_buffer = on_send_buffer
 
@@ -213,10 +215,10 @@ class StackSocket:
     def fileno(self) -> int:
         return -1
 
-    def getsockname(self) -> tuple[str, int]:
+    def getsockname(self) -> tuple[Any, ...]:
         return self._addresses()[0]
 
-    def getpeername(self) -> tuple[str, int]:
+    def getpeername(self) -> tuple[Any, ...]:
         return self._addresses()[1]
 
     def gettimeout(self) -> float:

@@ -27,9 +27,10 @@ import random
 import socket
 import ssl as _ssl
 from asyncio import sslproto, staggered
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
+from aionetstack.aio.addresses import SockAddr, parse_host, parse_sockaddr, sockaddr
 from aionetstack.aio.datagram import DatagramTransport
 from aionetstack.aio.driver import Driver, Tracer, stack_closed_error
 from aionetstack.aio.resolver import DnsResolver, Resolver, no_resolver_error
@@ -44,13 +45,13 @@ from aionetstack.core.tcp.states import TcpState
 from aionetstack.core.udp import UdpEndpoint
 from aionetstack.core.verdict import FlowFilter, Verdict
 from aionetstack.link.base import Link
-from aionetstack.wire.addr import int_to_ip, ip_to_int, parse_interface
+from aionetstack.wire.addr import format_ip, parse_interface_any
 
 __all__ = ["Stack"]
 
 _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
 #: ``filter(src, dst) -> Verdict`` with ``(ip, port)`` pairs (core/verdict.py).
-AddressFilter = Callable[[tuple[str, int], tuple[str, int]], Verdict]
+AddressFilter = Callable[[SockAddr, SockAddr], Verdict]
 
 # What a connect future resolves to when the driver builds the transport itself.
 _Made = tuple[TcpTransport, asyncio.BaseProtocol]
@@ -153,60 +154,52 @@ _FINISHING_STATES = frozenset(
     )
 )
 
-_HOSTS: dict[str, int] = {}  # dotted quad -> int, for hosts parsed before (bounded)
+_VERSION: dict[int, int] = {socket.AF_INET: 4, socket.AF_INET6: 6}  # family -> IP version
 
 
-def _parse_sockaddr(addr: Any, what: str) -> tuple[int | None, int]:
-    """A ``(host, port)`` pair as asyncio takes it: the host parsed, the port checked."""
-    if not isinstance(addr, tuple | list) or len(addr) != 2:
-        raise TypeError(f"{what} must be a (host, port) tuple, not {addr!r}")
-    host, port = addr
-    if isinstance(port, bool) or not isinstance(port, int):
-        raise TypeError(f"{what} port must be an int, not {type(port).__name__}")
-    if not 0 <= port <= 65535:
-        raise ValueError(f"{what} port must be in 0..65535, got {port}")
-    return _parse_host(host, f"{what} host"), port
-
-
-def _parse_host(host: str | None, what: str = "host") -> int | None:
-    if host is None or host == "" or host == "0.0.0.0":
-        return None
-    if type(host) is str:
-        addr = _HOSTS.get(host)
-        if addr is not None:
-            return addr
-    elif not isinstance(host, str):
-        raise TypeError(f"{what} must be a dotted-quad string, not {type(host).__name__}")
-    addr = ip_to_int(host)
-    if type(host) is str:
-        if len(_HOSTS) >= 1024:
-            _HOSTS.clear()
-        _HOSTS[host] = addr
-    return addr
-
-
-def _literal(host: str) -> int | None:
-    """``host`` as an address when it is an IPv4 literal, else None (a name)."""
+def _literal(host: str) -> tuple[int, int] | None:
+    """``host`` as ``(version, address)`` when it is an IP literal, else None (a name)."""
     try:
-        return _parse_host(host)
+        return parse_host(host)
     except ValueError:
         return None
 
 
-def _check_socket_args(sock: object, family: int, proto: int, what: str) -> None:
-    """asyncio's ``sock=``, ``family=`` and ``proto=`` as far as a Stack has them."""
+def _version_of(family: int, what: str) -> int:
+    """The IP version ``family=`` asks for (0: either)."""
+    if family == socket.AF_UNSPEC:
+        return 0
+    version = _VERSION.get(family)
+    if version is None:
+        raise OSError(
+            errno.EAFNOSUPPORT,
+            f"{what}: family={family!r} is not supported (AF_INET, AF_INET6 or AF_UNSPEC)",
+        )
+    return version
+
+
+def _of_family(addresses: list[str], version: int) -> list[str]:
+    """The addresses of IP version ``version`` (0: all); gaierror when none is."""
+    if not version:
+        return addresses
+    kept = [a for a in addresses if (parse_host(a) or (0, 0))[0] == version]
+    if not kept:
+        raise socket.gaierror(socket.EAI_ADDRFAMILY, "Address family for hostname not supported")
+    return kept
+
+
+def _check_socket_args(sock: object, family: int, proto: int, what: str) -> int:
+    """asyncio's ``sock=``, ``family=`` and ``proto=`` as far as a Stack has them;
+    returns the IP version ``family`` asks for (0: either)."""
     if sock is not None:
         raise ValueError(
             f"{what}(sock=...) is not supported: a Stack has no kernel sockets; "
             "pass host and port (the stack opens its own connection)"
         )
-    if family not in (socket.AF_UNSPEC, socket.AF_INET):
-        raise OSError(
-            errno.EAFNOSUPPORT,
-            f"{what}: this Stack speaks IPv4 only (family={family!r}: use AF_INET or AF_UNSPEC)",
-        )
+    version = _version_of(family, what)
     if proto not in (0, socket.IPPROTO_TCP):
         raise OSError(errno.EPROTONOSUPPORT, f"{what}: proto must be 0 or IPPROTO_TCP")
+    return version
 
 
 def _connect_error(errors: list[OSError], all_errors: bool) -> BaseException:
@@ -222,12 +215,15 @@ class Stack:
     """A user-space TCP/IP host on a link, bound to the running event loop.
 
     Use as ``async with Stack(link, address="198.18.0.2/24") as stack:`` or call
-    ``await stack.start()`` / ``await stack.close()``. The stack owns the link:
+    ``await stack.start()`` / ``await stack.close()``. ``address`` may list
+    several interface addresses of both families (``["198.18.0.2/24",
+    "2001:2::2/64"]``: a dual-stack host) and ``gateway`` one default gateway
+    per family. The stack owns the link:
     closing the stack closes it. ``tracer(conn, line)``, when given, receives
     every state change and timer event of every connection (as text lines).
 
     Host names are resolved by ``resolver(host) -> Sequence[str]`` (an async
-    callable returning IPv4 addresses) when given, else by a DNS stub resolver
+    callable returning address strings) when given, else by a DNS stub resolver
     over this stack when ``config.nameservers`` lists servers (resolver.py);
     without either, a host name raises ``socket.gaierror`` saying so.
     """
@@ -235,8 +231,8 @@ class Stack:
     def __init__(
         self,
         link: Link,
-        address: str = "198.18.0.2/24",
-        gateway: str | None = None,
+        address: str | Sequence[str] = "198.18.0.2/24",
+        gateway: str | Sequence[str] | None = None,
         config: StackConfig | None = None,
         *,
         secret: bytes | None = None,
@@ -251,10 +247,23 @@ class Stack:
         self.link = link
         self.tracer = tracer
         self.config = config if config is not None else StackConfig()
-        self._addr, self._prefixlen = parse_interface(address)
-        self.address = int_to_ip(self._addr)
-        self.interface = address
-        self._gateway = ip_to_int(gateway) if gateway else None
+        interfaces = [address] if isinstance(address, str) else list(address)
+        if not interfaces or not all(isinstance(a, str) for a in interfaces):
+            raise TypeError(f"address must be an interface string or a list of them: {address!r}")
+        #: (version, address, prefixlen) of each interface address, in order
+        self._interfaces = [parse_interface_any(a) for a in interfaces]
+        version, addr, _plen = self._interfaces[0]
+        #: the first address; ``addresses`` lists them all
+        self.address = format_ip(version, addr)
+        self.addresses = [format_ip(v, a) for v, a, _p in self._interfaces]
+        self.interface = address if isinstance(address, str) else interfaces[0]
+        gateways = [] if not gateway else [gateway] if isinstance(gateway, str) else list(gateway)
+        self._gateways: list[tuple[int, int]] = []
+        for text in gateways:
+            parsed = parse_host(text, "gateway")
+            if parsed is None or not parsed[1]:
+                raise ValueError(f"bad gateway {text!r}")
+            self._gateways.append(parsed)
         self._secret = secret
         self._driver: Driver | None = None  # built by start()
         self._pings: dict[tuple[int, int], asyncio.Future[float]] = {}
@@ -278,9 +287,12 @@ class Stack:
             raise RuntimeError("stack already started")
         loop = asyncio.get_running_loop()
         engine = StackEngine(self.config, secret=self._secret, now=loop.time())
-        ifindex = engine.add_interface(self._addr, self._prefixlen, self.link.mtu)
-        if self._gateway is not None:
-            engine.set_gateway(self._gateway)
+        (version, addr, plen), *more = self._interfaces
+        ifindex = engine.add_interface(addr, plen, self.link.mtu, family=version)
+        for version, addr, plen in more:
+            engine.add_address(ifindex, addr, plen, family=version)
+        for version, gateway in self._gateways:
+            engine.set_gateway(gateway, family=version)
         driver = self._driver = Driver(self, self.link, engine, loop, ifindex, self.tracer)
         self.link.attach(loop, driver.on_packets)
         self._started = True
@@ -366,7 +378,7 @@ class Stack:
 
     # --- names -------------------------------------------------------------------
     async def resolve(self, host: str, *, flags: int = 0) -> list[str]:
-        """The IPv4 addresses of ``host``: itself when it is a literal, else the
+        """The addresses of ``host``: itself when it is a literal, else the
         resolver's answer (``socket.gaierror`` as ``getaddrinfo`` raises;
         ``AI_NUMERICHOST`` in ``flags`` refuses names)."""
         if not isinstance(host, str):
@@ -382,7 +394,7 @@ class Stack:
         for address in addresses:
             if not isinstance(address, str) or _literal(address) is None:
                 raise socket.gaierror(
-                    socket.EAI_FAIL, f"resolver returned {address!r} for {host!r}: not IPv4"
+                    socket.EAI_FAIL, f"resolver returned {address!r} for {host!r}: not an address"
                 )
         if not addresses:
             raise socket.gaierror(socket.EAI_NODATA, "No address associated with hostname")
@@ -397,9 +409,10 @@ class Stack:
         type: int = 0,
         proto: int = 0,
         flags: int = 0,
-    ) -> list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int]]]:
-        """``loop.getaddrinfo`` through this stack's resolver (IPv4 only)."""
-        if family not in (socket.AF_UNSPEC, socket.AF_INET):
+    ) -> list[tuple[socket.AddressFamily, socket.SocketKind, int, str, SockAddr]]:
+        """``loop.getaddrinfo`` through this stack's resolver (IPv6 addresses as
+        ``(host, port, flowinfo, scope_id)``)."""
+        if family not in (socket.AF_UNSPEC, socket.AF_INET, socket.AF_INET6):
             raise socket.gaierror(socket.EAI_FAMILY, "ai_family not supported")
         if port is None:
             number = 0
@@ -411,14 +424,27 @@ class Stack:
         else:
             number = port
         if host is None:
-            host = "0.0.0.0" if flags & socket.AI_PASSIVE else "127.0.0.1"
+            passive = flags & socket.AI_PASSIVE
+            addresses = ["0.0.0.0", "::"] if passive else ["127.0.0.1"]
+        else:
+            addresses = await self.resolve(host, flags=flags)
+        version = _VERSION.get(family, 0)
+        if version:
+            try:
+                addresses = _of_family(addresses, version)
+            except socket.gaierror:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
         kinds = [(socket.SOCK_STREAM, socket.IPPROTO_TCP), (socket.SOCK_DGRAM, socket.IPPROTO_UDP)]
-        return [
-            (socket.AF_INET, kind, number_proto, "", (address, number))
-            for address in await self.resolve(host, flags=flags)
-            for kind, number_proto in kinds
-            if type in (0, kind) and proto in (0, number_proto)
-        ]
+        result: list[tuple[socket.AddressFamily, socket.SocketKind, int, str, SockAddr]] = []
+        for address in addresses:
+            ip_version, value = parse_host(address) or (4, 0)
+            af = socket.AF_INET6 if ip_version == 6 else socket.AF_INET
+            result.extend(
+                (af, kind, number_proto, "", sockaddr(value, number, ip_version))
+                for kind, number_proto in kinds
+                if type in (0, kind) and proto in (0, number_proto)
+            )
+        return result
 
     def _running(self) -> Driver:
         """The driver, or RuntimeError when the stack is not started or closed."""
@@ -441,17 +467,22 @@ class Stack:
         returned (called by the driver when the handshake completes, see
         ``_ConnectWaiter``)."""
         driver = self._running()
-        remote = _parse_host(host)
-        if remote is None:
+        remote = parse_host(host)
+        if remote is None or not remote[1]:
             raise OSError(errno.EINVAL, f"invalid remote host {host!r}")
+        version = remote[0]
         la: int | None = None
         lp: int | None = None
         if local_addr is not None:
-            la, port_or_0 = _parse_sockaddr(local_addr, "local_addr")
+            local, port_or_0 = parse_sockaddr(local_addr, "local_addr")
+            if local is not None:
+                if local[0] != version:
+                    raise OSError(errno.EAFNOSUPPORT, "local_addr and host are of two families")
+                la = local[1]
             lp = port_or_0 or None
         loop = driver.loop
         conn = driver.engine.tcp_connect(
-            remote, port, local_addr=la, local_port=lp, now=loop.time()
+            remote[1], port, local_addr=la, local_port=lp, now=loop.time(), family=version
         )
         driver.trace(conn)
         fut: asyncio.Future[_Made | None] = loop.create_future()
@@ -503,8 +534,8 @@ class Stack:
         turn, or, with ``happy_eyeballs_delay``, raced with that stagger (RFC
         8305 5, as asyncio). ``interleave`` reorders by family: one family
         here. ``sock`` is refused (no kernel sockets); ``family`` may be
-        ``AF_UNSPEC`` or ``AF_INET``."""
-        _check_socket_args(sock, family, proto, "create_connection")
+        ``AF_UNSPEC``, ``AF_INET`` or ``AF_INET6`` (the addresses of that family)."""
+        version = _check_socket_args(sock, family, proto, "create_connection")
         if host is None or port is None:
             raise ValueError("host and port was not specified and no sock specified")
         if server_hostname is not None and not ssl:
@@ -514,7 +545,7 @@ class Stack:
         if ssl and server_hostname is None:
             server_hostname = host  # the name, not the address, is checked (as asyncio)
         self._running()
-        addresses = await self.resolve(host, flags=flags)
+        addresses = _of_family(await self.resolve(host, flags=flags), version)
         connect = functools.partial(
             self._connect_to,
             protocol_factory,
@@ -688,7 +719,7 @@ class Stack:
         ``syn_filter(src, dst) -> Verdict`` (transparent only; ``(ip, port)``
         pairs): asked about each new SYN before any state is kept: ACCEPT,
         REFUSE (an RST from ``dst``) or DROP (``aionetstack.core.verdict``)."""
-        _check_socket_args(sock, family, 0, "create_server")
+        version = _check_socket_args(sock, family, 0, "create_server")
         if reuse_port:
             raise ValueError("reuse_port is not supported by aionetstack's Stack")
         del reuse_address  # accepted: the stack never refuses a port for TIME-WAIT
@@ -714,14 +745,22 @@ class Stack:
                     ssl_shutdown_timeout=ssl_shutdown_timeout,
                 )
 
-        addr = _parse_host(host)
+        parsed = parse_host(host)
+        if parsed is not None and version and parsed[0] != version:
+            raise socket.gaierror(socket.EAI_ADDRFAMILY, f"{host!r} is not of family {family!r}")
+        # host None: every address of both families (as asyncio's two sockets),
+        # unless family= names one
+        ip_version, addr = parsed if parsed is not None else (version, 0)
         listener = driver.engine.tcp_listen(
-            addr if addr is not None else 0, port or 0, backlog, transparent=transparent
+            addr, port or 0, backlog, transparent=transparent, family=ip_version
         )
         if syn_filter is not None:
             listener.syn_filter = _core_filter(syn_filter)
-        sockname = (int_to_ip(addr) if addr is not None else "0.0.0.0", listener.port)
-        server = Server(driver, listener, protocol_factory, sockname, keep_alive=bool(keep_alive))
+        socknames = [sockaddr(addr, listener.port, v) for v in (ip_version,) if v] or [
+            sockaddr(0, listener.port, 4),
+            sockaddr(0, listener.port, 6),
+        ]
+        server = Server(driver, listener, protocol_factory, socknames, keep_alive=bool(keep_alive))
         if start_serving:
             await server.start_serving()
         return server
@@ -765,11 +804,15 @@ class Stack:
         local_addr: tuple[str, int] | None = None,
         remote_addr: tuple[str, int] | None = None,
         *,
+        family: int = 0,
+        proto: int = 0,
+        flags: int = 0,
         allow_broadcast: bool = False,
         transparent: bool = False,
         datagram_filter: AddressFilter | None = None,
     ) -> tuple[DatagramTransport, asyncio.DatagramProtocol]:
-        """Open a UDP endpoint like ``loop.create_datagram_endpoint``.
+        """Open a UDP endpoint like ``loop.create_datagram_endpoint``: the family
+        is ``family=``'s, else the addresses' (IPv4 without any).
 
         ``transparent=True`` (no addresses then): receive every datagram no
         other endpoint takes, whatever its destination (see ``aio/datagram.py``
@@ -787,23 +830,33 @@ class Stack:
             )  # fmt: skip
         if datagram_filter is not None:
             raise ValueError("datagram_filter needs transparent=True")
+        del flags  # no names here: literal addresses
+        if proto not in (0, socket.IPPROTO_UDP):
+            raise OSError(errno.EPROTONOSUPPORT, "proto must be 0 or IPPROTO_UDP")
+        version = _version_of(family, "create_datagram_endpoint")
         la: int | None = None
         lp: int | None = None
         if local_addr is not None:
-            la, port_or_0 = _parse_sockaddr(local_addr, "local_addr")
+            local, port_or_0 = parse_sockaddr(local_addr, "local_addr")
+            if local is not None:
+                version = _same_version(version, local[0])
+                la = local[1]
             lp = port_or_0 or None
         remote: tuple[int, int] | None = None
         if remote_addr is not None:
-            r, rport = _parse_sockaddr(remote_addr, "remote_addr")
-            if r is None:
+            r, rport = parse_sockaddr(remote_addr, "remote_addr")
+            if r is None or not r[1]:
                 raise OSError(errno.EINVAL, "invalid remote address")
-            remote = (r, rport)
+            version = _same_version(version, r[0])
+            remote = (r[1], rport)
+        version = version or 4
         endpoint = driver.engine.udp_open(
-            local_addr=la, local_port=lp, remote=remote, allow_broadcast=allow_broadcast
-        )
+            local_addr=la, local_port=lp, remote=remote, allow_broadcast=allow_broadcast,
+            family=version,
+        )  # fmt: skip
         # like getsockname(): the wildcard shows as 0.0.0.0 until connect picks a source
-        sockname = (int_to_ip(endpoint.local_addr), endpoint.local_port)
-        peername = (int_to_ip(remote[0]), remote[1]) if remote is not None else None
+        sockname = sockaddr(endpoint.local_addr, endpoint.local_port, version)
+        peername = sockaddr(remote[0], remote[1], version) if remote is not None else None
         return await self._open_datagram(driver, endpoint, protocol_factory, sockname, peername)
 
     @staticmethod
@@ -811,8 +864,8 @@ class Stack:
         driver: Driver,
         endpoint: UdpEndpoint,
         protocol_factory: Callable[[], asyncio.DatagramProtocol],
-        sockname: tuple[str, int],
-        peername: tuple[str, int] | None,
+        sockname: SockAddr,
+        peername: SockAddr | None,
     ) -> tuple[DatagramTransport, asyncio.DatagramProtocol]:
         try:
             protocol = protocol_factory()
@@ -830,11 +883,12 @@ class Stack:
 
     # --- ICMP ------------------------------------------------------------------
     async def ping(self, host: str, timeout: float = 1.0, *, payload: bytes = b"") -> float:
-        """Send one ICMP echo request; return the round-trip time in seconds."""
+        """Send one ICMP (or ICMPv6) echo request; return the round-trip time in seconds."""
         driver = self._running()
-        dest = _parse_host((await self.resolve(host))[0])
-        if dest is None:
+        parsed = parse_host((await self.resolve(host))[0])
+        if parsed is None or not parsed[1]:
             raise OSError(errno.EINVAL, f"invalid host {host!r}")
+        version, dest = parsed
         self._ping_seq = (self._ping_seq + 1) & 0xFFFF
         key = (self._ping_ident, self._ping_seq)
         loop = driver.loop
@@ -844,7 +898,7 @@ class Stack:
             payload = os.urandom(8) + bytes(48)
         sent = loop.time()
         try:
-            request = driver.engine.ping(dest, key[0], key[1], payload, now=sent)
+            request = driver.engine.ping(dest, key[0], key[1], payload, now=sent, family=version)
             waiter = _PingWaiter(request, fut, loop)
             driver.own(request, waiter)
             driver.mark_dirty()
@@ -864,9 +918,16 @@ def _core_filter(check: AddressFilter) -> FlowFilter:
     """An ``(ip, port)`` filter as the engine calls it (ints)."""
 
     def core(src: int, sport: int, dst: int, dport: int) -> Verdict:
-        return check((int_to_ip(src), sport), (int_to_ip(dst), dport))
+        return check(sockaddr(src, sport), sockaddr(dst, dport))
 
     return core
+
+
+def _same_version(version: int, other: int) -> int:
+    """The addresses (and ``family=``) of one endpoint are of one IP version."""
+    if version and version != other:
+        raise ValueError("the addresses and family= of an endpoint must be of one family")
+    return other
 
 
 def _orphans_sending(engine: StackEngine) -> bool:

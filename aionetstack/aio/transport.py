@@ -50,6 +50,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from aionetstack.aio.addresses import SockAddr, sockaddr
 from aionetstack.aio.base_transport import StackTransport
 from aionetstack.aio.driver import Driver
 from aionetstack.aio.logs import log_summary
@@ -61,7 +62,6 @@ from aionetstack.core.tcp.events import (
     EofReceived,
     SendSpace,
 )
-from aionetstack.wire.addr import int_to_ip
 
 logger = logging.getLogger("aionetstack")
 
@@ -129,7 +129,7 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
         # waits until the application has taken the data and the EOF
         self._close_pending = False
         self._resume_handle: asyncio.Handle | None = None
-        self._names: tuple[tuple[str, int], tuple[str, int]] | None = None  # built on demand
+        self._names: tuple[SockAddr, SockAddr] | None = None  # built on demand
         self._sock: StackSocket | None = None  # get_extra_info("socket"), built on demand
         if start:
             self._loop.call_soon(self._start, waiter)
@@ -141,14 +141,15 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
             f"<TcpTransport {sock[0]}:{sock[1]} -> {peer[0]}:{peer[1]} {state} {self._conn.state}>"
         )
 
-    def _addresses(self) -> tuple[tuple[str, int], tuple[str, int]]:
-        """(sockname, peername), formatted once, when first asked for."""
+    def _addresses(self) -> tuple[SockAddr, SockAddr]:
+        """(sockname, peername), formatted once, when first asked for (IPv6:
+        ``(host, port, flowinfo, scope_id)`` as asyncio's)."""
         names = self._names
         if names is None:
             conn = self._conn
             names = self._names = (
-                (int_to_ip(conn.local_addr), conn.local_port),
-                (int_to_ip(conn.remote_addr), conn.remote_port),
+                sockaddr(conn.local_addr, conn.local_port),
+                sockaddr(conn.remote_addr, conn.remote_port),
             )
         return names
 

@@ -101,6 +101,41 @@ def error_for(icmp_type: int, code: int) -> OSError | None:
     return OSError(err, message)
 
 
+# Linux icmpv6_err_convert (tab_unreach): ICMPv6 Destination Unreachable codes
+_UNREACH6_ERRNO: dict[int, int] = {
+    0: errno.ENETUNREACH,  # no route (Linux: EHOSTUNREACH for a host; as IPv4's net unreachable)
+    1: errno.EACCES,  # administratively prohibited
+    2: errno.EHOSTUNREACH,  # beyond the scope of the source address
+    3: errno.EHOSTUNREACH,  # address unreachable
+    4: errno.ECONNREFUSED,  # port unreachable
+    5: errno.EACCES,  # source address failed ingress/egress policy
+    6: errno.EACCES,  # reject route to destination
+}
+
+
+def error_for6(icmp_type: int, code: int) -> OSError | None:
+    """The OSError an ICMPv6 error (RFC 4443 3) means for the socket that caused it
+    (Linux icmpv6_err_convert); None: ignore."""
+    if icmp_type == 1:  # Destination Unreachable
+        err = _UNREACH6_ERRNO.get(code)
+        if err is None:
+            return None
+    elif icmp_type == 2:  # Packet Too Big
+        err = errno.EMSGSIZE
+    elif icmp_type == 3:  # Time Exceeded
+        err = errno.EHOSTUNREACH
+    elif icmp_type == 4:  # Parameter Problem
+        err = errno.EPROTO
+    else:
+        return None
+    message = _MESSAGES.get(err) or os.strerror(err)
+    if err == errno.ECONNREFUSED:
+        return ConnectionRefusedError(err, message)
+    if err == errno.EACCES:
+        return PermissionError(err, message)
+    return OSError(err, message)
+
+
 class TokenBucket:
     """Rate limiter for ICMP errors we send (RFC 1812 4.3.2.8)."""
 

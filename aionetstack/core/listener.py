@@ -64,6 +64,7 @@ class TcpListener:
         "backlog",
         "closed",
         "cookie_time",
+        "family",
         "port",
         "syn_backlog",
         "syn_filter",
@@ -72,9 +73,17 @@ class TcpListener:
     )
 
     def __init__(
-        self, host: _ListenHost, addr: int, port: int, backlog: int, *, transparent: bool
+        self,
+        host: _ListenHost,
+        addr: int,
+        port: int,
+        backlog: int,
+        *,
+        transparent: bool,
+        family: int = 4,
     ) -> None:
         self._host = host
+        self.family = family  # 4, or 6 (``addr`` a 128-bit int, 0 for ``::``)
         self.addr = addr
         self.port = port
         self.backlog = backlog

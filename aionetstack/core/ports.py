@@ -64,7 +64,14 @@ class PortAllocator:
         suitable: Callable[[int], bool],
     ) -> int:
         """The first suitable port of the destination's sequence; EADDRNOTAVAIL if none."""
-        data = _KEY_STRUCT.pack(local_addr, remote_addr, remote_port)
+        if local_addr > 0xFFFFFFFF or remote_addr > 0xFFFFFFFF:
+            # IPv6 (RFC 6056 3.3.4 over the 128-bit addresses)
+            data = b"".join((
+                local_addr.to_bytes(16, "big"), remote_addr.to_bytes(16, "big"),
+                remote_port.to_bytes(2, "big"),
+            ))  # fmt: skip
+        else:
+            data = _KEY_STRUCT.pack(local_addr, remote_addr, remote_port)
         offset = siphash24(self._key_f, data)
         index = siphash24(self._key_g, data) % TABLE_LENGTH
         table = self._table

@@ -26,15 +26,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.tcp.tcb import wscale_for
+from aionetstack.core.tcp.tcb import PacketBuilder, ipv6_builder, wscale_for
 from aionetstack.wire.tcp import ACK, SYN, build_ipv4_tcp, build_tcp_options
 
 if TYPE_CHECKING:
     from aionetstack.core.listener import TcpListener
 
-__all__ = ["RequestSock", "build_synack", "synack_timeout"]
+__all__ = ["RequestSock", "build_synack", "synack_timeout", "tcp_builder"]
 
 INF = float("inf")
+
+
+def tcp_builder(remote_addr: int, flow_label: int = 0) -> PacketBuilder:
+    """The packet builder of a flow to ``remote_addr``: IPv4, or IPv6 for an address
+    above 32 bits (the stack holds no IPv6 address below 2**32, core/routing.py)."""
+    if remote_addr > 0xFFFFFFFF:
+        return ipv6_builder(flow_label)
+    return build_ipv4_tcp
 
 
 class RequestSock:
@@ -43,6 +51,7 @@ class RequestSock:
     __slots__ = (
         "alive",
         "deadline",
+        "flow_label",
         "ident",
         "ifindex",
         "irs",
@@ -76,8 +85,10 @@ class RequestSock:
         window: int,
         ts_offset: int,
         now: float,
+        flow_label: int = 0,
     ) -> None:
         self.key = key  # (local addr, local port, remote addr, remote port)
+        self.flow_label = flow_label  # IPv6: the flow's label (RFC 6437)
         self.listener = listener
         self.ifindex = ifindex
         self.mtu = mtu
@@ -107,6 +118,7 @@ class RequestSock:
         return build_synack(
             config, la, lp, ra, rp, self.iss, self.irs, self.mtu, ident,
             wscale_offered=self.wscale is not None, sack=self.sack_ok, ts=ts,
+            flow_label=self.flow_label,
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -133,20 +145,21 @@ def build_synack(
     wscale_offered: bool,
     sack: bool,
     ts: tuple[int, int] | None,
+    flow_label: int = 0,
 ) -> bytes:
     """A SYN-ACK laid out as ``TcpConnection`` lays it out (Linux tcp_make_synack).
 
     ``ts``: (TSval, TSecr) when both sides use timestamps; ``sack``: SACK is
     offered and enabled; ``wscale_offered``: the SYN carried a window scale."""
     opts = build_tcp_options(
-        mss=max(mtu - 40, 88),
+        mss=max(mtu - (60 if remote_addr > 0xFFFFFFFF else 40), 88),  # IPv6: MTU - 60
         wscale=wscale_for(config.recv_buffer) if config.window_scaling and wscale_offered else None,
         sack_permitted=sack,
         timestamps=ts,
     )
     free = config.recv_buffer
     win = free if free < 0xFFFF else 0xFFFF  # RFC 7323 2.2: never scaled in a SYN
-    return build_ipv4_tcp(
+    return tcp_builder(remote_addr, flow_label)(
         local_addr, remote_addr, ident, config.ttl, local_port, remote_port, iss,
         (irs + 1) & 0xFFFFFFFF, SYN | ACK, win, opts, b"",
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""StackEngine: the sans-IO IPv4 host (interfaces, routing, demux, UDP, ICMP, timers).
+"""StackEngine: the sans-IO dual-stack host (interfaces, routing, demux, UDP, ICMP, timers).
 
 Theory of operation
 -------------------
@@ -58,6 +58,23 @@ connection (``del entry.conn``) so stale items never pin a closed one.
 
 *Output*: everything to send accumulates in one list of ``(ifindex, packet)``
 returned by ``packets_to_send``: one flush per wakeup.
+
+*IPv6* (RFC 8200): a packet whose version is 6 goes to ``_receive6``:
+``wire.ipv6.parse_ipv6`` walks the extension headers (a ``ParameterProblemError``
+is answered with an ICMPv6 Parameter Problem, RFC 8200 4 / RFC 4443 3.4, and an
+unknown upper layer with code 1), fragments go through ``Reassembler6``, then
+TCP, UDP and ICMPv6 share the IPv4 paths. Addresses are plain ints of either
+family in the same tables: the stack never holds an IPv6 address below 2**32
+(``core/routing.py``), so a value above 32 bits *is* IPv6 and the IPv4 paths
+keep their cost (one version test on input, nothing on output: each
+connection builds its own packets). The kernel's router and neighbour
+solicitations and MLD reports on a TUN device are counted by type
+(``Icmp6InRouterSolicits``...) and answered with nothing (RFC 4861: no
+neighbour discovery on a layer-3 link). Packet Too Big (RFC 8201) lowers the
+MSS of the connection it quotes (never below 1280) and the path MTU to that
+destination that UDP and ICMPv6 fragment to at the source (RFC 8200 4.5).
+Counters are Linux's ``/proc/net/snmp6`` names (``Ip6InReceives``,
+``Icmp6InMsgs``, ``Udp6InDatagrams``...); TCP's are shared, as in Linux.
 """
 
 from __future__ import annotations
@@ -66,10 +83,10 @@ import errno
 import heapq
 import itertools
 import os
-from typing import Final
+from typing import Final, TypeVar
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.icmp import PingRequest, TokenBucket, error_for
+from aionetstack.core.icmp import PingRequest, TokenBucket, error_for, error_for6
 from aionetstack.core.ipv4 import (
     BAD,
     DUPLICATE,
@@ -83,16 +100,26 @@ from aionetstack.core.ipv4 import (
     ReassemblyResult,
     fragment,
 )
+from aionetstack.core.ipv6 import IPV6_REASSEMBLY_TIMEOUT, Reassembled, Reassembler6, fragment6
 from aionetstack.core.listener import TcpListener
-from aionetstack.core.ports import PortAllocator
-from aionetstack.core.reqsock import RequestSock, build_synack, synack_timeout
-from aionetstack.core.routing import RouteResult, RoutingTable
+from aionetstack.core.ports import PortAllocator, derive_key
+from aionetstack.core.reqsock import RequestSock, build_synack, synack_timeout, tcp_builder
+from aionetstack.core.routing import RouteResult, RoutingTable, valid_v6
 from aionetstack.core.stats import (
+    DROP_ICMP6_BAD_CHECKSUM,
+    DROP_ICMP6_MALFORMED,
+    DROP_ICMP6_NO_MATCH,
+    DROP_ICMP6_UNHANDLED_TYPE,
     DROP_ICMP_BAD_CHECKSUM,
     DROP_ICMP_MALFORMED,
     DROP_ICMP_NO_MATCH,
     DROP_ICMP_OUT_OF_WINDOW,
     DROP_ICMP_UNHANDLED_TYPE,
+    DROP_IP6_BAD_HEADER,
+    DROP_IP6_MARTIAN_SOURCE,
+    DROP_IP6_NOT_FOR_US,
+    DROP_IP6_TRUNCATED,
+    DROP_IP6_UNKNOWN_NEXT_HEADER,
     DROP_IP_BAD_CHECKSUM,
     DROP_IP_BAD_FRAGMENT,
     DROP_IP_BAD_IHL,
@@ -104,7 +131,6 @@ from aionetstack.core.stats import (
     DROP_IP_TRUNCATED,
     DROP_IP_TTL_ZERO,
     DROP_IP_UNKNOWN_PROTOCOL,
-    DROP_IPV6,
     DROP_REASM_DUPLICATE,
     DROP_REASM_MEMORY,
     DROP_REASM_OVERLAP,
@@ -134,9 +160,10 @@ from aionetstack.core.tcp.tcb import TS_OPT, TS_WORD
 from aionetstack.core.timewait import TW_ACK, TimeWait
 from aionetstack.core.udp import UdpEndpoint
 from aionetstack.core.verdict import FlowFilter, Verdict
+from aionetstack.wire import icmpv6
 from aionetstack.wire.addr import is_martian_source
 from aionetstack.wire.checksum import internet_checksum
-from aionetstack.wire.errors import ChecksumError, WireError
+from aionetstack.wire.errors import ChecksumError, ParameterProblemError, TruncatedError, WireError
 from aionetstack.wire.icmp import (
     DEST_UNREACH,
     ECHO_REPLY,
@@ -155,8 +182,10 @@ from aionetstack.wire.icmp import (
     parse_icmp,
 )
 from aionetstack.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP
-from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, build_ipv4_tcp, parse_tcp
-from aionetstack.wire.udp import build_udp, parse_udp
+from aionetstack.wire.ipv6 import IPV6_MIN_MTU, PROTO_ICMPV6, PROTO_NONE, Ipv6Header, parse_ipv6
+from aionetstack.wire.siphash import siphash24
+from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, parse_tcp, parse_tcp6
+from aionetstack.wire.udp import build_udp, build_udp6, parse_udp, parse_udp6
 
 INF: Final = float("inf")
 MAX_UDP_PAYLOAD: Final = 65535 - 20 - 8  # RFC 768 over RFC 791: 65507
@@ -167,6 +196,28 @@ LOOPBACK_ROUNDS: Final = 1000
 COOKIE_VALIDITY: Final = MAX_SYNCOOKIE_AGE * COOKIE_PERIOD  # Linux tcp_synq_no_recent_overflow
 DEFAULT_MSS: Final = 536  # RFC 9293 3.7.1 / Linux TCP_MSS_DEFAULT: a SYN without MSS option
 _MASK: Final = 0xFFFFFFFF
+MAX_UDP6_PAYLOAD: Final = 65535 - 8  # RFC 8200 payload length (no jumbograms)
+ANY6: Final = 1 << 128  # the IPv6 wildcard ``::`` as a key of the bind dicts (0 is IPv4's)
+PMTU6_TIMEOUT: Final = 600.0  # RFC 8201 4: a lowered path MTU is retried after 10 minutes
+MAX_PMTU6: Final = 4096  # path MTU records kept (oldest dropped first)
+# ICMPv6 types counted by name on input (Linux icmp6_mib ...: /proc/net/snmp6)
+_ICMP6_IN_NAMES: Final = {
+    icmpv6.DEST_UNREACH: "Icmp6InDestUnreachs",
+    icmpv6.PACKET_TOO_BIG: "Icmp6InPktTooBigs",
+    icmpv6.TIME_EXCEEDED: "Icmp6InTimeExcds",
+    icmpv6.PARAM_PROBLEM: "Icmp6InParmProblems",
+    icmpv6.ECHO_REQUEST: "Icmp6InEchos",
+    icmpv6.ECHO_REPLY: "Icmp6InEchoReplies",
+    icmpv6.MLD_QUERY: "Icmp6InGroupMembQueries",
+    icmpv6.MLD_REPORT: "Icmp6InGroupMembResponses",
+    icmpv6.MLD_DONE: "Icmp6InGroupMembReductions",
+    icmpv6.ROUTER_SOLICIT: "Icmp6InRouterSolicits",
+    icmpv6.ROUTER_ADVERT: "Icmp6InRouterAdvertisements",
+    icmpv6.NEIGHBOR_SOLICIT: "Icmp6InNeighborSolicits",
+    icmpv6.NEIGHBOR_ADVERT: "Icmp6InNeighborAdvertisements",
+    icmpv6.REDIRECT: "Icmp6InRedirects",
+    icmpv6.MLDV2_REPORT: "Icmp6InMLDv2Reports",
+}
 
 _CLOSED = TcpState.CLOSED
 _SYN_RECEIVED = TcpState.SYN_RECEIVED
@@ -175,6 +226,7 @@ _ESTAB_LIKE = frozenset({TcpState.ESTABLISHED, TcpState.CLOSE_WAIT})  # RFC 4022
 _OPENING = frozenset({TcpState.SYN_SENT, TcpState.SYN_RECEIVED})
 
 ConnKey = tuple[int, int, int, int]  # (local addr, local port, remote addr, remote port)
+_T = TypeVar("_T")
 
 
 class _ConnEntry:
@@ -195,21 +247,54 @@ class _ConnEntry:
 
 
 class _ReasmSlot:
-    """The reassembler's place on the timer heap."""
+    """A reassembler's place on the timer heap (``family`` 4 or 6)."""
 
-    __slots__ = ("alive", "pushed")
+    __slots__ = ("alive", "family", "pushed")
 
-    def __init__(self) -> None:
+    def __init__(self, family: int = 4) -> None:
         self.pushed = INF
         self.alive = True
+        self.family = family
 
 
-def _check_addr(value: object, what: str) -> int:
+def _check_addr(value: object, what: str, family: int = 4) -> int:
+    """An address argument of ``family``; IPv6: 0 (``::``) or a usable unicast value
+    (core/routing.py ``valid_v6``: never below 2**32)."""
     if type(value) is not int:
-        raise TypeError(f"{what} must be an int IPv4 address, not {type(value).__name__}")
+        raise TypeError(f"{what} must be an int IP address, not {type(value).__name__}")
+    if family == 6:
+        if value != 0 and not valid_v6(value):
+            raise OSError(errno.EADDRNOTAVAIL, f"{what}: unusable IPv6 address {value:#x}")
+        return value
+    if family != 4:
+        raise ValueError(f"bad address family: {family!r}")
     if not 0 <= value <= 0xFFFFFFFF:
         raise ValueError(f"{what} out of range: {value}")
     return value
+
+
+def _bind_key(addr: int, family: int) -> int:
+    """The key of a local address in the bind dicts: the address, or the family's wildcard."""
+    return addr if addr or family == 4 else ANY6
+
+
+def _bind_conflict(by_addr: dict[int, _T] | None, key: int) -> bool:
+    """Is ``key`` (a ``_bind_key``) taken in a port's dict? The same address, the
+    family's wildcard, or (for a wildcard) any address of its family."""
+    if not by_addr:
+        return False
+    v6 = key > _MASK
+    wild = ANY6 if v6 else 0
+    if key in by_addr or wild in by_addr:
+        return True
+    return key == wild and any((k > _MASK) == v6 for k in by_addr)
+
+
+def _packet_dst(packet: bytes) -> int:
+    """The destination address of an IP packet of either version."""
+    if packet[0] >> 4 == 6:
+        return int.from_bytes(packet[24:40], "big")
+    return int.from_bytes(packet[16:20], "big")
 
 
 def _check_port(value: object, what: str, *, allow_zero: bool) -> int:
@@ -251,6 +336,11 @@ class StackEngine:
         self._udp_transparent: UdpEndpoint | None = None  # the gateway's catch-all
         self._reasm = Reassembler(config.reassembly_timeout, config.reassembly_memory)
         self._reasm_slot = _ReasmSlot()
+        self._reasm6 = Reassembler6(IPV6_REASSEMBLY_TIMEOUT, config.reassembly_memory)
+        self._reasm6_slot = _ReasmSlot(6)
+        self._frag_id6 = int.from_bytes(os.urandom(4), "big")
+        self._pmtu6: dict[int, tuple[int, float]] = {}  # dest -> (path MTU, expiry)
+        self._key6 = derive_key(secret, b"ans-ipv6-flows")
         self._icmp_bucket = TokenBucket(config.icmp_rate_limit, config.icmp_rate_burst, now)
         self._pings: dict[tuple[int, int, int], PingRequest] = {}
         self._out: list[tuple[int, bytes]] = []
@@ -263,16 +353,23 @@ class StackEngine:
         self._loopback_used = False  # set once something is sent to a local address
 
     # ------------------------------------------------------------------ config
-    def add_interface(self, address: int, prefixlen: int, mtu: int) -> int:
+    def add_interface(self, address: int, prefixlen: int, mtu: int, *, family: int = 4) -> int:
         """Attach an interface (and its connected route); returns its ifindex."""
-        _check_addr(address, "address")
-        return self._routes.add_interface(address, prefixlen, mtu).ifindex
+        _check_addr(address, "address", family)
+        return self._routes.add_interface(address, prefixlen, mtu, family).ifindex
 
-    def set_gateway(self, gateway: int | None) -> None:
-        """Set (or with None remove) the default route; ENETUNREACH if not on a connected net."""
+    def add_address(self, ifindex: int, address: int, prefixlen: int, *, family: int = 6) -> None:
+        """Another address (and its connected route) on interface ``ifindex``: any
+        number of IPv6 addresses, or the IPv4 address of an interface without one."""
+        _check_addr(address, "address", family)
+        self._routes.add_address(ifindex, address, prefixlen, family)
+
+    def set_gateway(self, gateway: int | None, *, family: int = 4) -> None:
+        """Set (or with None remove) the default route of ``family``; ENETUNREACH if
+        not on a connected net."""
         if gateway is not None:
-            _check_addr(gateway, "gateway")
-        self._routes.set_gateway(gateway)
+            _check_addr(gateway, "gateway", family)
+        self._routes.set_gateway(gateway, family)
 
     def add_route(
         self,
@@ -281,8 +378,9 @@ class StackEngine:
         *,
         gateway: int | None = None,
         ifindex: int | None = None,
+        family: int = 4,
     ) -> None:
-        self._routes.add_route(network, prefixlen, gateway=gateway, ifindex=ifindex)
+        self._routes.add_route(network, prefixlen, gateway=gateway, ifindex=ifindex, family=family)
 
     def route(self, dest: int) -> RouteResult:
         """The route to ``dest`` (OSError(ENETUNREACH) if none)."""
@@ -305,10 +403,10 @@ class StackEngine:
         vihl, _tos, total, ident, frag, ttl, proto, _ck, src, dst = HEADER.unpack_from(packet)
         if vihl >> 4 != 4:  # RFC 791 3.1 / RFC 1122 3.2.1.1
             if vihl >> 4 == 6:
-                # IPv6 (e.g. the kernel's router solicitations on a TUN device):
-                # another protocol, not an IPv4 header error (Linux's IPv4 never
-                # sees it); counted apart so IpInHdrErrors keeps its meaning
-                self._counters.drop(None, DROP_IPV6)
+                # IPv6: counted in Ip6InReceives, not here (the test sits after
+                # the IPv4 count so that IPv4 pays nothing for it)
+                c["IpInReceives"] -= 1
+                self._receive6(packet, ifindex, now)
                 return
             self._counters.drop("IpInHdrErrors", DROP_IP_BAD_VERSION)
             return
@@ -372,19 +470,7 @@ class StackEngine:
                 payload = memoryview(result.payload)
                 head = result.first_packet
             else:
-                if result == PENDING:
-                    pass
-                elif result == DUPLICATE:
-                    self._counters.drop(None, DROP_REASM_DUPLICATE)
-                elif result == OVERLAP:
-                    self._counters.drop("IpReasmFails", DROP_REASM_OVERLAP)
-                elif result == BAD:
-                    self._counters.drop("IpInHdrErrors", DROP_IP_BAD_FRAGMENT)
-                elif result == TOO_MANY:
-                    self._counters.drop("IpReasmFails", DROP_REASM_TOO_MANY)
-                elif isinstance(result, list):
-                    c["IpReasmFails"] += len(result)
-                    c[DROP_REASM_MEMORY] += len(result)
+                self._reasm_not_done(result, "Ip")
                 return
         if proto == PROTO_TCP:
             c["IpInDelivers"] += 1
@@ -401,10 +487,12 @@ class StackEngine:
             self._send_icmp_error(DEST_UNREACH, PROTO_UNREACH, head, src, dst, ifindex, now)
 
     # ------------------------------------------------------------------ TCP input
-    def _tcp_input(self, src: int, dst: int, payload: memoryview, ifindex: int, now: float) -> None:
+    def _tcp_input(
+        self, src: int, dst: int, payload: memoryview, ifindex: int, now: float, v6: bool = False
+    ) -> None:
         c = self._c
         try:
-            seg = parse_tcp(payload, src, dst)
+            seg = parse_tcp6(payload, src, dst) if v6 else parse_tcp(payload, src, dst)
         except ChecksumError:
             c["TcpInCsumErrors"] += 1
             self._counters.drop("TcpInErrs", DROP_TCP_BAD_CHECKSUM)
@@ -492,7 +580,7 @@ class StackEngine:
         if by_addr is not None:
             listener = by_addr.get(dst)
             if listener is None and dst in self._routes.local_addresses:
-                listener = by_addr.get(0)
+                listener = by_addr.get(ANY6 if dst > _MASK else 0)
         if listener is None and self._transparent:
             listener = self._transparent[0]
         return listener
@@ -573,7 +661,8 @@ class StackEngine:
         ifindex, mtu = reply
         if time_wait is not None:
             self._tw_remove(time_wait)  # admitted: the TIME-WAIT pair is reused
-        ts_offset = self._isn.ts_offset(dst, src)
+        ts_offset = self._ts_offset(dst, src)
+        label = self._flow_label(key)
         ts_val = seg.ts_val if cfg.timestamps else None
         wscale = seg.wscale if cfg.window_scaling else None
         sack = cfg.sack and seg.sack_permitted
@@ -588,7 +677,7 @@ class StackEngine:
                 wscale, sack = None, False
             packet = build_synack(
                 cfg, dst, seg.dst_port, src, seg.src_port, isn, seg.seq, mtu, self._next_ip_id(),
-                wscale_offered=wscale is not None, sack=sack, ts=ts,
+                wscale_offered=wscale is not None, sack=sack, ts=ts, flow_label=label,
             )  # fmt: skip
             self._out.append((ifindex, packet))
             c["TcpOutSegs"] += 1
@@ -597,9 +686,9 @@ class StackEngine:
             listener.cookie_time = now
             return
         if iss is None:
-            iss = self._isn.isn(dst, seg.dst_port, src, seg.src_port, now)
+            iss = self._isn_for(dst, seg.dst_port, src, seg.src_port, now)
         req = RequestSock(key, listener, ifindex, mtu, iss, seg.seq, seg.mss, wscale, sack,
-                          ts_val, seg.window, ts_offset, now)  # fmt: skip
+                          ts_val, seg.window, ts_offset, now, label)  # fmt: skip
         self._reqs[key] = req
         listener.syn_queue[key] = req
         self._c["TcpPassiveOpens"] += 1  # RFC 4022 tcpPassiveOpens: LISTEN -> SYN-RCVD
@@ -679,7 +768,8 @@ class StackEngine:
             iss=req.iss, irs=req.irs, peer_mss=req.mss, peer_wscale=req.wscale,
             sack_permitted=req.sack_ok, ts_recent=ts_recent, peer_window=req.window,
             mtu=req.mtu, synack_sent=req.sent, retransmits=req.retrans, ident=req.ident,
-            now=now, ts_offset=req.ts_offset,
+            now=now, ts_offset=req.ts_offset, family=6 if ra > _MASK else 4,
+            flow_label=req.flow_label,
         )  # fmt: skip
         self._child_established(conn, req.key, req.ifindex, req.listener, seg, now)
 
@@ -701,7 +791,7 @@ class StackEngine:
         if not mss:
             c["SyncookiesFailed"] += 1
             return False
-        ts_offset = self._isn.ts_offset(dst, src)
+        ts_offset = self._ts_offset(dst, src)
         wscale: int | None = None
         sack = False
         ts_recent: int | None = None
@@ -732,6 +822,7 @@ class StackEngine:
             peer_mss=mss, peer_wscale=wscale, sack_permitted=sack, ts_recent=ts_recent,
             peer_window=seg.window, mtu=mtu, synack_sent=None, retransmits=0,
             ident=self._next_ip_id(), now=now, ts_offset=ts_offset,
+            family=6 if src > _MASK else 4, flow_label=self._flow_label(key),
         )  # fmt: skip
         # a cookie's SYN left no state: the passive open counts when it completes
         self._c["TcpPassiveOpens"] += 1
@@ -798,8 +889,9 @@ class StackEngine:
         deadline = conn.get_timer()
         tw = TimeWait(
             key, entry.ifindex, conn.snd_max, conn.rcv_nxt, min(window, 0xFFFF),
-            conn.ts_recent if conn.ts_ok else None, self._isn.ts_offset(key[0], key[2]),
+            conn.ts_recent if conn.ts_ok else None, self._ts_offset(key[0], key[2]),
             now + self.config.time_wait if deadline is None else deadline,
+            self._flow_label(key),
         )  # fmt: skip
         self._tw[key] = tw
         self._push(tw, tw.deadline)
@@ -824,7 +916,7 @@ class StackEngine:
         else:
             seg_len = payload_len + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
             rseq, rack, rflags = 0, (seq + seg_len) & 0xFFFFFFFF, RST | ACK
-        packet = build_ipv4_tcp(
+        packet = tcp_builder(src)(
             dst, src, self._next_ip_id(), self.config.ttl, dst_port, src_port,
             rseq, rack, rflags, 0, b"", b"",
         )  # fmt: skip
@@ -867,23 +959,25 @@ class StackEngine:
         broadcast: bool,
         ifindex: int,
         now: float,
+        v6: bool = False,
     ) -> None:
         c = self._c
         try:
-            dgram = parse_udp(payload, src, dst)
+            # RFC 8200 8.1: over IPv6 a zero checksum is invalid (ChecksumError)
+            dgram = parse_udp6(payload, src, dst) if v6 else parse_udp(payload, src, dst)
         except ChecksumError:
-            c["UdpInCsumErrors"] += 1
-            self._counters.drop("UdpInErrors", DROP_UDP_BAD_CHECKSUM)
+            c["Udp6InCsumErrors" if v6 else "UdpInCsumErrors"] += 1
+            self._counters.drop("Udp6InErrors" if v6 else "UdpInErrors", DROP_UDP_BAD_CHECKSUM)
             return
         except WireError:
-            self._counters.drop("UdpInErrors", DROP_UDP_MALFORMED)
+            self._counters.drop("Udp6InErrors" if v6 else "UdpInErrors", DROP_UDP_MALFORMED)
             return
         endpoint: UdpEndpoint | None = None
         by_addr = self._udp.get(dgram.dst_port)
         if by_addr is not None:
             endpoint = by_addr.get(dst)
             if endpoint is None:
-                endpoint = by_addr.get(0)
+                endpoint = by_addr.get(ANY6 if v6 else 0)
             # Linux __udp4_lib_lookup: a connected socket matches only its peer.
             remote = endpoint.remote if endpoint is not None else None
             if remote is not None and (remote[0] != src or remote[1] != dgram.src_port):
@@ -899,22 +993,31 @@ class StackEngine:
                 c["UdpTransparentRefused" if verdict is Verdict.REFUSE else
                   "UdpTransparentDropped"] += 1  # fmt: skip
                 if verdict is Verdict.REFUSE:  # as if the destination's port were closed
-                    self._send_icmp_error(
-                        DEST_UNREACH, PORT_UNREACH, head, src, dst, ifindex, now, spoof=True
-                    )
+                    if v6:
+                        self._send_icmp6_error(icmpv6.DEST_UNREACH, icmpv6.PORT_UNREACH, 0, head,
+                                               dst, ifindex, now, spoof=True)  # fmt: skip
+                    else:
+                        self._send_icmp_error(
+                            DEST_UNREACH, PORT_UNREACH, head, src, dst, ifindex, now, spoof=True
+                        )
                 return
             dest = (dst, dgram.dst_port)
         if endpoint is None:
+            if v6:  # RFC 4443 3.1 code 4 (Linux __udp6_lib_rcv)
+                c["Udp6NoPorts"] += 1
+                self._send_icmp6_error(icmpv6.DEST_UNREACH, icmpv6.PORT_UNREACH, 0, head, dst,
+                                       ifindex, now)  # fmt: skip
+                return
             c["UdpNoPorts"] += 1
             if not broadcast:  # RFC 1122 3.2.2: never an ICMP error about a broadcast
                 self._send_icmp_error(DEST_UNREACH, PORT_UNREACH, head, src, dst, ifindex, now)
             return
         if endpoint._deliver(bytes(dgram.payload), (src, dgram.src_port), dest):
-            c["UdpInDatagrams"] += 1
+            c["Udp6InDatagrams" if v6 else "UdpInDatagrams"] += 1
             self._ready[id(endpoint)] = endpoint
         else:
-            c["UdpRcvbufErrors"] += 1
-            self._counters.drop("UdpInErrors", DROP_UDP_RCVBUF)
+            c["Udp6RcvbufErrors" if v6 else "UdpRcvbufErrors"] += 1
+            self._counters.drop("Udp6InErrors" if v6 else "UdpInErrors", DROP_UDP_RCVBUF)
 
     # ------------------------------------------------------------------ ICMP input
     def _icmp_input(
@@ -949,15 +1052,7 @@ class StackEngine:
             c["IcmpOutMsgs"] += 1
         elif itype == ECHO_REPLY:
             c["IcmpInEchoReps"] += 1
-            ping = self._pings.pop((src, msg.ident, msg.sequence), None)
-            if ping is None:
-                self._counters.drop(None, DROP_ICMP_NO_MATCH)
-                return
-            ping.done = True
-            ping.reply_time = now
-            ping.reply_payload = bytes(msg.payload)
-            ping.reply_ttl = ttl
-            self._ready[id(ping)] = ping
+            self._echo_reply(src, msg.ident, msg.sequence, msg.payload, ttl, now)
         elif itype in (DEST_UNREACH, TIME_EXCEEDED, PARAMETER_PROBLEM):
             if itype == DEST_UNREACH:
                 c["IcmpInDestUnreachs"] += 1
@@ -982,45 +1077,365 @@ class StackEngine:
             return
         header = quoted.header
         proto = header.protocol
+        mtu = msg.next_hop_mtu if itype == DEST_UNREACH and code == FRAG_NEEDED else 0
+        if self._icmp_error_to_socket(
+            proto, header.src, header.dst, quoted.src_port, quoted.dst_port, quoted.tcp_seq,
+            msg.payload, header.header_len, not header.frag_offset, error, mtu, now,
+        ):  # fmt: skip
+            return
+        self._counters.drop(None, DROP_ICMP_NO_MATCH)
+
+    def _echo_reply(
+        self, src: int, ident: int, sequence: int, data: memoryview | bytes, ttl: int, now: float
+    ) -> None:
+        """An echo reply (ICMP or ICMPv6) completes the ping it answers."""
+        ping = self._pings.pop((src, ident, sequence), None)
+        if ping is None:
+            self._counters.drop(None, DROP_ICMP6_NO_MATCH if src > _MASK else DROP_ICMP_NO_MATCH)
+            return
+        ping.done = True
+        ping.reply_time = now
+        ping.reply_payload = bytes(data)
+        ping.reply_ttl = ttl
+        self._ready[id(ping)] = ping
+
+    def _icmp_error_to_socket(
+        self,
+        proto: int,
+        qsrc: int,
+        qdst: int,
+        sport: int,
+        dport: int,
+        tcp_seq: int | None,
+        quote: memoryview | bytes,
+        header_len: int,
+        first_fragment: bool,
+        error: OSError,
+        mtu: int,
+        now: float,
+    ) -> bool:
+        """Hand an ICMP(v6) error to the connection, connected UDP endpoint or ping
+        that sent the quoted packet (RFC 1122 3.2.2, RFC 4443 2.4 (b)); False: none."""
+        v6 = qsrc > _MASK
         if proto == PROTO_TCP:
-            entry = self._tcp.get((header.src, quoted.src_port, header.dst, quoted.dst_port))
-            if entry is not None:
-                conn = entry.conn
-                seq = quoted.tcp_seq
-                una = conn.snd_una
-                # RFC 5927 4.1 / Linux tcp_v4_err: the quoted sequence number must
-                # lie in SND.UNA..SND.MAX (what is really in flight: after an RTO
-                # SND.NXT is rewound to SND.UNA), else it is ignored (blind attacks).
-                if seq is None or (seq - una) & 0xFFFFFFFF > (conn.snd_max - una) & 0xFFFFFFFF:
-                    self._counters.drop(None, DROP_ICMP_OUT_OF_WINDOW)
-                    return
-                mtu = msg.next_hop_mtu if itype == DEST_UNREACH and code == FRAG_NEEDED else 0
-                conn.icmp_error(error, now, next_hop_mtu=mtu)
-                self._touched[entry] = None
-                return
-        elif proto == PROTO_UDP:
-            by_addr = self._udp.get(quoted.src_port)
-            if by_addr is not None:
-                endpoint = by_addr.get(header.src) or by_addr.get(0)
-                # __udp4_lib_err: only connected sockets hear about it.
-                if endpoint is not None and endpoint.remote == (header.dst, quoted.dst_port):
-                    if endpoint._error(error):  # False: too many unread errors
-                        self._ready[id(endpoint)] = endpoint
-                    return
-        elif proto == PROTO_ICMP and not header.frag_offset:
-            # The quote's 8 data bytes are our echo request's header.
-            raw = msg.payload
-            ihl = header.header_len
-            if len(raw) >= ihl + 8 and raw[ihl] == ECHO_REQUEST:
-                ident = (raw[ihl + 4] << 8) | raw[ihl + 5]
-                sequence = (raw[ihl + 6] << 8) | raw[ihl + 7]
-                ping = self._pings.pop((header.dst, ident, sequence), None)
+            entry = self._tcp.get((qsrc, sport, qdst, dport))
+            if entry is None:
+                return False
+            conn = entry.conn
+            una = conn.snd_una
+            # RFC 5927 4.1 / Linux tcp_v4_err, tcp_v6_err: the quoted sequence number
+            # must lie in SND.UNA..SND.MAX (what is really in flight: after an RTO
+            # SND.NXT is rewound to SND.UNA), else it is ignored (blind attacks).
+            if tcp_seq is None or (tcp_seq - una) & _MASK > (conn.snd_max - una) & _MASK:
+                self._counters.drop(None, DROP_ICMP_OUT_OF_WINDOW)
+                return True
+            conn.icmp_error(error, now, next_hop_mtu=mtu)
+            self._touched[entry] = None
+            return True
+        if proto == PROTO_UDP:
+            by_addr = self._udp.get(sport)
+            if by_addr is None:
+                return False
+            endpoint = by_addr.get(qsrc) or by_addr.get(ANY6 if v6 else 0)
+            # __udp4_lib_err / __udp6_lib_err: only connected sockets hear about it
+            if endpoint is None or endpoint.remote != (qdst, dport):
+                return False
+            if endpoint._error(error):  # False: too many unread errors
+                self._ready[id(endpoint)] = endpoint
+            return True
+        if proto == (PROTO_ICMPV6 if v6 else PROTO_ICMP) and first_fragment:
+            # the quote's first 8 data bytes are our echo request's header
+            hl = header_len
+            request = icmpv6.ECHO_REQUEST if v6 else ECHO_REQUEST
+            if len(quote) >= hl + 8 and quote[hl] == request:
+                ident = (quote[hl + 4] << 8) | quote[hl + 5]
+                sequence = (quote[hl + 6] << 8) | quote[hl + 7]
+                ping = self._pings.pop((qdst, ident, sequence), None)
                 if ping is not None:
                     ping.done = True
                     ping.error = error
                     self._ready[id(ping)] = ping
-                    return
-        self._counters.drop(None, DROP_ICMP_NO_MATCH)
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ IPv6 input
+    def _receive6(self, packet: bytes | bytearray | memoryview, ifindex: int, now: float) -> None:
+        """One received IPv6 packet (RFC 8200; Linux ipv6_rcv -> ip6_input_finish)."""
+        c = self._c
+        c["Ip6InReceives"] += 1
+        mv = packet if type(packet) is memoryview else memoryview(packet)
+        try:
+            h, payload = parse_ipv6(mv)
+        except ParameterProblemError as exc:
+            # RFC 8200 4: an extension header we must not process; answered with
+            # a Parameter Problem quoting the packet (RFC 4443 3.4) when asked
+            self._counters.drop("Ip6InHdrErrors", DROP_IP6_BAD_HEADER)
+            header = exc.header
+            if (
+                exc.send_icmp
+                and isinstance(header, Ipv6Header)
+                and header.dst in self._routes.local_addresses
+            ):
+                self._send_icmp6_error(icmpv6.PARAM_PROBLEM, exc.code, exc.pointer, mv,
+                                       header.dst, ifindex, now)  # fmt: skip
+            return
+        except TruncatedError:
+            self._counters.drop("Ip6InTruncatedPkts", DROP_IP6_TRUNCATED)
+            return
+        except WireError:
+            self._counters.drop("Ip6InHdrErrors", DROP_IP6_BAD_HEADER)
+            return
+        src, dst, proto = h.src, h.dst, h.protocol
+        routes = self._routes
+        local = routes.local_addresses
+        multicast = dst >> 120 == 0xFF
+        if dst in local:
+            pass
+        elif multicast:
+            # RFC 4291 2.7: the kernel's all-routers / solicited-node / MLD groups;
+            # only ICMPv6 (neighbour discovery, MLD) is taken, to be counted
+            c["Ip6InMcastPkts"] += 1
+            if proto != PROTO_ICMPV6:
+                self._counters.drop("Ip6InAddrErrors", DROP_IP6_NOT_FOR_US)
+                return
+        elif not (
+            (
+                (proto == PROTO_TCP and self._transparent)
+                or (proto == PROTO_UDP and self._udp_transparent is not None)
+            )
+            and valid_v6(dst)
+        ):
+            self._counters.drop("Ip6InAddrErrors", DROP_IP6_NOT_FOR_US)
+            return
+        if (not valid_v6(src) and not (multicast and proto == PROTO_ICMPV6)) or (
+            src in local and ifindex != LOOPBACK_IFINDEX
+        ):
+            # RFC 4291 2.5.2, 2.7: never from ::, a multicast or loopback address
+            # (:: is the source of the kernel's DAD solicitations: counted below)
+            self._counters.drop("Ip6InAddrErrors", DROP_IP6_MARTIAN_SOURCE)
+            return
+        head: memoryview | bytes = mv
+        if h.is_fragment:  # RFC 8200 4.5 (an atomic fragment was walked through)
+            c["Ip6ReasmReqds"] += 1
+            result = self._reasm6.add(h, mv, now)
+            self._sync_reasm_timer(6)
+            if type(result) is not Reassembled:
+                self._reasm_not_done(result, "Ip6")
+                return
+            c["Ip6ReasmOKs"] += 1
+            head = result.packet
+            try:
+                h, payload = parse_ipv6(head)
+            except WireError:
+                self._counters.drop("Ip6InHdrErrors", DROP_IP6_BAD_HEADER)
+                return
+            proto = h.protocol
+        if proto == PROTO_TCP:
+            c["Ip6InDelivers"] += 1
+            self._tcp_input(src, dst, payload, ifindex, now, True)
+        elif proto == PROTO_UDP:
+            c["Ip6InDelivers"] += 1
+            self._udp_input(src, dst, payload, head, False, ifindex, now, True)
+        elif proto == PROTO_ICMPV6:
+            c["Ip6InDelivers"] += 1
+            self._icmp6_input(h, payload, ifindex, now)
+        elif proto == PROTO_NONE:
+            c["Ip6InDelivers"] += 1  # RFC 8200 4.7: nothing follows; ignored
+        else:
+            # RFC 8200 4: an unrecognized Next Header -> Parameter Problem code 1
+            # pointing at it (Linux ip6_input_finish -> icmpv6_param_prob)
+            self._counters.drop("Ip6InUnknownProtos", DROP_IP6_UNKNOWN_NEXT_HEADER)
+            if not multicast:
+                self._send_icmp6_error(icmpv6.PARAM_PROBLEM, icmpv6.UNRECOGNIZED_NEXT_HEADER,
+                                       h.nh_offset, head, dst, ifindex, now)  # fmt: skip
+
+    def _reasm_not_done(self, result: object, ip: str) -> None:
+        """Count a fragment that completed nothing (``ip``: the MIB prefix, Ip or Ip6)."""
+        if result == PENDING:
+            pass
+        elif result == DUPLICATE:
+            self._counters.drop(None, DROP_REASM_DUPLICATE)
+        elif result == OVERLAP:  # RFC 5722 3 (and RFC 8200 4.5): the whole datagram goes
+            self._counters.drop(ip + "ReasmFails", DROP_REASM_OVERLAP)
+        elif result == BAD:
+            self._counters.drop(ip + "InHdrErrors", DROP_IP_BAD_FRAGMENT)
+        elif result == TOO_MANY:
+            self._counters.drop(ip + "ReasmFails", DROP_REASM_TOO_MANY)
+        elif isinstance(result, list):
+            self._c[ip + "ReasmFails"] += len(result)
+            self._c[DROP_REASM_MEMORY] += len(result)
+
+    def _icmp6_input(self, h: Ipv6Header, payload: memoryview, ifindex: int, now: float) -> None:
+        """RFC 4443 (Linux icmpv6_rcv)."""
+        c = self._c
+        c["Icmp6InMsgs"] += 1
+        src, dst = h.src, h.dst
+        try:
+            msg = icmpv6.parse_icmpv6(payload, src, dst)
+        except ChecksumError:
+            c["Icmp6InCsumErrors"] += 1
+            self._counters.drop("Icmp6InErrors", DROP_ICMP6_BAD_CHECKSUM)
+            return
+        except WireError:
+            self._counters.drop("Icmp6InErrors", DROP_ICMP6_MALFORMED)
+            return
+        itype = msg.type
+        name = _ICMP6_IN_NAMES.get(itype)
+        if name is not None:
+            c[name] += 1
+        if itype == icmpv6.ECHO_REQUEST:
+            # RFC 4443 4.2: same identifier, sequence and data; a unicast request only
+            if dst >> 120 == 0xFF or not valid_v6(src):
+                return
+            reply = icmpv6.build_echo(dst, src, icmpv6.ECHO_REPLY, msg.ident, msg.sequence,
+                                      msg.payload)  # fmt: skip
+            path = self._reply_path(ifindex, src)
+            if path is None:
+                return
+            self._ip6_output(dst, src, PROTO_ICMPV6, reply, path[0], path[1], now)
+            c["Icmp6OutEchoReplies"] += 1
+            c["Icmp6OutMsgs"] += 1
+        elif itype == icmpv6.ECHO_REPLY:
+            self._echo_reply(src, msg.ident, msg.sequence, msg.payload, h.hop_limit, now)
+        elif itype in icmpv6.ERROR_TYPES:
+            self._icmp6_error_input(msg, now)
+        elif itype in icmpv6.ND_TYPES or itype in icmpv6.MLD_TYPES:
+            # RFC 4861 / RFC 3810: a layer-3 link (TUN) needs no neighbour
+            # discovery; the kernel's solicitations and reports are counted by
+            # type above and answered with nothing, not counted as errors
+            pass
+        else:
+            # RFC 4443 2.4 (a)/(b): unknown informational messages are discarded
+            self._counters.drop(None, DROP_ICMP6_UNHANDLED_TYPE)
+
+    def _icmp6_error_input(self, msg: icmpv6.Icmpv6Message, now: float) -> None:
+        """Match an ICMPv6 error to its socket through the quoted packet (RFC 4443
+        2.4 (b); Linux icmpv6_notify -> tcp_v6_err / __udp6_lib_err)."""
+        quoted = msg.quoted
+        if quoted is None:  # parse_icmpv6 always quotes an error
+            self._counters.drop(None, DROP_ICMP6_MALFORMED)
+            return
+        itype, code = msg.type, msg.code
+        header = quoted.header
+        qsrc, qdst = header.src, header.dst
+        mtu = 0
+        if itype == icmpv6.PACKET_TOO_BIG:
+            # RFC 8201 4: never below the IPv6 minimum MTU
+            mtu = max(msg.mtu, IPV6_MIN_MTU)
+            if qsrc in self._routes.local_addresses and valid_v6(qdst):
+                self._pmtu_update(qdst, mtu, now)
+        error = error_for6(itype, code)
+        if error is None:
+            self._counters.drop(None, DROP_ICMP6_UNHANDLED_TYPE)
+            return
+        if self._icmp_error_to_socket(
+            header.protocol, qsrc, qdst, quoted.src_port, quoted.dst_port, quoted.tcp_seq,
+            msg.payload, header.header_len, not header.frag_offset, error, mtu, now,
+        ):  # fmt: skip
+            return
+        if mtu:
+            return  # recorded as the path MTU: not an error for anyone
+        self._counters.drop(None, DROP_ICMP6_NO_MATCH)
+
+    # ------------------------------------------------------------------ IPv6 output
+    def _flow_label(self, key: ConnKey) -> int:
+        """RFC 6437 3: a flow label from a keyed hash of the 4-tuple (never 0), so a
+        request record, its connection and its TIME-WAIT entry use the same one."""
+        la, lp, ra, rp = key
+        if ra <= _MASK:
+            return 0
+        data = b"".join((la.to_bytes(16, "big"), ra.to_bytes(16, "big"),
+                         ((lp << 16) | rp).to_bytes(4, "big")))  # fmt: skip
+        return (siphash24(self._key6, data) & 0xFFFFF) or 1
+
+    def _isn_for(self, la: int, lp: int, ra: int, rp: int, now: float) -> int:
+        """RFC 6528 3 over either family's 4-tuple (IPv6: the 128-bit addresses)."""
+        if ra <= _MASK:
+            return self._isn.isn(la, lp, ra, rp, now)
+        data = b"".join((la.to_bytes(16, "big"), lp.to_bytes(2, "big"),
+                         ra.to_bytes(16, "big"), rp.to_bytes(2, "big"), b"isn"))  # fmt: skip
+        return (int(now * 250_000) + siphash24(self._key6, data)) & _MASK
+
+    def _ts_offset(self, la: int, ra: int) -> int:
+        """RFC 7323 7.1: a random timestamp offset per address pair, either family."""
+        if ra <= _MASK:
+            return self._isn.ts_offset(la, ra)
+        data = b"".join((la.to_bytes(16, "big"), ra.to_bytes(16, "big"), b"ts"))
+        return siphash24(self._key6, data) & _MASK
+
+    def _pmtu_update(self, dest: int, mtu: int, now: float) -> None:
+        """A Packet Too Big lowered the path MTU to ``dest`` (RFC 8201 4)."""
+        known = self._pmtu6.get(dest)
+        if known is not None and known[0] <= mtu and known[1] > now:
+            return
+        pmtu = self._pmtu6
+        if dest not in pmtu and len(pmtu) >= MAX_PMTU6:
+            del pmtu[next(iter(pmtu))]
+        pmtu[dest] = (mtu, now + PMTU6_TIMEOUT)
+
+    def _path_mtu(self, dest: int, mtu: int, now: float) -> int:
+        """The link MTU, or the lower path MTU a Packet Too Big reported (aged out
+        after ``PMTU6_TIMEOUT``, RFC 8201 4)."""
+        known = self._pmtu6.get(dest)
+        if known is None:
+            return mtu
+        if known[1] <= now:
+            del self._pmtu6[dest]
+            return mtu
+        return min(mtu, known[0])
+
+    def _ip6_output(
+        self, src: int, dst: int, proto: int, payload: bytes, ifindex: int, mtu: int, now: float
+    ) -> None:
+        """Send a UDP/ICMPv6 datagram, fragmented at the source when larger than the
+        path MTU (RFC 8200 4.5, 5)."""
+        self._frag_id6 = ident = (self._frag_id6 + 1) & _MASK
+        packets = fragment6(src, dst, proto, payload, ident=ident, hop_limit=self.config.ttl,
+                            mtu=self._path_mtu(dst, mtu, now))  # fmt: skip
+        self._queue_datagram(packets, ifindex, "Ip6")
+
+    def _send_icmp6_error(
+        self,
+        itype: int,
+        code: int,
+        pointer: int,
+        original: memoryview | bytes,
+        orig_dst: int,
+        ifindex: int | None,
+        now: float,
+        *,
+        spoof: bool = False,
+    ) -> None:
+        """An ICMPv6 error about ``original`` from ``orig_dst`` (RFC 4443 2.4: (e) by
+        ``icmpv6.may_send_error``, (f) the shared rate limit)."""
+        c = self._c
+        if not spoof and orig_dst not in self._routes.local_addresses:
+            return
+        if spoof and not valid_v6(orig_dst):
+            return
+        if not icmpv6.may_send_error(original, itype, code):
+            return
+        if not self._icmp_bucket.allow(now):
+            c["Icmp6OutRateLimited"] += 1
+            return
+        orig_src = int.from_bytes(original[8:24], "big")
+        if not valid_v6(orig_src):
+            return
+        if itype == icmpv6.DEST_UNREACH:
+            message = icmpv6.build_dest_unreachable(orig_dst, orig_src, code, original)
+            c["Icmp6OutDestUnreachs"] += 1
+        elif itype == icmpv6.PARAM_PROBLEM:
+            message = icmpv6.build_param_problem(orig_dst, orig_src, code, pointer, original)
+            c["Icmp6OutParmProblems"] += 1
+        else:
+            message = icmpv6.build_time_exceeded(orig_dst, orig_src, code, original)
+            c["Icmp6OutTimeExcds"] += 1
+        path = self._reply_path(ifindex if ifindex is not None else -1, orig_src)
+        if path is None:
+            c["Ip6OutNoRoutes"] += 1
+            return
+        c["Icmp6OutMsgs"] += 1
+        self._ip6_output(orig_dst, orig_src, PROTO_ICMPV6, message, path[0], path[1], now)
 
     # ------------------------------------------------------------------ output helpers
     def _next_ip_id(self) -> int:
@@ -1033,11 +1448,15 @@ class StackEngine:
         """Send a UDP/ICMP datagram, fragmenting it when larger than the MTU (RFC 791 3.2)."""
         packets = fragment(src, dst, proto, payload, ident=self._next_ip_id(),
                            ttl=self.config.ttl, mtu=mtu)  # fmt: skip
+        self._queue_datagram(packets, ifindex, "Ip")
+
+    def _queue_datagram(self, packets: list[bytes], ifindex: int, ip: str) -> None:
+        """Queue one datagram's packets; count it (``ip``: the MIB prefix, Ip or Ip6)."""
         c = self._c
-        c["IpOutRequests"] += 1
+        c[ip + "OutRequests"] += 1
         if len(packets) > 1:
-            c["IpFragOKs"] += 1
-            c["IpFragCreates"] += len(packets)
+            c[ip + "FragOKs"] += 1
+            c[ip + "FragCreates"] += len(packets)
         out = self._out
         for packet in packets:
             out.append((ifindex, packet))
@@ -1150,9 +1569,11 @@ class StackEngine:
             if packets:
                 ifindex = entry.ifindex
                 rsts = 0
+                # the TCP flags: 20-byte IPv4 header + 13 (IPv6: 40 + 13)
+                flags_at = 33 if conn.family == 4 else 53
                 for packet in packets:
                     out.append((ifindex, packet))
-                    if packet[33] & RST:  # 20-byte IP header + 13: the TCP flags
+                    if packet[flags_at] & RST:
                         rsts += 1
                 n = len(packets)
                 c["TcpOutSegs"] += n
@@ -1223,12 +1644,10 @@ class StackEngine:
         """
         local = self._routes.local_addresses
         for _ in range(LOOPBACK_ROUNDS):
-            looped = [item for item in self._out if int.from_bytes(item[1][16:20], "big") in local]
+            looped = [item for item in self._out if _packet_dst(item[1]) in local]
             if not looped:
                 return
-            self._out = [
-                item for item in self._out if int.from_bytes(item[1][16:20], "big") not in local
-            ]
+            self._out = [item for item in self._out if _packet_dst(item[1]) not in local]
             for _ifindex, packet in looped:
                 self.receive(packet, LOOPBACK_IFINDEX, now)
             self._settle()
@@ -1258,7 +1677,7 @@ class StackEngine:
                 continue
             obj.pushed = INF
             if type(obj) is _ReasmSlot:
-                self._expire_reassembly(now)
+                self._expire_reassembly(now, obj.family)
                 continue
             if type(obj) is RequestSock or type(obj) is TimeWait:
                 self._handle_edge_timer(obj, now)
@@ -1298,27 +1717,36 @@ class StackEngine:
         obj.deadline = now + synack_timeout(cfg, obj.retrans)
         self._push(obj, obj.deadline)
 
-    def _sync_reasm_timer(self) -> None:
-        deadline = self._reasm.get_timer()
-        slot = self._reasm_slot
+    def _sync_reasm_timer(self, family: int = 4) -> None:
+        if family == 6:
+            deadline, slot = self._reasm6.get_timer(), self._reasm6_slot
+        else:
+            deadline, slot = self._reasm.get_timer(), self._reasm_slot
         if deadline is not None and deadline < slot.pushed:
             slot.pushed = deadline
             heapq.heappush(self._heap, (deadline, next(self._heap_seq), slot))
 
-    def _expire_reassembly(self, now: float) -> None:
+    def _expire_reassembly(self, now: float, family: int = 4) -> None:
         c = self._c
-        for first in self._reasm.expire(now):
-            c["IpReasmFails"] += 1
-            c["IpReasmTimeout"] += 1
+        v6 = family == 6
+        ip = "Ip6" if v6 else "Ip"
+        for first in (self._reasm6 if v6 else self._reasm).expire(now):
+            c[ip + "ReasmFails"] += 1
+            c[ip + "ReasmTimeout"] += 1
             c[DROP_REASM_TIMEOUT] += 1
-            if first is not None:
+            if first is not None and v6:
+                # RFC 8200 4.5: Time Exceeded code 1, only when fragment 0 arrived
+                dst = int.from_bytes(first[24:40], "big")
+                self._send_icmp6_error(icmpv6.TIME_EXCEEDED, icmpv6.FRAG_REASSEMBLY_EXCEEDED, 0,
+                                       first, dst, None, now)  # fmt: skip
+            elif first is not None:
                 # RFC 792 / RFC 1122 3.3.2: time exceeded (reassembly), only with fragment 0.
                 src = int.from_bytes(first[12:16], "big")
                 dst = int.from_bytes(first[16:20], "big")
                 self._send_icmp_error(
                     TIME_EXCEEDED, FRAG_REASSEMBLY_EXCEEDED, first, src, dst, None, now
                 )
-        self._sync_reasm_timer()
+        self._sync_reasm_timer(family)
 
     def take_ready(self, now: float) -> list[object]:
         """Objects with news since the last call: TcpConnection, TcpListener,
@@ -1343,19 +1771,23 @@ class StackEngine:
         local_addr: int | None = None,
         local_port: int | None = None,
         now: float,
+        family: int = 4,
     ) -> TcpConnection:
-        """Active open (Linux tcp_v4_connect): route, source address, port, ISS, SYN."""
-        _check_addr(remote_addr, "remote_addr")
+        """Active open (Linux tcp_v4_connect / tcp_v6_connect): route, source address,
+        port, ISS, SYN. ``family`` 6: the addresses are IPv6."""
+        _check_addr(remote_addr, "remote_addr", family)
         _check_port(remote_port, "remote_port", allow_zero=False)
         self._now = now
         routes = self._routes
-        if remote_addr == 0 or remote_addr >> 28 == 0xE or remote_addr in routes.broadcasts:
+        if remote_addr == 0 or (
+            family == 4 and (remote_addr >> 28 == 0xE or remote_addr in routes.broadcasts)
+        ):
             raise OSError(errno.ENETUNREACH, "Network is unreachable: not a unicast address")
         route = self._lookup(remote_addr)
         if local_addr is None or local_addr == 0:
             local_addr = route.source
         else:
-            _check_addr(local_addr, "local_addr")
+            _check_addr(local_addr, "local_addr", family)
             if local_addr not in routes.local_addresses:
                 raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         tcp = self._tcp
@@ -1367,7 +1799,10 @@ class StackEngine:
                 key in tcp
                 or key in self._tw
                 or key in self._reqs
-                or (by_addr is not None and (local_addr in by_addr or 0 in by_addr))
+                or (
+                    by_addr is not None
+                    and (local_addr in by_addr or (ANY6 if family == 6 else 0) in by_addr)
+                )
             ):
                 raise OSError(errno.EADDRINUSE, "Address already in use")
         else:
@@ -1381,7 +1816,7 @@ class StackEngine:
 
             local_port = self._tcp_ports.allocate(la, ra, rp, suitable)
         key = (local_addr, local_port, remote_addr, remote_port)
-        iss = self._isn.isn(local_addr, local_port, remote_addr, remote_port, now)
+        iss = self._isn_for(local_addr, local_port, remote_addr, remote_port, now)
         conn = TcpConnection.connect(
             self.config,
             local_addr=local_addr,
@@ -1389,9 +1824,11 @@ class StackEngine:
             remote_addr=remote_addr,
             remote_port=remote_port,
             iss=iss,
-            mtu=route.mtu,
+            mtu=self._path_mtu(remote_addr, route.mtu, now) if family == 6 else route.mtu,
             now=now,
-            ts_offset=self._isn.ts_offset(local_addr, remote_addr),
+            ts_offset=self._ts_offset(local_addr, remote_addr),
+            family=family,
+            flow_label=self._flow_label(key) if family == 6 else 0,
         )
         entry = _ConnEntry(conn, key, route.ifindex, None)
         tcp[key] = entry
@@ -1400,15 +1837,21 @@ class StackEngine:
         return conn
 
     def tcp_listen(
-        self, addr: int, port: int, backlog: int, *, transparent: bool = False
+        self, addr: int, port: int, backlog: int, *, transparent: bool = False, family: int = 4
     ) -> TcpListener:
-        """Passive open. ``addr`` 0 is every local address; ``port`` 0 picks one.
+        """Passive open. ``addr`` 0 is every local address of ``family``; ``port`` 0
+        picks one. One wildcard listener per family may share a port; ``family``
+        0 with ``addr`` 0 is one listener for every address of both families
+        (Linux's ``::`` socket without IPV6_V6ONLY; asyncio's
+        ``create_server(host=None)``).
 
-        ``transparent``: accept connections to *any* destination (the tun2socks
-        gateway case); addr/port are then ignored. EADDRINUSE if the address and
-        port are taken, EADDRNOTAVAIL if ``addr`` is not ours.
+        ``transparent``: accept connections to *any* destination of both families
+        (the tun2socks gateway case); addr/port are then ignored. EADDRINUSE if the
+        address and port are taken, EADDRNOTAVAIL if ``addr`` is not ours.
         """
-        _check_addr(addr, "addr")
+        if family == 0 and addr != 0:
+            raise ValueError("family 0 (both) listens on the wildcard address only")
+        _check_addr(addr, "addr", family or 4)
         _check_port(port, "port", allow_zero=True)
         if type(backlog) is not int:
             raise TypeError("backlog must be an int")
@@ -1427,12 +1870,14 @@ class StackEngine:
         listeners = self._listeners
         if port == 0:
             port = self._tcp_ports.allocate(addr, 0, 0, lambda p: p not in listeners)
-        by_addr = listeners.get(port)
-        if by_addr is not None and (addr in by_addr or 0 in by_addr or addr == 0):
+        keys = (0, ANY6) if family == 0 else (_bind_key(addr, family),)
+        if any(_bind_conflict(listeners.get(port), key) for key in keys):
             raise OSError(errno.EADDRINUSE, "Address already in use")
-        listener = TcpListener(self, addr, port, backlog, transparent=False)
+        listener = TcpListener(self, addr, port, backlog, transparent=False, family=family)
         listener.syn_backlog = min(backlog, self.config.max_syn_backlog)
-        listeners.setdefault(port, {})[addr] = listener
+        by_addr = listeners.setdefault(port, {})
+        for key in keys:
+            by_addr[key] = listener
         return listener
 
     def _listener_close(self, listener: TcpListener, now: float | None) -> None:
@@ -1444,10 +1889,13 @@ class StackEngine:
                 self._transparent.remove(listener)
         else:
             by_addr = self._listeners.get(listener.port)
-            if by_addr is not None and by_addr.get(listener.addr) is listener:
-                del by_addr[listener.addr]
-                if not by_addr:
-                    del self._listeners[listener.port]
+            family = listener.family
+            keys = (0, ANY6) if family == 0 else (_bind_key(listener.addr, family),)
+            for key in keys:
+                if by_addr is not None and by_addr.get(key) is listener:
+                    del by_addr[key]
+            if by_addr is not None and not by_addr:
+                del self._listeners[listener.port]
         # Linux inet_csk_listen_stop: reset every child never accepted, the
         # half-open ones too (as the connection's abort in SYN-RECEIVED did).
         c = self._c
@@ -1458,7 +1906,7 @@ class StackEngine:
             if req.ts_recent is not None:
                 tsval = (int(now * 1000.0) + req.ts_offset) & _MASK
                 opts = TS_OPT.pack(TS_WORD, tsval, req.ts_recent)
-            rst = build_ipv4_tcp(la, ra, self._next_ip_id(), self.config.ttl, lp, rp,
+            rst = tcp_builder(ra, req.flow_label)(la, ra, self._next_ip_id(), self.config.ttl, lp, rp,
                                  (req.iss + 1) & _MASK, (req.irs + 1) & _MASK, RST | ACK, 0,
                                  opts, b"")  # fmt: skip
             self._out.append((req.ifindex, rst))
@@ -1492,17 +1940,20 @@ class StackEngine:
         local_port: int | None = None,
         remote: tuple[int, int] | None = None,
         allow_broadcast: bool = False,
+        *,
+        family: int = 4,
     ) -> UdpEndpoint:
-        """Bind a UDP endpoint (port None/0: ephemeral), optionally connected to ``remote``."""
-        laddr = 0 if local_addr is None else _check_addr(local_addr, "local_addr")
+        """Bind a UDP endpoint (port None/0: ephemeral), optionally connected to ``remote``.
+        ``family`` 6: an IPv6 endpoint (its addresses are 128-bit ints)."""
+        laddr = 0 if local_addr is None else _check_addr(local_addr, "local_addr", family)
         routes = self._routes
         if laddr != 0 and laddr not in routes.local_addresses and laddr not in routes.broadcasts:
             raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
         udp = self._udp
+        key = _bind_key(laddr, family)
         if local_port:
             _check_port(local_port, "local_port", allow_zero=True)
-            by_addr = udp.get(local_port)
-            if by_addr is not None and (laddr in by_addr or 0 in by_addr or laddr == 0):
+            if _bind_conflict(udp.get(local_port), key):
                 raise OSError(errno.EADDRINUSE, "Address already in use")
             port = local_port
         else:
@@ -1510,9 +1961,9 @@ class StackEngine:
             port = self._udp_ports.allocate(laddr, ra, rp, lambda p: p not in udp)
         endpoint = UdpEndpoint(
             self, laddr, port, allow_broadcast=bool(allow_broadcast),
-            recv_buffer=self.config.recv_buffer,
+            recv_buffer=self.config.recv_buffer, family=family,
         )  # fmt: skip
-        udp.setdefault(port, {})[laddr] = endpoint
+        udp.setdefault(port, {})[key] = endpoint
         if remote is not None:
             try:
                 self._udp_connect(endpoint, remote)
@@ -1545,10 +1996,10 @@ class StackEngine:
             self._c["IpOutNoRoutes"] += 1
             raise
 
-    def _udp_check_remote(self, remote: object) -> tuple[int, int]:
+    def _udp_check_remote(self, remote: object, family: int = 4) -> tuple[int, int]:
         if not isinstance(remote, tuple) or len(remote) != 2:
             raise TypeError("a UDP address is an (address, port) tuple of ints")
-        addr = _check_addr(remote[0], "address")
+        addr = _check_addr(remote[0], "address", family)
         port = _check_port(remote[1], "port", allow_zero=False)
         return addr, port
 
@@ -1556,7 +2007,7 @@ class StackEngine:
         """Linux ip4_datagram_connect."""
         if endpoint.closed:
             raise OSError(errno.EBADF, "endpoint is closed")
-        raddr, rport = self._udp_check_remote(remote)
+        raddr, rport = self._udp_check_remote(remote, endpoint.family)
         route = self._lookup(raddr)
         if route.broadcast and not endpoint.allow_broadcast:
             raise PermissionError(
@@ -1565,8 +2016,9 @@ class StackEngine:
         if endpoint.local_addr == 0:
             source = route.source
             by_addr = self._udp[endpoint.local_port]
-            if by_addr.get(0) is endpoint:
-                del by_addr[0]
+            wild = _bind_key(0, endpoint.family)
+            if by_addr.get(wild) is endpoint:
+                del by_addr[wild]
             by_addr[source] = endpoint
             endpoint.local_addr = source
         endpoint.remote = (raddr, rport)
@@ -1578,8 +2030,9 @@ class StackEngine:
                 self._udp_transparent = None
             return
         by_addr = self._udp.get(endpoint.local_port)
-        if by_addr is not None and by_addr.get(endpoint.local_addr) is endpoint:
-            del by_addr[endpoint.local_addr]
+        key = _bind_key(endpoint.local_addr, endpoint.family)
+        if by_addr is not None and by_addr.get(key) is endpoint:
+            del by_addr[key]
             if not by_addr:
                 del self._udp[endpoint.local_port]
 
@@ -1601,8 +2054,12 @@ class StackEngine:
                 raise OSError(errno.EDESTADDRREQ, "Destination address required")
             raddr, rport = endpoint.remote
         else:
-            raddr, rport = self._udp_check_remote(addr)
-        if len(data) > MAX_UDP_PAYLOAD:
+            family = endpoint.family
+            if endpoint.transparent and isinstance(addr, tuple) and addr and type(addr[0]) is int:
+                family = 6 if addr[0] > _MASK else 4  # the gateway's endpoint speaks both
+            raddr, rport = self._udp_check_remote(addr, family)
+        v6 = raddr > _MASK
+        if len(data) > (MAX_UDP6_PAYLOAD if v6 else MAX_UDP_PAYLOAD):
             raise OSError(errno.EMSGSIZE, "Message too long")
         route = self._lookup(raddr)
         if route.broadcast and not endpoint.allow_broadcast:
@@ -1613,20 +2070,37 @@ class StackEngine:
         if source is not None:
             if not endpoint.transparent:
                 raise ValueError("source= needs a transparent endpoint")
-            src, sport = self._udp_check_remote(source)
+            src, sport = self._udp_check_remote(source, 6 if raddr > _MASK else 4)
         elif endpoint.transparent:
             raise ValueError("a transparent endpoint sends with source=(address, port)")
         if src == 0 or src in self._routes.broadcasts:
             src = route.source
+        if raddr > _MASK:
+            self._ip6_output(src, raddr, PROTO_UDP, build_udp6(src, raddr, sport, rport, data),
+                             route.ifindex, route.mtu, now)  # fmt: skip
+            self._c["Udp6OutDatagrams"] += 1
+            return
         datagram = build_udp(src, raddr, sport, rport, data)
         self._ip_output(src, raddr, PROTO_UDP, datagram, route.ifindex, route.mtu)
         self._c["UdpOutDatagrams"] += 1
 
     # ------------------------------------------------------------------ ICMP API
-    def ping(self, dest: int, ident: int, sequence: int, payload: bytes, now: float) -> PingRequest:
-        """Send an echo request; the returned PingRequest comes back from take_ready()
-        when its reply (or an ICMP error about it) arrives."""
-        _check_addr(dest, "dest")
+    def ping(
+        self,
+        dest: int,
+        ident: int,
+        sequence: int,
+        payload: bytes,
+        now: float,
+        *,
+        family: int = 4,
+    ) -> PingRequest:
+        """Send an echo request (``family`` 6: ICMPv6, RFC 4443 4.1); the returned
+        PingRequest comes back from take_ready() when its reply (or an ICMP error
+        about it) arrives."""
+        _check_addr(dest, "dest", family)
+        if dest == 0:
+            raise OSError(errno.ENETUNREACH, "Network is unreachable: not a unicast address")
         if type(ident) is not int or not 0 <= ident <= 0xFFFF:
             raise ValueError(f"ident out of range: {ident!r}")
         if type(sequence) is not int or not 0 <= sequence <= 0xFFFF:
@@ -1646,6 +2120,14 @@ class StackEngine:
         if key not in pings and len(pings) >= MAX_PENDING_PINGS:
             del pings[next(iter(pings))]
         pings[key] = request
+        if family == 6:
+            message = icmpv6.build_echo(route.source, dest, icmpv6.ECHO_REQUEST, ident, sequence,
+                                        payload)  # fmt: skip
+            self._ip6_output(route.source, dest, PROTO_ICMPV6, message, route.ifindex, route.mtu,
+                             now)  # fmt: skip
+            self._c["Icmp6OutEchos"] += 1
+            self._c["Icmp6OutMsgs"] += 1
+            return request
         message = build_echo(ECHO_REQUEST, ident, sequence, payload)
         self._ip_output(route.source, dest, PROTO_ICMP, message, route.ifindex, route.mtu)
         c = self._c

@@ -75,6 +75,53 @@ STANDARD_COUNTERS: tuple[str, ...] = (
     "UdpOutDatagrams",
     "UdpRcvbufErrors",
     "UdpInCsumErrors",
+    # IPv6, Linux /proc/net/snmp6 names
+    "Ip6InReceives",
+    "Ip6InHdrErrors",
+    "Ip6InAddrErrors",
+    "Ip6InUnknownProtos",
+    "Ip6InTruncatedPkts",
+    "Ip6InDelivers",
+    "Ip6InMcastPkts",
+    "Ip6OutRequests",
+    "Ip6OutNoRoutes",
+    "Ip6ReasmTimeout",
+    "Ip6ReasmReqds",
+    "Ip6ReasmOKs",
+    "Ip6ReasmFails",
+    "Ip6FragOKs",
+    "Ip6FragCreates",
+    "Icmp6InMsgs",
+    "Icmp6InErrors",
+    "Icmp6InCsumErrors",
+    "Icmp6InDestUnreachs",
+    "Icmp6InPktTooBigs",
+    "Icmp6InTimeExcds",
+    "Icmp6InParmProblems",
+    "Icmp6InEchos",
+    "Icmp6InEchoReplies",
+    "Icmp6InGroupMembQueries",
+    "Icmp6InGroupMembResponses",
+    "Icmp6InGroupMembReductions",
+    "Icmp6InRouterSolicits",
+    "Icmp6InRouterAdvertisements",
+    "Icmp6InNeighborSolicits",
+    "Icmp6InNeighborAdvertisements",
+    "Icmp6InRedirects",
+    "Icmp6InMLDv2Reports",
+    "Icmp6OutMsgs",
+    "Icmp6OutRateLimited",
+    "Icmp6OutDestUnreachs",
+    "Icmp6OutTimeExcds",
+    "Icmp6OutParmProblems",
+    "Icmp6OutEchos",
+    "Icmp6OutEchoReplies",
+    "Udp6InDatagrams",
+    "Udp6NoPorts",
+    "Udp6InErrors",
+    "Udp6OutDatagrams",
+    "Udp6RcvbufErrors",
+    "Udp6InCsumErrors",
     # transparent (gateway) flows turned away by a filter (core/verdict.py)
     "TcpTransparentRefused",
     "TcpTransparentDropped",
@@ -124,7 +171,15 @@ REQUIRED_COUNTERS: tuple[str, ...] = (
 # --- per-reason drop counters --------------------------------------------------
 DROP_IP_TRUNCATED = "DropIpTruncated"
 DROP_IP_BAD_VERSION = "DropIpBadVersion"
-DROP_IPV6 = "DropIpv6"  # IPv6 packets: not ours (no IPv6 yet), not header errors
+DROP_IP6_TRUNCATED = "DropIp6Truncated"
+DROP_IP6_BAD_HEADER = "DropIp6BadHeader"  # extension headers: RFC 8200 4 parameter problems
+DROP_IP6_NOT_FOR_US = "DropIp6NotForUs"
+DROP_IP6_MARTIAN_SOURCE = "DropIp6MartianSource"
+DROP_IP6_UNKNOWN_NEXT_HEADER = "DropIp6UnknownNextHeader"
+DROP_ICMP6_MALFORMED = "DropIcmp6Malformed"
+DROP_ICMP6_BAD_CHECKSUM = "DropIcmp6BadChecksum"
+DROP_ICMP6_NO_MATCH = "DropIcmp6NoMatch"
+DROP_ICMP6_UNHANDLED_TYPE = "DropIcmp6UnhandledType"
 DROP_IP_BAD_IHL = "DropIpBadIhl"
 DROP_IP_BAD_TOTAL_LENGTH = "DropIpBadTotalLength"
 DROP_IP_BAD_CHECKSUM = "DropIpBadChecksum"

@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 MSSTAB: Final = (536, 1300, 1440, 1460)  # Linux msstab (IPv4)
+MSSTAB6: Final = (1280 - 60, 1480 - 60, 1500 - 60, 9000 - 60)  # Linux syncookies.c (IPv6)
 COOKIEBITS: Final = 24
 COOKIEMASK: Final = (1 << COOKIEBITS) - 1
 MAX_SYNCOOKIE_AGE: Final = 2  # minutes (Linux MAX_SYNCOOKIE_AGE)
@@ -64,10 +65,11 @@ def cookie_time(now: float) -> int:
     return int(now // COOKIE_PERIOD) & _MASK
 
 
-def mss_index(mss: int) -> int:
-    """The largest MSSTAB index whose MSS the peer accepts (__cookie_v4_init_sequence)."""
-    for i in range(len(MSSTAB) - 1, 0, -1):
-        if mss >= MSSTAB[i]:
+def mss_index(mss: int, table: tuple[int, ...] = MSSTAB) -> int:
+    """The largest MSSTAB index whose MSS the peer accepts (__cookie_v4_init_sequence;
+    ``table`` MSSTAB6: __cookie_v6_init_sequence)."""
+    for i in range(len(table) - 1, 0, -1):
+        if mss >= table[i]:
             return i
     return 0
 
@@ -86,6 +88,13 @@ class SynCookies:
 
     def _hash(self, key: bytes, saddr: int, daddr: int, sport: int, dport: int, count: int) -> int:
         # Linux cookie_hash: siphash_4u32(saddr, daddr, sport << 16 | dport, count)
+        if saddr > _MASK or daddr > _MASK:
+            # IPv6 (Linux cookie_hash in syncookies.c: the 128-bit addresses)
+            data = b"".join((
+                saddr.to_bytes(16, "big"), daddr.to_bytes(16, "big"),
+                _WORDS.pack(0, 0, (sport << 16) | dport, count & _MASK)[8:],
+            ))  # fmt: skip
+            return siphash24(key, data) & _MASK
         return (
             siphash24(key, _WORDS.pack(saddr, daddr, (sport << 16) | dport, count & _MASK)) & _MASK
         )
@@ -95,12 +104,13 @@ class SynCookies:
     ) -> tuple[int, int]:
         """(cookie ISN, the MSS it encodes) for a SYN from ``saddr:sport`` with SEQ ``seq``
         and MSS option ``mss`` (secure_tcp_syn_cookie / __cookie_v4_init_sequence)."""
-        mssind = mss_index(mss)
+        table = MSSTAB6 if saddr > _MASK else MSSTAB
+        mssind = mss_index(mss, table)
         count = cookie_time(now)
         h0 = self._hash(self._k0, saddr, daddr, sport, dport, 0)
         h1 = self._hash(self._k1, saddr, daddr, sport, dport, count)
         isn = h0 + seq + (count << COOKIEBITS) + ((h1 + mssind) & COOKIEMASK)
-        return isn & _MASK, MSSTAB[mssind]
+        return isn & _MASK, table[mssind]
 
     def check(
         self, saddr: int, daddr: int, sport: int, dport: int, seq: int, ack: int, now: float
@@ -116,7 +126,8 @@ class SynCookies:
             return 0
         h1 = self._hash(self._k1, saddr, daddr, sport, dport, count - diff)
         mssind = (cookie - h1) & COOKIEMASK
-        return MSSTAB[mssind] if mssind < len(MSSTAB) else 0
+        table = MSSTAB6 if saddr > _MASK else MSSTAB
+        return table[mssind] if mssind < len(table) else 0
 
 
 def cookie_tsval(now: float, ts_offset: int, wscale: int | None, sack: bool) -> int:

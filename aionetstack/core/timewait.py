@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from aionetstack.core.reqsock import tcp_builder
 from aionetstack.core.tcp.tcb import OOW_RATE_LIMIT, TS_OPT, TS_WORD, syn_reopens_time_wait
 from aionetstack.wire.seq import seq_diff
-from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, build_ipv4_tcp
+from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment
 
 __all__ = ["TimeWait"]
 
@@ -47,6 +48,7 @@ class TimeWait:
     __slots__ = (
         "alive",
         "deadline",
+        "flow_label",
         "ifindex",
         "key",
         "oow_last",
@@ -68,8 +70,10 @@ class TimeWait:
         ts_recent: int | None,
         ts_offset: int,
         deadline: float,
+        flow_label: int = 0,
     ) -> None:
-        self.key = key  # (local addr, local port, remote addr, remote port)
+        self.key = key
+        self.flow_label = flow_label  # IPv6: the flow's label (RFC 6437)  # (local addr, local port, remote addr, remote port)
         self.ifindex = ifindex
         self.snd_nxt = snd_nxt
         self.rcv_nxt = rcv_nxt
@@ -137,7 +141,7 @@ class TimeWait:
         if self.ts_recent is not None:
             opts = TS_OPT.pack(TS_WORD, (int(now * 1000.0) + self.ts_offset) & _MASK,
                                self.ts_recent)  # fmt: skip
-        return build_ipv4_tcp(
+        return tcp_builder(ra, self.flow_label)(
             la, ra, ident, ttl, lp, rp, self.snd_nxt, self.rcv_nxt, ACK, self.window, opts, b"",
         )  # fmt: skip
 

@@ -93,6 +93,7 @@ class UdpEndpoint:
         "allow_broadcast",
         "closed",
         "datagram_filter",
+        "family",
         "ifindex",
         "local_addr",
         "local_port",
@@ -113,8 +114,10 @@ class UdpEndpoint:
         recv_buffer: int,
         transparent: bool = False,
         datagram_filter: FlowFilter | None = None,
+        family: int = 4,
     ) -> None:
         self._host = host
+        self.family = family  # 4, or 6: addresses are 128-bit ints (local_addr 0: ``::``)
         self.transparent = transparent
         self.datagram_filter = datagram_filter
         self.local_addr = local_addr

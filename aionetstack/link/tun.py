@@ -14,7 +14,11 @@ is the unit the ``Link`` protocol (``link/base.py``) moves.
   descriptor non-blocking and sets the interface MTU. With ``kernel_address``
   (``"198.18.0.1/24"``) it also gives the *kernel side* of the device that
   address and netmask and brings it up, all through pytun's ioctls (no ``ip``
-  command). Without it the device is left down for the user to configure
+  command). ``kernel_address`` may list addresses of both families
+  (``["198.18.0.1/24", "2001:2::1/64"]``): the first IPv4 one goes through
+  pytun's ioctls, the others through rtnetlink (``link/netlink.py``: IPv6
+  enabled on the device first, ``disable_ipv6=0``, and added without duplicate
+  address detection). Without it the device is left down for the user to configure
   (``ip addr add ... dev NAME; ip link set NAME up``). The user-space stack's
   own address (``198.18.0.2``) is not configured on the device at all: it is
   simply the source address of the packets the stack writes.
@@ -55,6 +59,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from aionetstack.link import netlink
 from aionetstack.link.base import EventLoopLike, PacketBatchCallback
 from aionetstack.wire._loader import load_accel
 
@@ -136,8 +141,10 @@ class TunLink:
     ``TunLink(name="ans0", mtu=1500, kernel_address="198.18.0.1/24")`` creates
     the device (``CAP_NET_ADMIN`` needed), sets its MTU and its transmit queue
     (``txqueuelen``, 4096 packets; ``None`` keeps the kernel's 500) and, with
-    ``kernel_address``, addresses the kernel's side and brings it up. Pass it
-    to ``aionetstack.Stack(link, address="198.18.0.2/24")``.
+    ``kernel_address`` (one address or a list, IPv4 and IPv6), addresses the
+    kernel's side and brings it up. Pass it to
+    ``aionetstack.Stack(link, address="198.18.0.2/24")`` (or a list, for a
+    dual-stack host: ``["198.18.0.2/24", "2001:2::2/64"]``).
 
     Raises ``ValueError`` for a bad name, MTU or address; ``FileNotFoundError``
     when ``/dev/net/tun`` is missing; ``PermissionError`` without
@@ -148,7 +155,7 @@ class TunLink:
         self,
         name: str = "ans0",
         mtu: int = 1500,
-        kernel_address: str | None = None,
+        kernel_address: str | Sequence[str] | None = None,
         *,
         read_batch: int = 256,
         tx_queue_limit: int = 4096,
@@ -167,14 +174,21 @@ class TunLink:
             raise ValueError("tx_queue_limit must be at least 1")
         if txqueuelen is not None and txqueuelen < 1:
             raise ValueError("txqueuelen must be at least 1 (None keeps the kernel's)")
-        iface: ipaddress.IPv4Interface | None = None
-        if kernel_address is not None:
+        texts = [kernel_address] if isinstance(kernel_address, str) else list(kernel_address or ())
+        ifaces: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
+        for text in texts:
             try:
-                iface = ipaddress.IPv4Interface(kernel_address)
+                ifaces.append(ipaddress.ip_interface(text))
             except ValueError as exc:
                 raise ValueError(
-                    f"bad kernel_address {kernel_address!r}: expected like '198.18.0.1/24' ({exc})"
+                    f"bad kernel_address {text!r}: expected like '198.18.0.1/24' or "
+                    f"'2001:2::1/64' ({exc})"
                 ) from None
+        # the first IPv4 address through pytun's ioctls, the rest through rtnetlink
+        iface = next((i for i in ifaces if isinstance(i, ipaddress.IPv4Interface)), None)
+        others = [i for i in ifaces if i is not iface]
+        if mtu < 1280 and any(i.version == 6 for i in ifaces):
+            raise ValueError(f"an IPv6 address needs an MTU of 1280 or more (RFC 8200 5), not {mtu}")
 
         self._mtu = mtu
         self._read_batch = read_batch
@@ -206,12 +220,17 @@ class TunLink:
             if iface is not None:
                 self._dev.addr = str(iface.ip)
                 self._dev.netmask = str(iface.netmask)
+            if any(i.version == 6 for i in others):
+                netlink.enable_ipv6(self._name)
+            if ifaces:
                 self._dev.up()
+            for other in others:
+                netlink.add_address(str(other), self._name)
         except OSError as exc:
             self._dev.close()
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else errno.EINVAL
             raise OSError(code, f"cannot configure TUN device {name!r}: {exc}") from None
-        self._kernel_address = iface
+        self._kernel_addresses = [str(i) for i in ifaces]
         if txqueuelen is not None:
             try:
                 _set_txqueuelen(self._name, txqueuelen)
@@ -233,8 +252,13 @@ class TunLink:
 
     @property
     def kernel_address(self) -> str | None:
-        """The kernel side's address as ``"a.b.c.d/len"``, if this link set one."""
-        return None if self._kernel_address is None else str(self._kernel_address)
+        """The kernel side's (first) address as ``"a.b.c.d/len"``, if this link set one."""
+        return self._kernel_addresses[0] if self._kernel_addresses else None
+
+    @property
+    def kernel_addresses(self) -> list[str]:
+        """Every address this link gave the kernel side (``"2001:2::1/64"``...)."""
+        return list(self._kernel_addresses)
 
     @property
     def closed(self) -> bool:

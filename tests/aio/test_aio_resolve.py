@@ -130,8 +130,12 @@ async def test_asyncio_parameters(stacks: Any) -> None:
         await a.create_connection(asyncio.Protocol, sock=socket.socket())
     with pytest.raises(ValueError, match="sock"):
         await b.create_server(asyncio.Protocol, sock=object())
-    with pytest.raises(OSError) as info:
+    # an IPv4 address asked for as IPv6: getaddrinfo's error, as asyncio
+    with pytest.raises(socket.gaierror) as gai:
         await a.create_connection(asyncio.Protocol, B_ADDR, 7, family=socket.AF_INET6)
+    assert gai.value.errno == socket.EAI_ADDRFAMILY
+    with pytest.raises(OSError) as info:
+        await a.create_connection(asyncio.Protocol, B_ADDR, 7, family=socket.AF_UNIX)
     assert info.value.errno == errno.EAFNOSUPPORT
     with pytest.raises(ValueError, match="reuse_port"):
         await b.create_server(asyncio.Protocol, B_ADDR, 7, reuse_port=True)

@@ -29,6 +29,7 @@ from . import packets as P
 from .script import Scenario, Segment, Step
 
 SUT_IP = "198.18.0.1"
+SUT_IP6 = "2001:2::1"
 REMOTE_PORT = 40000
 SCRIPT_ISN = 1_000_000_000
 TS_BASE = 1000  # the script's TSval at the scenario's start (ms clock)
@@ -36,8 +37,11 @@ TS_BASE = 1000  # the script's TSval at the scenario's start (ms clock)
 Event = tuple[int, float, str]  # step index, seconds from the step's start, text
 
 
-def remote_ip(index: int) -> str:
-    """A remote host address per scenario, all inside 198.18.0.0/15 (RFC 2544)."""
+def remote_ip(index: int, ipv6: bool = False) -> str:
+    """A remote host address per scenario, all inside 198.18.0.0/15 (RFC 2544), or
+    2001:2::/48 (RFC 5180) for an IPv6 scenario (in the canonical form)."""
+    if ipv6:
+        return f"2001:2:0:{1 + index // 200:x}::{10 + index % 200:x}"
     return f"198.18.{1 + index // 200}.{10 + index % 200}"
 
 
@@ -98,7 +102,11 @@ class Run:
 
     @property
     def remote(self) -> str:
-        return remote_ip(self.index)
+        return remote_ip(self.index, self.scenario.ipv6)
+
+    @property
+    def sut_ip(self) -> str:
+        return SUT_IP6 if self.scenario.ipv6 else SUT_IP
 
     @property
     def port(self) -> int:
@@ -118,14 +126,14 @@ class Run:
     def on_packet(self, when: float, raw: bytes) -> None:
         pkt = P.parse(raw)
         if pkt is None:
-            self.record("non-ipv4 packet", when)
+            self.record("non-ip packet", when)
             return
         self.last_out = raw
         if pkt.proto == P.PROTO_TCP:
             self.record(self.normalise(pkt, when), when)
         elif pkt.proto == P.PROTO_UDP:
             self.record(f"udp {len(pkt.payload)}", when)
-        elif pkt.proto == P.PROTO_ICMP:
+        elif pkt.proto in (P.PROTO_ICMP, P.PROTO_ICMPV6):
             quoted = P.parse(pkt.icmp_quote + b"\0" * 40) if pkt.icmp_quote else None
             what = f" quoting proto {quoted.proto}" if quoted is not None else ""
             self.record(f"icmp {pkt.icmp_type}/{pkt.icmp_code}{what}", when)
@@ -193,15 +201,17 @@ class Run:
         options += b"\0" * (-len(options) % 4)
         payload = b"x" * (seg.end - seg.seq)
         return P.build_tcp(
-            self.remote, SUT_IP, rport, flow.sut_port, SCRIPT_ISN + seg.seq, ack, flags,
+            self.remote, self.sut_ip, rport, flow.sut_port, SCRIPT_ISN + seg.seq, ack, flags,
             seg.win, options, payload, seg.urg, bad_checksum=seg.badsum,
         )  # fmt: skip
 
     def build_udp(self, args: list[str]) -> bytes:
         port = self.port + 1000 if "closed" in args else self.port
-        return P.build_udp(self.remote, SUT_IP, REMOTE_PORT, port, b"u" * int(args[0]))
+        return P.build_udp(self.remote, self.sut_ip, REMOTE_PORT, port, b"u" * int(args[0]))
 
     def build_icmp(self, args: list[str]) -> bytes:
+        if self.scenario.ipv6:
+            return self.build_icmp6(args)
         if args[0] == "echo":
             return P.build_icmp(self.remote, SUT_IP, 8, 0, 0x12340001, b"ping" * 8)
         quote = self.last_out[:28]
@@ -211,6 +221,21 @@ class Run:
             return P.build_icmp(self.remote, SUT_IP, 3, 1, 0, quote)
         if args[:2] == ["unreach", "frag"]:
             return P.build_icmp(self.remote, SUT_IP, 3, 4, int(args[2]), quote)
+        raise ValueError(f"unknown icmp step {args}")
+
+    def build_icmp6(self, args: list[str]) -> bytes:
+        """The ICMPv6 twins (RFC 4443): echo 128, unreachable 1 (port 4, address 3),
+        Packet Too Big 2; the quote is the IPv6 header + 8 bytes."""
+        src, dst = self.remote, self.sut_ip
+        if args[0] == "echo":
+            return P.build_icmp(src, dst, 128, 0, 0x12340001, b"ping" * 8)
+        quote = self.last_out[:48]
+        if args == ["unreach", "port"]:
+            return P.build_icmp(src, dst, 1, 4, 0, quote)
+        if args == ["unreach", "host"]:
+            return P.build_icmp(src, dst, 1, 3, 0, quote)
+        if args[:2] == ["unreach", "frag"]:
+            return P.build_icmp(src, dst, 2, 0, int(args[2]), quote)
         raise ValueError(f"unknown icmp step {args}")
 
 

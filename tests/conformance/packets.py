@@ -1,4 +1,6 @@
-"""IPv4 / TCP / UDP / ICMP packets for the conformance harness: build and parse.
+"""IPv4 and IPv6 / TCP / UDP / ICMP(v6) packets for the conformance harness:
+build and parse (IPv6 without extension headers; the family follows the
+addresses: one with a colon is IPv6).
 
 Written independently of ``aionetstack.wire`` on purpose: the harness judges
 the stack's wire output, so it must not share the stack's codecs.
@@ -13,12 +15,14 @@ from dataclasses import dataclass, field
 PROTO_ICMP = 1
 PROTO_TCP = 6
 PROTO_UDP = 17
+PROTO_ICMPV6 = 58
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 FLAG_LETTERS = (("F", FIN), ("S", SYN), ("R", RST), ("P", PSH), (".", ACK), ("U", URG))
 _IP = struct.Struct("!BBHHHBBH4s4s")
 _TCP = struct.Struct("!HHIIBBHHH")
 _UDP = struct.Struct("!HHHH")
+_IP6 = struct.Struct("!IHBB16s16s")
 
 
 def checksum(data: bytes) -> int:
@@ -128,13 +132,22 @@ class Packet:
 
 
 def parse(raw: bytes) -> Packet | None:
+    if len(raw) >= 40 and raw[0] >> 4 == 6:
+        plen = struct.unpack("!H", raw[4:6])[0]
+        src = socket.inet_ntop(socket.AF_INET6, raw[8:24])
+        dst = socket.inet_ntop(socket.AF_INET6, raw[24:40])
+        return _parse_body(Packet(src, dst, raw[6], raw), raw[40 : 40 + plen])
     if len(raw) < 20 or raw[0] >> 4 != 4:
         return None
     ihl = (raw[0] & 15) * 4
     total = struct.unpack("!H", raw[2:4])[0]
     proto = raw[9]
     pkt = Packet(socket.inet_ntoa(raw[12:16]), socket.inet_ntoa(raw[16:20]), proto, raw)
-    body = raw[ihl:total]
+    return _parse_body(pkt, raw[ihl:total])
+
+
+def _parse_body(pkt: Packet, body: bytes) -> Packet:
+    proto = pkt.proto
     if proto == PROTO_TCP and len(body) >= 20:
         sport, dport, seq, ack, off, flags, win, _ck, urg = _TCP.unpack(body[:20])
         hlen = (off >> 4) * 4
@@ -145,7 +158,7 @@ def parse(raw: bytes) -> Packet | None:
     elif proto == PROTO_UDP and len(body) >= 8:
         pkt.sport, pkt.dport = struct.unpack("!HH", body[:4])
         pkt.payload = body[8:]
-    elif proto == PROTO_ICMP and len(body) >= 8:
+    elif proto in (PROTO_ICMP, PROTO_ICMPV6) and len(body) >= 8:
         pkt.icmp_type, pkt.icmp_code = body[0], body[1]
         pkt.payload = body[8:]
         pkt.icmp_quote = body[8:]
@@ -153,6 +166,11 @@ def parse(raw: bytes) -> Packet | None:
 
 
 def _ip(src: str, dst: str, proto: int, body: bytes, ident: int = 0) -> bytes:
+    if ":" in src:  # RFC 8200 3: no extension headers, hop limit 64
+        return _IP6.pack(
+            6 << 28, len(body), proto, 64,
+            socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst),
+        ) + body  # fmt: skip
     head = _IP.pack(
         0x45, 0, 20 + len(body), ident, 0x4000, 64, proto, 0,
         socket.inet_aton(src), socket.inet_aton(dst),
@@ -162,6 +180,11 @@ def _ip(src: str, dst: str, proto: int, body: bytes, ident: int = 0) -> bytes:
 
 
 def _pseudo(src: str, dst: str, proto: int, length: int) -> bytes:
+    if ":" in src:  # RFC 8200 8.1
+        return (
+            socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst)
+            + struct.pack("!IxxxB", length, proto)
+        )  # fmt: skip
     return socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, proto, length)
 
 
@@ -190,7 +213,11 @@ def build_udp(src: str, dst: str, sport: int, dport: int, payload: bytes) -> byt
 
 
 def build_icmp(src: str, dst: str, icmp_type: int, code: int, rest: int, body: bytes) -> bytes:
-    """An ICMP message; ``rest`` is the 32-bit word after the checksum (e.g. next-hop MTU)."""
+    """An ICMP message (ICMPv6 between IPv6 addresses, its checksum over the
+    pseudo-header); ``rest`` is the 32-bit word after the checksum (e.g. the MTU)."""
     head = struct.pack("!BBHI", icmp_type, code, 0, rest)
+    if ":" in src:
+        ck = checksum(_pseudo(src, dst, PROTO_ICMPV6, len(head) + len(body)) + head + body)
+        return _ip(src, dst, PROTO_ICMPV6, head[:2] + struct.pack("!H", ck) + head[4:] + body)
     ck = checksum(head + body)
     return _ip(src, dst, PROTO_ICMP, head[:2] + struct.pack("!H", ck) + head[4:] + body)

@@ -15,6 +15,8 @@ sequence number is 1. The remote host advertises ``wscale 7``, so its
 
 from __future__ import annotations
 
+import dataclasses
+
 from .script import Scenario
 
 ALL = "<mss 1460,sackOK,TS,wscale 7>"
@@ -1144,4 +1146,34 @@ connect
 read
 """,
     ),
+]
+
+# The same scenarios over IPv6 (issue 12): handshake and options, RST, the
+# closing states, a listener's answers, UDP and ICMPv6. Both systems get the
+# remote host's packets over IPv6 (2001:2::/48, RFC 5180) and are compared alike.
+IPV6_VARIANTS = (
+    "passive_open/mss_sack_ts_ws",
+    "passive_open/no_options",
+    "passive_open/synack_retransmit",
+    "active_open/mss_sack_ts_ws",
+    "active_open/rst_ack_refused",
+    "active_open/icmp_port_unreachable_hard",
+    "listener/ack_gets_rst",
+    "listener/closed_port_syn_rst",
+    "syn_received/rst_then_ack",
+    "data/out_of_order_sack",
+    "rst/exact_seq_resets",
+    "rst/in_window_challenge_ack",
+    "close/active_fin_wait_to_time_wait",
+    "close/close_wait_then_last_ack",
+    "close/time_wait_retransmitted_fin",
+    "close/abort_rst",
+    "udp/closed_port_icmp",
+    "udp/connected_icmp_error",
+    "icmp/echo_reply",
+)
+SCENARIOS += [
+    dataclasses.replace(sc, name=f"ipv6/{sc.name}", ipv6=True)
+    for sc in list(SCENARIOS)
+    if sc.name in IPV6_VARIANTS
 ]

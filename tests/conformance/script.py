@@ -175,6 +175,7 @@ class Scenario:
     tail: float = 0.1  # how long the last step's reactions are collected
     tolerance: float = 0.03  # seconds, plus 20 % of the time compared
     expected_difference: str | None = None
+    ipv6: bool = False  # played over IPv6 (2001:2::/48) instead of IPv4
 
     @property
     def steps(self) -> list[Step]:

@@ -21,7 +21,7 @@ import subprocess
 from collections import deque
 from typing import Any
 
-from .harness import REMOTE_PORT, SUT_IP, Run, Sut, err_name
+from .harness import REMOTE_PORT, SUT_IP, SUT_IP6, Run, Sut, err_name
 
 # --------------------------------------------------------------------- Linux
 
@@ -67,6 +67,12 @@ class Tun:
         fcntl.ioctl(self.fd, TUNSETIFF, struct.pack("16sH", TUN_NAME.encode(), IFF_TUN | IFF_NO_PI))
         subprocess.run(["ip", "addr", "add", f"{SUT_IP}/15", "dev", TUN_NAME], check=True)
         subprocess.run(["ip", "link", "set", TUN_NAME, "mtu", "1500", "up"], check=True)
+        # IPv6 on this device only (the IPv6 scenarios); no DAD: usable at once
+        with open(f"/proc/sys/net/ipv6/conf/{TUN_NAME}/disable_ipv6", "w") as f:
+            f.write("0")
+        subprocess.run(
+            ["ip", "-6", "addr", "add", f"{SUT_IP6}/48", "dev", TUN_NAME, "nodad"], check=True
+        )
         self.runs: dict[str, Run] = {}
         loop.add_reader(self.fd, self._readable)
 
@@ -79,8 +85,12 @@ class Tun:
                 return
             if len(raw) >= 20 and raw[0] >> 4 == 4:
                 run = self.runs.get(socket.inet_ntoa(raw[16:20]))
-                if run is not None:
-                    run.on_packet(now, raw)
+            elif len(raw) >= 40 and raw[0] >> 4 == 6:  # the kernel's MLD/RS: no run
+                run = self.runs.get(socket.inet_ntop(socket.AF_INET6, raw[24:40]))
+            else:
+                continue
+            if run is not None:
+                run.on_packet(now, raw)
 
     def send(self, raw: bytes) -> None:
         os.write(self.fd, raw)
@@ -128,7 +138,8 @@ class LinuxSut(Sut):
         self.tun.send(raw)
 
     def _sock(self, kind: int) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, kind)
+        family = socket.AF_INET6 if self.run.scenario.ipv6 else socket.AF_INET
+        sock = socket.socket(family, kind)
         sock.setblocking(False)
         self.all_socks.append(sock)
         return sock
@@ -185,13 +196,13 @@ class LinuxSut(Sut):
         if verb == "listen":
             sock = self._sock(socket.SOCK_STREAM)
             _sockopts(sock, run)
-            sock.bind((SUT_IP, run.port))
+            sock.bind((run.sut_ip, run.port))
             sock.listen(int(args[0]) if args else 128)
             self.listener = sock
         elif verb == "connect":
             sock = self._sock(socket.SOCK_STREAM)
             _sockopts(sock, run)
-            sock.bind((SUT_IP, 0))
+            sock.bind((run.sut_ip, 0))
             self.tasks.append(asyncio.ensure_future(self._connect(sock)))
         elif verb == "accept":
             self.tasks.append(asyncio.ensure_future(self._accept()))
@@ -215,7 +226,7 @@ class LinuxSut(Sut):
             sock.close()
         elif verb in ("udp_bind", "udp_connect"):
             sock = self._sock(socket.SOCK_DGRAM)
-            sock.bind((SUT_IP, run.port))
+            sock.bind((run.sut_ip, run.port))
             if verb == "udp_connect":
                 sock.connect((run.remote, REMOTE_PORT))
             self.udp = sock
@@ -306,7 +317,8 @@ class StackSut(Sut):
             knobs["syn_retries"] = sc.syn_retries
         self.raw, end = aionetstack.memory_link_pair()
         self.stack = aionetstack.Stack(
-            end, address=f"{SUT_IP}/15", config=aionetstack.StackConfig(**knobs)
+            end, address=[f"{SUT_IP}/15", f"{SUT_IP6}/48"],
+            config=aionetstack.StackConfig(**knobs),
         )
         await self.stack.start()
         self.tasks.append(asyncio.ensure_future(self._reader()))
@@ -370,7 +382,7 @@ class StackSut(Sut):
             # not serving until the first ``accept`` step: until then handshakes
             # complete into the listener's queue, as into a kernel listener's
             self.server = await self.stack.create_server(
-                self._on_accept, SUT_IP, run.port, backlog=int(args[0]) if args else 128,
+                self._on_accept, run.sut_ip, run.port, backlog=int(args[0]) if args else 128,
                 start_serving=False,
             )  # fmt: skip
         elif verb == "connect":
@@ -393,7 +405,7 @@ class StackSut(Sut):
         elif verb in ("udp_bind", "udp_connect"):
             remote = (run.remote, REMOTE_PORT) if verb == "udp_connect" else None
             self.udp, self.udp_proto = await self.stack.create_datagram_endpoint(
-                _Datagrams, local_addr=(SUT_IP, run.port), remote_addr=remote
+                _Datagrams, local_addr=(run.sut_ip, run.port), remote_addr=remote
             )
         elif verb == "udp_send":
             self.udp.sendto(b"d" * int(args[0]))

@@ -12,6 +12,7 @@ from scapy.layers.inet import fragment as scapy_fragment
 from aionetstack.core.config import StackConfig
 from aionetstack.core.stack import StackEngine
 from aionetstack.core.stats import REQUIRED_COUNTERS
+from aionetstack.wire.addr import ip6_to_int
 
 
 def ip(text: str) -> int:
@@ -20,6 +21,8 @@ def ip(text: str) -> int:
 
 US = "198.18.0.2"
 PEER = "198.18.0.1"
+US6 = "2001:2::2"
+PEER6 = "2001:2::1"
 
 
 def _fix_ip_checksum(p: bytearray) -> None:
@@ -52,7 +55,39 @@ def _seeds() -> list[bytes]:
     return [bytes(p) for p in (syn, data, synack, udp, closed, echo, err, terr)] + frags
 
 
-SEEDS = _seeds()
+def _seeds6() -> list[bytes]:
+    from scapy.layers.inet6 import (
+        ICMPv6DestUnreach,
+        ICMPv6EchoRequest,
+        ICMPv6ND_RS,
+        ICMPv6PacketTooBig,
+        IPv6,
+        IPv6ExtHdrDestOpt,
+        IPv6ExtHdrFragment,
+        IPv6ExtHdrRouting,
+        fragment6,
+    )
+
+    ip6 = {"src": "2001:2::1", "dst": "2001:2::2"}
+    quoted = bytes(IPv6(src="2001:2::2", dst="2001:2::1") / TCP(sport=81, dport=1000))[:48]
+    big = IPv6(**ip6) / IPv6ExtHdrFragment() / UDP(sport=1, dport=53) / (b"f" * 3000)
+    seeds = [
+        IPv6(**ip6) / TCP(sport=1000, dport=80, flags="S", options=[("MSS", 1440)]),
+        IPv6(**ip6) / TCP(sport=1000, dport=81, flags="PA") / b"hello",
+        IPv6(**ip6) / UDP(sport=1, dport=53) / b"query",
+        IPv6(**ip6) / UDP(sport=1, dport=9999) / b"x",
+        IPv6(**ip6) / ICMPv6EchoRequest(id=1, seq=1, data=b"ping"),
+        IPv6(**ip6) / ICMPv6PacketTooBig(mtu=1300) / quoted,
+        IPv6(**ip6) / ICMPv6DestUnreach(code=4) / quoted,
+        IPv6(**ip6) / IPv6ExtHdrDestOpt() / IPv6ExtHdrRouting() / UDP(dport=53) / b"q",
+        IPv6(**ip6, nh=253) / b"unknown!",
+        IPv6(src="fe80::1", dst="ff02::2") / ICMPv6ND_RS(),
+    ]
+    return [bytes(p) for p in seeds] + [bytes(f) for f in fragment6(big, 1280)]
+
+
+SEEDS6 = _seeds6()
+SEEDS = _seeds() + SEEDS6
 
 
 @st.composite
@@ -70,12 +105,16 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 def _engine() -> StackEngine:
     e = StackEngine(StackConfig(), secret=b"f" * 16, now=0.0)
-    e.add_interface(ip(US), 24, 1500)
-    e.tcp_listen(0, 80, 4)
+    ifx = e.add_interface(ip(US), 24, 1500)
+    e.add_address(ifx, ip6_to_int(US6), 64)
+    e.tcp_listen(0, 80, 4, family=0)  # both families
     e.udp_open(local_port=53)
+    e.udp_open(local_port=53, family=6)
     e.udp_open(local_port=54, remote=(ip(PEER), 1))
     e.tcp_connect(ip(PEER), 1000, local_port=81, now=0.0)
+    e.tcp_connect(ip6_to_int(PEER6), 1000, local_port=81, now=0.0, family=6)
     e.ping(ip(PEER), 1, 1, b"", now=0.0)
+    e.ping(ip6_to_int(PEER6), 1, 1, b"", now=0.0, family=6)
     return e
 
 
@@ -94,7 +133,8 @@ def test_garbage_never_raises(packets: list[bytes], noise: list[bytes]) -> None:
     e.handle_timer(now + 100.0)
     e.packets_to_send(now + 100.0)
     stats = e.stats()
-    assert stats["IpInReceives"] == len(packets) + len(noise)
+    # an IPv6 packet is counted in Ip6InReceives instead
+    assert stats["IpInReceives"] + stats["Ip6InReceives"] == len(packets) + len(noise)
     # garbage completes no handshake (the SYN-ACK would have to guess our ISS) ...
     assert stats["TcpCurrEstab"] == 0
     # ... and is delivered at most once: fragments count one by one, the datagram once

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,8 +30,10 @@ from tun_helpers import (
     both_ways,
     closed_port,
     echo,
+    need,
     random_payload,
     reset_after_first_byte,
+    run_tool,
     sha,
     sink,
     sink_reply_digest,
@@ -52,22 +53,8 @@ async def stack(tun: TunLink) -> AsyncIterator[aionetstack.Stack]:
         yield s
 
 
-async def run_tool(*argv: str) -> tuple[int, bytes, bytes]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), GUARD)
-    assert proc.returncode is not None
-    return proc.returncode, out, err
-
-
 async def in_thread(func: object, *args: object) -> object:
     return await asyncio.wait_for(asyncio.to_thread(func, *args), GUARD)  # type: ignore[arg-type]
-
-
-def need(tool: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"{tool} is not installed")
 
 
 # --- kernel client -> stack server ----------------------------------------------

@@ -47,7 +47,7 @@ def cannot_run(reason: str) -> None:
     pytest.skip(reason)
 
 
-def make_tun(mtu: int = 1500, kernel_address: str | None = KERNEL_ADDRESS) -> TunLink:
+def make_tun(mtu: int = 1500, kernel_address: str | list[str] | None = KERNEL_ADDRESS) -> TunLink:
     from aionetstack.link.tun import TunLink
 
     # Safety: only ever inside the namespace the tier's netns fixture created.
@@ -66,6 +66,26 @@ IP_FREEBIND = 15  # linux/in.h
 Handler = Callable[[socket.socket], Any]
 
 
+async def run_tool(*argv: str, guard: float = 120.0) -> tuple[int, bytes, bytes]:
+    """Run a kernel-side tool (curl, ping); its return code and output (``guard``:
+    a hang fails the test instead of blocking the run, not a speed check)."""
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), guard)
+    assert proc.returncode is not None
+    return proc.returncode, out, err
+
+
+def need(tool: str) -> None:
+    import shutil
+
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+
+
 def sha(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -75,18 +95,22 @@ def random_payload(size: int) -> bytes:
 
 
 class KernelServer:
-    """A kernel TCP server on 198.18.0.1; ``handler(sock)`` runs per connection."""
+    """A kernel TCP server on 198.18.0.1 (or ``host``, e.g. the IPv6 2001:2::1);
+    ``handler(sock)`` runs per connection."""
 
-    def __init__(self, handler: Handler, port: int = 0, backlog: int = 512) -> None:
+    def __init__(
+        self, handler: Handler, port: int = 0, backlog: int = 512, host: str = KERNEL_IP
+    ) -> None:
         self.handler = handler
         self.results: queue.Queue[Any] = queue.Queue()
         self.errors: list[BaseException] = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # IP_FREEBIND: bind 198.18.0.1 even before a TUN device carries it (the CLI
         # tests start the server first, then the process that creates the device).
         self.sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
-        self.sock.bind((KERNEL_IP, port))
+        self.sock.bind((host, port))
         self.sock.listen(backlog)
         self.port: int = self.sock.getsockname()[1]
         self._threads: list[threading.Thread] = []

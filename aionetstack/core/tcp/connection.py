@@ -630,6 +630,8 @@ class TcpConnection(OutputPart):
         ident: int,
         now: float,
         ts_offset: int | None = None,
+        family: int = 4,
+        flow_label: int = 0,
     ) -> TcpConnection:
         """A passive open whose SYN-ACK the stack sent without a connection (from a
         SYN-queue request record or a SYN cookie, Linux ``tcp_check_req`` /
@@ -643,14 +645,14 @@ class TcpConnection(OutputPart):
         ``synack_sent``: when the last SYN-ACK left (None: unknown, a cookie: no
         RTT sample but the timestamps'); ``retransmits``: how many SYN-ACKs were
         retransmitted (Karn: no RTT sample from those; the stack counted them);
-        ``ident``: the next IP ID."""
+        ``ident``: the next IP ID; ``family``/``flow_label``: as ``accept()``."""
         syn = TcpSegment(
             remote_port, local_port, irs, 0, SYN, peer_window, mss=peer_mss, wscale=peer_wscale,
             sack_permitted=sack_permitted, ts_val=ts_recent,
         )  # fmt: skip
         c = cls.accept(
             config, syn, local_addr=local_addr, remote_addr=remote_addr, iss=iss, mtu=mtu,
-            now=now, ts_offset=ts_offset,
+            now=now, ts_offset=ts_offset, family=family, flow_label=flow_label,
         )  # fmt: skip
         # what _syn_segment and _output set when the SYN-ACK left
         free = config.recv_buffer
