@@ -1,0 +1,189 @@
+"""Rules of the engine's parts that the mutation run (`make mutation`) showed no
+test pinned: each test fails if its rule is broken. Explicit time, public
+interface (tcp_info, the wire) only."""
+
+from __future__ import annotations
+
+from tcp_support import (
+    PLAIN,
+    RCV,
+    SACK,
+    SERVER_ISS,
+    UNA,
+    make_client,
+    output,
+    segment,
+    tcp_established,
+)
+
+from aionetstack.core.config import StackConfig
+from aionetstack.core.tcp.connection import rst_for_unexpected
+from aionetstack.core.tcp.states import TcpState
+from aionetstack.wire.tcp import ACK, FIN, SYN, parse_tcp
+
+MSS = 1460
+
+
+def test_rst_for_a_syn_nobody_wants_has_sequence_zero() -> None:
+    # RFC 9293 3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    syn = segment(src_port=1234, dst_port=80, seq=7000, flags=SYN)
+    pkt = rst_for_unexpected(syn, 0xC6120001, 0xC6120002)
+    assert pkt is not None
+    rst = parse_tcp(pkt[20:], 0xC6120002, 0xC6120001)
+    assert rst.seq == 0 and rst.ack == 7001
+
+
+def test_segments_follow_half_the_largest_window_only_above_536() -> None:
+    # Linux tcp_bound_to_half_wnd: a peer window of 536 or less is used whole
+    c = tcp_established(PLAIN, window=536)
+    c.send(b"x" * 2000, 1.0)
+    assert [len(s.payload) for s in output(c, 1.0)] == [536]
+    c2 = tcp_established(PLAIN, window=1000)
+    c2.send(b"x" * 2000, 1.0)
+    assert [len(s.payload) for s in output(c2, 1.0)] == [500, 500]
+
+
+def test_data_segments_are_counted_once_each() -> None:
+    c = tcp_established(PLAIN)
+    c.send(b"x" * 3 * MSS, 1.0)
+    assert len(output(c, 1.0)) == 3
+    assert c.tcp_info().data_segs_out == 3 and c.tcp_info().bytes_sent == 3 * MSS
+
+
+def test_a_new_segment_is_timed_without_timestamps() -> None:
+    # RFC 6298 3: with no retransmission outstanding, time one new segment
+    c = tcp_established(PLAIN, now=1.0, rtt=0.05)
+    assert abs(c.tcp_info().rtt - 0.05) < 1e-9
+    c.send(b"x" * 100, 2.0)
+    output(c, 2.0)
+    c.receive(segment(seq=RCV, ack=UNA + 100), 2.25)
+    # RFC 6298 2.3: SRTT = 7/8 * 0.05 + 1/8 * 0.25
+    assert abs(c.tcp_info().rtt - (0.875 * 0.05 + 0.125 * 0.25)) < 1e-9
+
+
+def test_an_opened_window_stops_the_persist_timer() -> None:
+    c = tcp_established(PLAIN, window=0)
+    c.send(b"x" * 100, 1.0)
+    assert output(c, 1.0) == []
+    assert c.get_timer() is not None  # the persist timer
+    c.receive(segment(seq=RCV, ack=UNA, window=1000), 1.05)  # a window update
+    assert [len(s.payload) for s in output(c, 1.05)] == [100]
+    c.receive(segment(seq=RCV, ack=UNA + 100, window=1000), 1.1)
+    output(c, 1.1)
+    assert c.get_timer() is None  # nothing outstanding, no probe pending
+
+
+def test_no_window_restart_when_idle_less_than_the_rto() -> None:
+    # RFC 7661 / Linux tcp_cwnd_restart: only an idle period longer than the RTO
+    c = tcp_established(PLAIN, now=1.0, rtt=0.3)  # RTO about 0.75 s after the next sample
+    c.send(b"x" * 1000, 2.0)
+    output(c, 2.0)
+    c.receive(segment(seq=RCV, ack=UNA + 1000), 2.3)
+    output(c, 2.3)
+    info = c.tcp_info()
+    assert info.rto > 0.6
+    before = info.cwnd
+    c.send(b"y" * 100, 2.6)  # idle 0.6 s: above rto_min, below the RTO
+    output(c, 2.6)
+    assert c.tcp_info().cwnd == before
+
+
+def test_a_zero_window_takes_no_data_overlapping_rcv_nxt() -> None:
+    # RFC 9293 3.10.7.4: with RCV.WND = 0 no segment with data is acceptable
+    cfg = StackConfig(timestamps=False, sack=False, window_scaling=False, recv_buffer=2000,
+                      congestion_control="newreno")  # fmt: skip
+    c = tcp_established(cfg)
+    c.receive(segment(seq=RCV, ack=UNA, payload=b"a" * 2000), 1.0)
+    output(c, 1.0)
+    assert c.tcp_info().rcv_wnd == 0
+    dropped = c.tcp_info().dropped
+    c.receive(segment(seq=RCV + 1999, ack=UNA, payload=b"b" * 10), 1.1)
+    (a,) = output(c, 1.1)
+    assert a.ack == RCV + 2000 and c.tcp_info().dropped == dropped + 1
+    assert c.readable == 2000
+
+
+def test_time_wait_restarts_2msl_only_for_a_fin() -> None:
+    c = tcp_established(PLAIN)
+    c.shutdown(0.0)
+    output(c, 0.0)
+    c.receive(segment(seq=RCV, ack=UNA + 1, flags=ACK | FIN), 0.1)
+    output(c, 0.1)
+    assert c.state is TcpState.TIME_WAIT
+    deadline = c.get_timer()
+    c.receive(segment(seq=RCV - 5, ack=UNA + 1), 5.0)  # an old ACK: unacceptable, no FIN
+    output(c, 5.0)
+    assert c.get_timer() == deadline
+
+
+def test_a_dsack_needs_sack_even_for_a_duplicate_before_a_new_fin() -> None:
+    c = tcp_established(PLAIN)
+    c.receive(segment(seq=RCV, ack=UNA, payload=b"a" * 100), 1.0)
+    output(c, 1.0)
+    # the data again, now with a FIN: the FIN is new, the data a duplicate
+    c.receive(segment(seq=RCV, ack=UNA, flags=ACK | FIN, payload=b"a" * 100), 1.1)
+    for s in output(c, 1.1) + output(c, 1.2):
+        assert s.sack_blocks == ()
+
+
+def test_an_out_of_order_fin_is_sacked_as_one_byte() -> None:
+    c = tcp_established(SACK)
+    c.receive(segment(seq=RCV + 100, ack=UNA, flags=ACK | FIN), 1.0)
+    (a,) = output(c, 1.0)
+    assert a.ack == RCV and a.sack_blocks == ((RCV + 100, RCV + 101),)
+
+
+def test_without_sack_each_out_of_order_segment_gets_its_duplicate_ack() -> None:
+    # RFC 5681 4.2: up to three duplicate ACKs per batch for a peer without SACK
+    c = tcp_established(PLAIN)
+    c.receive(segment(seq=RCV + 100, ack=UNA, payload=b"b" * 100), 1.0)
+    c.receive(segment(seq=RCV + 300, ack=UNA, payload=b"c" * 100), 1.0)
+    acks = output(c, 1.0)
+    assert len(acks) == 2 and all(a.ack == RCV for a in acks)
+
+
+def test_syn_retransmissions_count_as_retransmissions() -> None:
+    c = make_client(PLAIN, 0.0)
+    output(c, 0.0)
+    c.handle_timer(1.0)
+    assert len(output(c, 1.0)) == 1
+    assert c.tcp_info().total_retrans == 1 and c.tcp_info().rto_expirations == 1
+
+
+def test_the_first_rto_keeps_the_sack_scoreboard() -> None:
+    # RFC 6675 5.1: after a first timeout SACKed data is not resent (RFC 2018 8
+    # allows forgetting only after repeated timeouts)
+    c = tcp_established(SACK, rtt=0.01, now=1.0)
+    c.send(b"x" * 4 * MSS, 2.0)
+    output(c, 2.0)
+    c.receive(segment(seq=RCV, ack=UNA, sack_blocks=((UNA + MSS, UNA + 4 * MSS),)), 2.02)
+    output(c, 2.02)
+    seqs: list[int] = []
+    t = c.get_timer()
+    for _ in range(6):
+        assert t is not None
+        c.handle_timer(t)
+        seqs += [s.seq for s in output(c, t) if s.payload]
+        if c.tcp_info().rto_expirations:
+            break
+        t = c.get_timer()
+    assert all(s == UNA for s in seqs)  # only the hole, never SACKed data
+
+
+def test_connection_without_timestamps_after_a_lost_syn_probes_at_one_second() -> None:
+    # no RTT sample (Karn: the SYN was resent, no timestamps): the PTO is 1 s
+    cfg = StackConfig(timestamps=False, sack=True, window_scaling=False, recv_buffer=65535,
+                      congestion_control="newreno")  # fmt: skip
+    c = make_client(cfg, 0.0)
+    output(c, 0.0)
+    c.handle_timer(1.0)
+    output(c, 1.0)
+    c.receive(segment(seq=SERVER_ISS, ack=UNA, flags=SYN | ACK, mss=MSS, sack_permitted=True),
+              1.05)  # fmt: skip
+    output(c, 1.05)
+    assert c.tcp_info().rtt == 0.0
+    c.send(b"x" * 3 * MSS, 2.0)
+    output(c, 2.0)
+    assert c.get_timer() == 2.0 + 1.0
+
+
