@@ -187,3 +187,93 @@ def test_connection_without_timestamps_after_a_lost_syn_probes_at_one_second() -
     assert c.get_timer() == 2.0 + 1.0
 
 
+
+
+def test_no_window_restart_leaves_ssthresh_alone_too() -> None:
+    c = tcp_established(PLAIN, now=1.0, rtt=0.3)
+    c.send(b"x" * 1000, 2.0)
+    output(c, 2.0)
+    c.receive(segment(seq=RCV, ack=UNA + 1000), 2.3)
+    output(c, 2.3)
+    ssthresh = c.tcp_info().ssthresh
+    c.send(b"y" * 100, 2.6)  # idle 0.6 s, below the RTO
+    output(c, 2.6)
+    assert c.tcp_info().ssthresh == ssthresh
+
+
+def test_counters_count_exactly() -> None:
+    # segs_out counts the SYN, the handshake's ACK and each data segment once
+    c = tcp_established(PLAIN)
+    assert c.tcp_info().segs_out == 2
+    c.send(b"x" * 2 * MSS, 1.0)
+    output(c, 1.0)
+    info = c.tcp_info()
+    assert info.segs_out == 4 and info.data_segs_out == 2
+
+
+def test_rst_for_a_fin_without_ack_acknowledges_the_fin() -> None:
+    # RFC 9293 3.10.7.1: SEG.LEN counts the FIN (and only a SYN or FIN)
+    fin = segment(src_port=1234, dst_port=80, seq=7000, flags=FIN, payload=b"ab")
+    pkt = rst_for_unexpected(fin, 0xC6120001, 0xC6120002)
+    assert pkt is not None
+    assert parse_tcp(pkt[20:], 0xC6120002, 0xC6120001).ack == 7003
+    bare = segment(src_port=1234, dst_port=80, seq=7000, flags=0, payload=b"ab")
+    pkt = rst_for_unexpected(bare, 0xC6120001, 0xC6120002)
+    assert pkt is not None
+    assert parse_tcp(pkt[20:], 0xC6120002, 0xC6120001).ack == 7002
+
+
+def test_a_segment_without_syn_in_syn_sent_is_dropped_and_counted() -> None:
+    c = make_client(PLAIN, 0.0)
+    output(c, 0.0)
+    c.receive(segment(seq=SERVER_ISS, ack=0, flags=0), 0.01)
+    assert c.tcp_info().dropped == 1 and c.state is TcpState.SYN_SENT
+
+
+def test_data_queued_before_the_syn_ack_carries_the_handshake_ack() -> None:
+    # Linux tcp_rcv_synsent_state_process: data waiting: no pure ACK, it rides on
+    # the data (the delayed-ACK timer is the safety net)
+    c = make_client(PLAIN, 0.0)
+    output(c, 0.0)
+    c.send(b"hello", 0.001)
+    c.receive(segment(seq=SERVER_ISS, ack=UNA, flags=SYN | ACK, mss=MSS), 0.01)
+    (d,) = output(c, 0.01)
+    assert d.payload == b"hello" and d.flags & ACK and d.ack == RCV
+
+
+def test_the_rto_after_the_handshake_is_not_backed_off() -> None:
+    # RFC 6298 5.7 / Linux: a valid sample resets the backoff
+    c = make_client(PLAIN, 0.0)
+    output(c, 0.0)
+    c.handle_timer(1.0)
+    output(c, 1.0)  # the SYN again
+    c.receive(segment(seq=SERVER_ISS, ack=UNA, flags=SYN | ACK, mss=MSS), 1.1)
+    output(c, 1.1)
+    info = c.tcp_info()
+    assert info.backoff == 0
+
+
+def test_in_order_data_resets_the_keepalive_probe_count() -> None:
+    cfg = StackConfig(timestamps=False, sack=False, window_scaling=False, recv_buffer=65535,
+                      congestion_control="newreno", keepalive=True, keepalive_idle=10.0,
+                      keepalive_interval=1.0, keepalive_count=5)  # fmt: skip
+    c = tcp_established(cfg)
+    c.handle_timer(10.0)
+    output(c, 10.0)
+    assert c.tcp_info().probes == 1
+    c.receive(segment(seq=RCV, ack=UNA, payload=b"alive"), 10.5)  # header prediction
+    assert c.tcp_info().probes == 0
+
+
+def test_a_timeout_counts_a_loss() -> None:
+    c = tcp_established(SACK, rtt=0.01, now=1.0)
+    c.send(b"x" * MSS, 2.0)
+    output(c, 2.0)
+    for _ in range(4):
+        t = c.get_timer()
+        assert t is not None
+        c.handle_timer(t)
+        output(c, t)
+        if c.tcp_info().rto_expirations:
+            break
+    assert c.tcp_info().lost == 1
