@@ -22,14 +22,10 @@ written little-endian; the parser reads either byte order.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from aionetstack.wire.checksum import BytesLike
 from aionetstack.wire.errors import BadHeaderError, TruncatedError
-
-if TYPE_CHECKING:
-    from aionetstack.link.pcap import PcapWriter as PcapWriter
-    from aionetstack.link.pcap import read_pcap as read_pcap
 
 __all__ = [
     "DIRECTION_INBOUND",
@@ -260,12 +256,3 @@ def parse_pcapng(data: bytes) -> tuple[list[PcapngInterface], list[PcapngPacket]
             packets.append(PcapngPacket(iface, ts, direction, data[start : start + incl]))
         pos += total
     return interfaces, packets
-
-
-def __getattr__(name: str) -> Any:
-    # Compatibility: the writer and the file reader moved to link/ (file I/O).
-    if name in ("PcapWriter", "read_pcap"):
-        from aionetstack.link import pcap
-
-        return getattr(pcap, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -178,7 +178,7 @@ async def test_impair_wraps_any_link_both_directions() -> None:
 
 
 async def test_capture_writes_both_directions(tmp_path: Path) -> None:
-    from aionetstack.wire.pcap import read_pcap
+    from aionetstack.link.pcap import read_pcap
 
     a, b = aionetstack.memory_link_pair()
     path = tmp_path / "t.pcap"

@@ -140,7 +140,7 @@ async def test_syn_with_data_is_not_delivered_before_handshake():
 
 
 async def test_capture_pcap_both_directions(tmp_path):
-    from aionetstack.wire.pcap import read_pcap
+    from aionetstack.link.pcap import read_pcap
     path = tmp_path / "t.pcap"
     la, lb = aionetstack.memory_link_pair()
     a = aionetstack.Stack(aionetstack.capture(la, path), address=A + "/24")

@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.utils import RawPcapReader
 
+from aionetstack.link.pcap import PcapWriter, read_pcap
 from aionetstack.wire.errors import WireError
 from aionetstack.wire.ipv4 import build_ipv4
-from aionetstack.wire.pcap import LINKTYPE_RAW, PcapWriter, read_pcap
+from aionetstack.wire.pcap import LINKTYPE_RAW
 
 PACKETS = [build_ipv4(0xC6120002, 0xC6120001, 17, bytes([i]) * (i * 7)) for i in range(5)]
 
@@ -127,11 +128,3 @@ def test_pcapng_parser_rejects_garbage() -> None:
         parse_pcapng(pcapng_section_header() + pcapng_enhanced_packet(0, 0.0, PACKETS[1]))
     with pytest.raises(WireError):
         parse_pcapng(pcapng_section_header()[:-3])
-
-
-def test_compat_names_still_import() -> None:
-    from aionetstack.link import pcap as link_pcap
-    from aionetstack.wire import pcap as wire_pcap
-
-    assert wire_pcap.PcapWriter is link_pcap.PcapWriter
-    assert wire_pcap.read_pcap is link_pcap.read_pcap
