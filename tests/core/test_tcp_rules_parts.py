@@ -122,8 +122,10 @@ def test_a_dsack_needs_sack_even_for_a_duplicate_before_a_new_fin() -> None:
     output(c, 1.0)
     # the data again, now with a FIN: the FIN is new, the data a duplicate
     c.receive(segment(seq=RCV, ack=UNA, flags=ACK | FIN, payload=b"a" * 100), 1.1)
-    for s in output(c, 1.1) + output(c, 1.2):
-        assert s.sack_blocks == ()
+    c.handle_timer(1.1 + c.config.delayed_ack)  # the FIN's ACK may be delayed
+    acks = output(c, 1.1) + output(c, 1.1 + c.config.delayed_ack)
+    assert [a.ack for a in acks] == [RCV + 101]
+    assert all(a.sack_blocks == () for a in acks)
 
 
 def test_an_out_of_order_fin_is_sacked_as_one_byte() -> None:
@@ -277,3 +279,59 @@ def test_a_timeout_counts_a_loss() -> None:
         if c.tcp_info().rto_expirations:
             break
     assert c.tcp_info().lost == 1
+
+
+def test_recovery_retransmissions_count_as_data_segments() -> None:
+    c = tcp_established(SACK, rtt=0.01, now=1.0)
+    c.send(b"x" * 6 * MSS, 2.0)
+    output(c, 2.0)
+    before = c.tcp_info().data_segs_out
+    c.receive(segment(seq=RCV, ack=UNA, sack_blocks=((UNA + MSS, UNA + 6 * MSS),)), 2.02)
+    rtx = [x for x in output(c, 2.02) if x.payload]
+    assert rtx and rtx[0].seq == UNA
+    assert c.tcp_info().data_segs_out == before + len(rtx)
+
+
+def test_a_probe_with_new_data_counts_as_sent_bytes() -> None:
+    # RFC 8985 7.3: the probe is new data when the peer's window allows
+    c = tcp_established(SACK, rtt=0.01, now=1.0)
+    c.send(b"x" * 12 * MSS, 2.0)
+    assert len(output(c, 2.0)) == 10  # cwnd-limited
+    t = c.get_timer()
+    assert t is not None
+    c.handle_timer(t)
+    (probe,) = output(c, t)
+    assert probe.seq == UNA + 10 * MSS
+    assert c.tcp_info().bytes_sent == 11 * MSS
+
+
+def test_a_full_ack_leaves_no_probe_timer() -> None:
+    c = tcp_established(SACK, rtt=0.01, now=1.0)
+    c.send(b"x" * 3 * MSS, 2.0)
+    output(c, 2.0)
+    assert c.get_timer() is not None
+    c.receive(segment(seq=RCV, ack=UNA + 3 * MSS), 2.01)
+    output(c, 2.01)
+    assert c.get_timer() is None
+
+
+def test_the_passive_open_resets_the_backoff() -> None:
+    # RFC 6298 5.7: the ACK of a retransmitted SYN-ACK (timestamps: a valid sample)
+    from tcp_support import CLIENT_ISS
+
+    from aionetstack.core.tcp.connection import TcpConnection
+
+    cfg = StackConfig(timestamps=True, sack=True, window_scaling=False, recv_buffer=65535,
+                      congestion_control="newreno")  # fmt: skip
+    syn = segment(src_port=40000, dst_port=80, seq=CLIENT_ISS, flags=SYN, mss=MSS,
+                  sack_permitted=True, ts_val=100, ts_ecr=0)  # fmt: skip
+    s = TcpConnection.accept(cfg, syn, local_addr=0xC6120002, remote_addr=0xC6120001,
+                             iss=SERVER_ISS, mtu=1500, now=0.0)  # fmt: skip
+    (_sa,) = output(s, 0.0)
+    s.handle_timer(1.0)
+    (sa2,) = output(s, 1.0)
+    assert sa2.flags == SYN | ACK and s.tcp_info().backoff == 1
+    ack = segment(src_port=40000, dst_port=80, seq=CLIENT_ISS + 1, ack=SERVER_ISS + 1,
+                  ts_val=200, ts_ecr=sa2.ts_val)  # fmt: skip
+    s.receive(ack, 1.05)
+    assert s.state is TcpState.ESTABLISHED and s.tcp_info().backoff == 0
