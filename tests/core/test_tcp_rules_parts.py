@@ -335,3 +335,58 @@ def test_the_passive_open_resets_the_backoff() -> None:
                   ts_val=200, ts_ecr=sa2.ts_val)  # fmt: skip
     s.receive(ack, 1.05)
     assert s.state is TcpState.ESTABLISHED and s.tcp_info().backoff == 0
+
+
+def test_a_timeout_without_sack_leaves_fast_recovery_for_slow_start() -> None:
+    # RFC 5681 3.1 / RFC 6582: after the RTO the sender is in slow start from
+    # one segment and goes back to SND.UNA; NewReno's partial-ACK rule no
+    # longer applies (it would resend the same segment again and again)
+    c = tcp_established(PLAIN, now=1.0, rtt=0.1)
+    c.send(b"x" * 10 * MSS, 2.0)
+    assert len(output(c, 2.0)) == 10
+    for i in range(3):
+        c.receive(segment(seq=RCV, ack=UNA), 2.1 + i * 0.001)
+    assert [s.seq for s in output(c, 2.11)] == [UNA]  # fast retransmit
+    t = c.get_timer()
+    assert t is not None
+    c.handle_timer(t)
+    assert [s.seq for s in output(c, t)] == [UNA]
+    assert c.tcp_info().rto_expirations == 1
+    c.receive(segment(seq=RCV, ack=UNA + MSS), t + 0.1)
+    assert [s.seq for s in output(c, t + 0.1)] == [UNA + MSS, UNA + 2 * MSS]
+    assert c.tcp_info().cwnd == 2 * MSS
+    c.receive(segment(seq=RCV, ack=UNA + 3 * MSS), t + 0.2)
+    assert [s.seq for s in output(c, t + 0.2)] == [UNA + k * MSS for k in (3, 4, 5, 6)]
+
+
+def test_after_an_undone_timeout_a_new_loss_starts_recovery() -> None:
+    # Linux tcp_try_undo_loss: back to Open with the recovery point at SND.UNA,
+    # so three SACKed segments above a hole start fast recovery at once
+    cfg = StackConfig(timestamps=False, sack=True, window_scaling=False, recv_buffer=65535)
+    c = make_client(cfg, 0.0)
+    output(c, 0.0)
+    c.receive(
+        segment(seq=SERVER_ISS, ack=UNA, flags=SYN | ACK, mss=1460, sack_permitted=True), 0.05
+    )
+    output(c, 0.05)
+    c.send(b"x" * (10 * MSS), 1.0)
+    assert len(output(c, 1.0)) == 10
+    t = 1.0
+    for _ in range(5):  # the probe first, then the RTO
+        deadline = c.get_timer()
+        assert deadline is not None
+        t = deadline
+        c.handle_timer(t)
+        output(c, t)
+        if c.tcp_info().rto_expirations:
+            break
+    assert c.tcp_info().rto_expirations == 1
+    # F-RTO: never-resent segments 1-4 ACKed: the timeout was spurious
+    c.receive(segment(seq=RCV, ack=UNA + 5 * MSS), t + 0.01)
+    output(c, t + 0.01)
+    assert c.tcp_info().undos == 1
+    for i, last in enumerate((7, 8, 9)):
+        blocks = ((UNA + 7 * MSS, UNA + (last + 1) * MSS),)
+        c.receive(segment(seq=RCV, ack=UNA + 5 * MSS, sack_blocks=blocks), t + 0.02 + i * 0.001)
+    assert c.tcp_info().fast_retransmits == 1
+    assert output(c, t + 0.03)[0].seq == UNA + 5 * MSS
