@@ -17,7 +17,7 @@ from tcp_support import (
 )
 
 from aionetstack.core.config import StackConfig
-from aionetstack.core.tcp.connection import rst_for_unexpected
+from aionetstack.core.tcp.connection import TcpConnection, rst_for_unexpected
 from aionetstack.core.tcp.states import TcpState
 from aionetstack.wire.tcp import ACK, FIN, SYN, parse_tcp
 
@@ -31,6 +31,7 @@ def test_rst_for_a_syn_nobody_wants_has_sequence_zero() -> None:
     assert pkt is not None
     rst = parse_tcp(pkt[20:], 0xC6120002, 0xC6120001)
     assert rst.seq == 0 and rst.ack == 7001
+    assert pkt[8] == 64  # the default TTL (Linux ip_default_ttl)
 
 
 def test_segments_follow_half_the_largest_window_only_above_536() -> None:
@@ -390,3 +391,39 @@ def test_after_an_undone_timeout_a_new_loss_starts_recovery() -> None:
         c.receive(segment(seq=RCV, ack=UNA + 5 * MSS, sack_blocks=blocks), t + 0.02 + i * 0.001)
     assert c.tcp_info().fast_retransmits == 1
     assert output(c, t + 0.03)[0].seq == UNA + 5 * MSS
+
+
+def test_no_window_restart_below_the_rto_after_a_loss_either() -> None:
+    # Linux tcp_cwnd_restart runs only after an idle period longer than the
+    # RTO; in congestion avoidance it would raise ssthresh to 3/4 of cwnd
+    c = tcp_established(PLAIN, now=1.0, rtt=0.3)
+    c.send(b"x" * 1000, 2.0)
+    output(c, 2.0)
+    c.receive(segment(seq=RCV, ack=UNA + 1000), 2.3)
+    output(c, 2.3)
+    c._cc.ssthresh = 2 * MSS  # as left by a loss
+    assert c.tcp_info().rto > 0.6 and c.tcp_info().cwnd > 3 * MSS
+    c.send(b"y" * 100, 2.6)  # idle 0.6 s: above rto_min, below the RTO
+    output(c, 2.6)
+    assert c.tcp_info().ssthresh == 2 * MSS
+
+
+def test_an_ipv6_connection_has_flow_label_zero_unless_given() -> None:
+    src = 0x2001_0002_0000_0000_0000_0000_0000_0001
+    dst = 0x2001_0002_0000_0000_0000_0000_0000_0002
+    c = TcpConnection.connect(StackConfig(), local_addr=src, local_port=40000, remote_addr=dst,
+                              remote_port=80, iss=1000, mtu=1500, now=0.0, family=6)  # fmt: skip
+    (syn,) = c.packets_to_send(0.0)
+    assert syn[0] >> 4 == 6
+    assert ((syn[1] & 0x0F) << 16) | (syn[2] << 8) | syn[3] == 0
+
+
+def test_each_syn_takes_the_next_ip_identification() -> None:
+    c = make_client(PLAIN, 0.0)
+    (syn,) = c.packets_to_send(0.0)
+    t = c.get_timer()
+    assert t is not None
+    c.handle_timer(t)
+    (again,) = c.packets_to_send(t)
+    first = int.from_bytes(syn[4:6], "big")
+    assert int.from_bytes(again[4:6], "big") == (first + 1) & 0xFFFF
