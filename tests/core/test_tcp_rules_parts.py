@@ -14,12 +14,13 @@ from tcp_support import (
     output,
     segment,
     tcp_established,
+    tcp_syn_sent,
 )
 
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.connection import TcpConnection, rst_for_unexpected
 from aionetstack.core.tcp.states import TcpState
-from aionetstack.wire.tcp import ACK, FIN, SYN, parse_tcp
+from aionetstack.wire.tcp import ACK, FIN, RST, SYN, parse_tcp
 
 MSS = 1460
 
@@ -427,3 +428,23 @@ def test_each_syn_takes_the_next_ip_identification() -> None:
     (again,) = c.packets_to_send(t)
     first = int.from_bytes(syn[4:6], "big")
     assert int.from_bytes(again[4:6], "big") == (first + 1) & 0xFFFF
+
+
+def test_a_control_packet_goes_out_once() -> None:
+    # RFC 9293 3.10.7.3: an unacceptable ACK in SYN-SENT gets one RST
+    c = tcp_syn_sent(PLAIN)
+    c.receive(segment(seq=RCV, ack=UNA + 100, flags=ACK), 0.1)
+    (rst,) = output(c, 0.1)
+    assert rst.flags & RST and rst.seq == UNA + 100
+    assert output(c, 0.2) == []
+
+
+def test_an_ack_exactly_one_max_window_old_is_only_old() -> None:
+    # RFC 5961 5.2 / Linux tcp_ack: SEG.ACK >= SND.UNA - MAX.SND.WND is an old
+    # ACK (ignored); one byte older gets a challenge ACK
+    c = tcp_established(PLAIN)
+    c.receive(segment(seq=RCV, ack=(UNA - 65535) & 0xFFFFFFFF), 1.0)
+    assert output(c, 1.0) == [] and c.tcp_info().dropped == 0
+    c.receive(segment(seq=RCV, ack=(UNA - 65536) & 0xFFFFFFFF), 2.0)
+    (a,) = output(c, 2.0)
+    assert a.ack == RCV and c.tcp_info().dropped == 1
