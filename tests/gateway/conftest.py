@@ -17,8 +17,7 @@ which case they fail loudly, like the TUN tier.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import contextlib
 import os
 import shutil
 import socket
@@ -29,14 +28,12 @@ from collections.abc import Iterator
 
 import pytest
 
-CLONE_NEWNET = 0x40000000
+from aionetstack.testing.netns import namespace_id as _netns_id
+from aionetstack.testing.netns import private_network_namespace
+
 PROXY_USER = "relay"
 PROXY_PASSWORD = "s3cret:with@odd/chars"
 NETNS_MODULES = ("test_dialers_netns.py", "test_gateway_netns.py")
-
-
-def _netns_id() -> int:
-    return os.stat("/proc/thread-self/ns/net").st_ino
 
 
 def cannot_run(reason: str) -> None:
@@ -69,27 +66,16 @@ def netns() -> Iterator[int]:
     """Enter a private network namespace for the module; return its inode."""
     if os.geteuid() != 0:
         cannot_run("needs root (CAP_SYS_ADMIN for unshare, CAP_NET_ADMIN for SO_MARK)")
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    original_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    original_id = _netns_id()
-    if libc.unshare(CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        os.close(original_fd)
-        cannot_run(f"unshare(CLONE_NEWNET) failed: {os.strerror(err)}")
-    try:
-        private_id = _netns_id()
-        # Absolute guard: never touch the original namespace.
-        assert private_id != original_id, "unshare did not change the network namespace"
+    with contextlib.ExitStack() as stack:
+        try:
+            private_id = stack.enter_context(private_network_namespace())
+        except OSError as e:
+            cannot_run(str(e.strerror))
         _PRIVATE.add(private_id)
-        ip("link", "set", "lo", "up")
-        yield private_id
-    finally:
-        _PRIVATE.discard(_netns_id())
-        if libc.setns(original_fd, CLONE_NEWNET) != 0:  # pragma: no cover
-            err = ctypes.get_errno()
-            os.close(original_fd)
-            raise OSError(err, "setns back to the original network namespace failed")
-        os.close(original_fd)
+        try:
+            yield private_id
+        finally:
+            _PRIVATE.discard(private_id)
 
 
 @pytest.fixture

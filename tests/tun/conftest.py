@@ -17,23 +17,16 @@ in which case it fails loudly.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import contextlib
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 from tun_helpers import PRIVATE_NETNS, Nft, cannot_run, make_tun
 
 from aionetstack.link.tun import TunLink
-
-CLONE_NEWNET = 0x40000000
-
-
-def _netns_id() -> int:
-    return os.stat("/proc/thread-self/ns/net").st_ino
+from aionetstack.testing.netns import namespace_id, private_network_namespace
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -50,33 +43,22 @@ def netns() -> Iterator[int]:
         cannot_run("/dev/net/tun does not exist (load the tun module / pass the device in)")
     if os.geteuid() != 0:
         cannot_run("needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN for unshare)")
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    original_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    original_id = _netns_id()
-    if libc.unshare(CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        os.close(original_fd)
-        cannot_run(f"unshare(CLONE_NEWNET) failed: {os.strerror(err)}")
-    try:
-        private_id = _netns_id()
-        # Absolute guard: never touch the original namespace.
-        assert private_id != original_id, "unshare did not change the network namespace"
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            private_id = stack.enter_context(private_network_namespace())
+        except OSError as e:
+            cannot_run(str(e.strerror))
         PRIVATE_NETNS.add(private_id)
-        yield private_id
-    finally:
-        PRIVATE_NETNS.discard(_netns_id())
-        if libc.setns(original_fd, CLONE_NEWNET) != 0:  # pragma: no cover
-            err = ctypes.get_errno()
-            os.close(original_fd)
-            raise OSError(err, "setns back to the original network namespace failed")
-        os.close(original_fd)
+        try:
+            yield private_id
+        finally:
+            PRIVATE_NETNS.discard(private_id)
 
 
 @pytest.fixture
 def in_netns(netns: int) -> int:
     """Every test re-checks that it is still in the private namespace."""
-    assert _netns_id() == netns, "not in the private test network namespace"
+    assert namespace_id() == netns, "not in the private test network namespace"
     return netns
 
 
