@@ -59,22 +59,8 @@ __all__ = [
     "udp",
 ]
 
-_SUBMODULES = frozenset(
-    (
-        "addr",
-        "checksum",
-        "errors",
-        "icmp",
-        "icmpv6",
-        "ipv4",
-        "ipv6",
-        "pcap",
-        "seq",
-        "siphash",
-        "tcp",
-        "udp",
-    )
-)
+# the lower-case names of __all__ are the submodules, imported on first use
+_SUBMODULES = frozenset(name for name in __all__ if name.islower())
 
 
 def __getattr__(name: str) -> ModuleType:
