@@ -43,7 +43,6 @@ from collections.abc import Callable
 
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.congestion import make_congestion_control
-from aionetstack.core.tcp.delivery import DeliveryRateEstimator
 from aionetstack.core.tcp.events import (
     TcpEvent,
 )
@@ -352,8 +351,14 @@ class TcpConnection(OutputPart):
             self._new_ack(seg, ack, d, now)
             if self.state is CLOSED:
                 return True
-            if self._rate.pending:
-                self._rate_sample(prior_in_flight, now)
+            rate = self._rate
+            if rate.pending:
+                # once per ACK that delivered data: the delivery-rate sample (Linux
+                # tcp_rate_gen), handed to the congestion controller (cong_control)
+                self._cc.on_rate_sample(
+                    rate.take_sample(now, prior_in_flight, 0, self.snd_una, self._rtt.min_rtt),
+                    now,
+                )
         if n:
             self.data_segs_in += 1
             self._rbuf += payload
@@ -452,8 +457,12 @@ class TcpConnection(OutputPart):
             delivered = seq_diff(self.snd_una, snd_una) + self._sb.sacked - sacked_before
             ep.delivered_now = delivered
             ep.prr_delivered += delivered
-        if self._rate.pending:
-            self._rate_sample(prior_in_flight, now)
+        rate = self._rate
+        if rate.pending:
+            # the delivery-rate sample (Linux tcp_rate_gen) for the controller
+            self._cc.on_rate_sample(
+                rate.take_sample(now, prior_in_flight, 0, self.snd_una, self._rtt.min_rtt), now
+            )
         st = self.state
         if st is TIME_WAIT:
             if flags & FIN:
@@ -599,14 +608,6 @@ class TcpConnection(OutputPart):
             f"<TcpConnection {self.local_port}->{self.remote_port} {self.state} "
             f"una={self.snd_una} nxt={self.snd_nxt} rcv_nxt={self.rcv_nxt}>"
         )
-
-    def _rate_sample(self, prior_in_flight: int, now: float) -> None:
-        """Once per ACK that delivered data: the delivery-rate sample (Linux
-        tcp_rate_gen), handed to the congestion controller (cong_control)."""
-        rate = self._rate
-        assert isinstance(rate, DeliveryRateEstimator)  # pending: a real estimator
-        rs = rate.take_sample(now, prior_in_flight, 0, self.snd_una, self._rtt.min_rtt)
-        self._cc.on_rate_sample(rs, now)
 
     @classmethod
     def from_handshake(

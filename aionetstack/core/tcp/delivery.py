@@ -120,6 +120,7 @@ class DeliveryRateEstimator:
         "delivered_time",
         "first_sent_time",
         "lost",
+        "pending",
         "rate_app_limited",
         "rate_delivered",
         "rate_interval",
@@ -148,6 +149,9 @@ class DeliveryRateEstimator:
         self._ref_seq = -1  # wrapped sequence number matching _ref_u (-1: none yet)
         self._ref_u = 0
         self._acked = 0
+        #: Bytes were delivered since the last ``take_sample`` (a slot, not a
+        #: property: the engine reads it once per ACK).
+        self.pending = False
         self._reset_sample()
 
     # ------------------------------------------------------------ bookkeeping
@@ -161,20 +165,12 @@ class DeliveryRateEstimator:
         self._rs_app_limited = False
         self._rs_rtt_sent = _UNSET
 
-    def _unwrap(self, seq: int) -> int:
-        # seq_diff, inlined: this runs for every send run and every ACK
-        return self._ref_u + (((seq - self._ref_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000)
-
     def __len__(self) -> int:
         """Transmission records held (at most one per send still in flight)."""
         return len(self._starts) - self._head
 
     active = True
 
-    @property
-    def pending(self) -> bool:
-        """Bytes were delivered since the last ``take_sample``."""
-        return self._acked > 0
 
     @property
     def delivery_rate(self) -> float:
@@ -191,14 +187,17 @@ class DeliveryRateEstimator:
         ``in_flight_before`` is SND.NXT - SND.UNA just before it; when nothing
         is outstanding, the sampling interval starts now.
         """
-        if self._ref_seq < 0:
-            self._ref_seq = seq_start
+        ref_seq = self._ref_seq
+        if ref_seq < 0:
+            ref_seq = self._ref_seq = seq_start
             self._ref_u = 0
-        us = self._unwrap(seq_start)
-        ue = self._unwrap(seq_end)
+        # unwrapped against _ref_seq: _ref_u + seq_diff(seq, _ref_seq), inlined (per send run)
+        ref_u = self._ref_u
+        us = ref_u + (((seq_start - ref_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000)
+        ue = ref_u + (((seq_end - ref_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000)
         if ue <= us:
             return
-        if ue > self._ref_u:
+        if ue > ref_u:
             self._ref_seq = seq_end
             self._ref_u = ue
         if in_flight_before <= 0:
@@ -257,14 +256,18 @@ class DeliveryRateEstimator:
     def on_delivered(self, seq_start: int, seq_end: int) -> None:
         """``[seq_start, seq_end)`` was newly ACKed or SACKed by the ACK being
         processed (Linux tcp_rate_skb_delivered for each skb it covers)."""
-        if self._ref_seq < 0:
+        ref_seq = self._ref_seq
+        if ref_seq < 0:
             return
-        us = self._unwrap(seq_start)
-        ue = self._unwrap(seq_end)
+        # unwrapped against _ref_seq: _ref_u + seq_diff(seq, _ref_seq), inlined (per ACK)
+        ref_u = self._ref_u
+        us = ref_u + (((seq_start - ref_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000)
+        ue = ref_u + (((seq_end - ref_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000)
         if ue <= us:
             return
         self.delivered += ue - us
         self._acked += ue - us
+        self.pending = True
         starts = self._starts
         recs = self._recs
         n = len(starts)
@@ -294,7 +297,7 @@ class DeliveryRateEstimator:
 
     def _prune(self, snd_una: int) -> None:
         """Forget the transmissions a cumulative ACK has covered."""
-        una = self._unwrap(snd_una)
+        una = self._ref_u + (((snd_una - self._ref_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000)
         starts = self._starts
         recs = self._recs
         head = self._head
@@ -333,9 +336,11 @@ class DeliveryRateEstimator:
             self.app_limited = 0
         acked = self._acked
         self._acked = 0
+        self.pending = False
         if acked:
             self.delivered_time = now
-        rtt = now - self._rs_rtt_sent if self._rs_rtt_sent != _UNSET else 0.0
+        rtt_sent = self._rs_rtt_sent
+        rtt = now - rtt_sent if rtt_sent != _UNSET else 0.0
         have = self._rs_have
         prior_delivered = self._rs_prior_delivered
         prior_time = self._rs_prior_time
@@ -361,17 +366,11 @@ class DeliveryRateEstimator:
                 self.rate_app_limited = app_limited
         else:
             prior_delivered = 0
+        # positional: the field order of RateSample.__init__ (once per ACK)
         return RateSample(
-            delivered=delivered,
-            interval=interval,
-            rtt=rtt,
-            prior_delivered=prior_delivered,
-            total_delivered=self.delivered,
-            prior_in_flight=prior_in_flight,
-            acked_sacked=acked,
-            losses=losses,
-            is_app_limited=app_limited,
-        )
+            delivered, interval, rtt, prior_delivered, self.delivered, prior_in_flight,
+            acked, losses, app_limited,
+        )  # fmt: skip
 
     # ------------------------------------------------------------ app-limited
 
@@ -411,3 +410,7 @@ class NoDeliveryRate:
 
     def mark_app_limited(self, in_flight: int) -> None:
         pass
+
+    def take_sample(self, *args: object, **kwargs: object) -> RateSample:
+        """Never called: no delivery is ever ``pending`` here (an empty sample)."""
+        return RateSample()

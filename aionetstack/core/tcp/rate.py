@@ -37,7 +37,6 @@ class RateSample:
 
     def __init__(
         self,
-        *,
         delivered: int = 0,
         interval: float = 0.0,
         rtt: float = 0.0,

@@ -34,6 +34,11 @@ class TcpState(enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    # Members are singletons compared by identity (Enum defines no __eq__), so the
+    # identity hash is consistent with equality; Enum's own __hash__ is a Python
+    # function (hash of the name), paid on every set or dict lookup by state.
+    __hash__ = object.__hash__
+
 
 #: States in which we may still receive data from the peer (no FIN seen yet).
 RECEIVING: frozenset[TcpState] = frozenset(
