@@ -12,6 +12,7 @@ from tcp_support import (
     UNA,
     make_client,
     output,
+    rx,
     segment,
     tcp_established,
     tcp_syn_sent,
@@ -172,6 +173,32 @@ def test_the_first_rto_keeps_the_sack_scoreboard() -> None:
             break
         t = c.get_timer()
     assert all(s == UNA for s in seqs)  # only the hole, never SACKed data
+    assert t is not None
+    # the hole filled: what was SACKed is still taken as received
+    after = [s.seq for s in rx(c, segment(seq=RCV, ack=UNA + MSS), t + 0.01) if s.payload]
+    assert UNA + MSS not in after
+
+
+def test_a_repeated_rto_forgets_the_sack_scoreboard() -> None:
+    # RFC 2018 8: after repeated timeouts the receiver may have reneged; the
+    # SACKed data is sent again once the hole is filled
+    c = tcp_established(SACK, rtt=0.01, now=1.0)
+    c.send(b"x" * 4 * MSS, 2.0)
+    output(c, 2.0)
+    c.receive(segment(seq=RCV, ack=UNA, sack_blocks=((UNA + MSS, UNA + 4 * MSS),)), 2.02)
+    output(c, 2.02)
+    t = c.get_timer()
+    for _ in range(10):
+        assert t is not None
+        c.handle_timer(t)
+        output(c, t)
+        if c.tcp_info().rto_expirations == 2:
+            break
+        t = c.get_timer()
+    assert c.tcp_info().rto_expirations == 2
+    # the hole is filled, and the peer no longer reports the SACKed blocks
+    resent = [s.seq for s in rx(c, segment(seq=RCV, ack=UNA + MSS), t + 0.01) if s.payload]
+    assert resent and resent[0] == UNA + MSS
 
 
 def test_connection_without_timestamps_after_a_lost_syn_probes_at_one_second() -> None:
@@ -448,3 +475,40 @@ def test_an_ack_exactly_one_max_window_old_is_only_old() -> None:
     c.receive(segment(seq=RCV, ack=(UNA - 65536) & 0xFFFFFFFF), 2.0)
     (a,) = output(c, 2.0)
     assert a.ack == RCV and c.tcp_info().dropped == 1
+
+
+def test_an_opened_window_resets_the_persist_backoff() -> None:
+    # RFC 9293 3.8.6.1 / Linux tcp_ack_probe: the backoff belongs to one zero
+    # window; once the window opens, the next zero window starts from the base
+    c = tcp_established(PLAIN, window=0)
+    c.send(b"x" * 100, 1.0)
+    assert output(c, 1.0) == []
+    first = c.get_timer()
+    assert first is not None
+    base = first - 1.0
+    now = first
+    for _ in range(3):  # three probes, each interval doubled
+        c.handle_timer(now)
+        output(c, now)
+        nxt = c.get_timer()
+        assert nxt is not None and nxt - now > base * 1.5
+        now = nxt
+    now -= 0.01
+    c.receive(segment(seq=RCV, ack=UNA, window=1000), now)  # the window opens
+    assert [len(s.payload) for s in output(c, now)] == [100]
+    c.receive(segment(seq=RCV, ack=UNA + 100, window=0), now + 0.05)  # and closes
+    c.send(b"y" * 100, now + 0.05)
+    assert output(c, now + 0.05) == []
+    t = c.get_timer()
+    assert t is not None and abs((t - (now + 0.05)) - base) < 0.05 * base
+
+
+def test_an_rtt_of_zero_is_no_sample_without_timestamps() -> None:
+    # RFC 6298 3: a segment ACKed at the instant it was sent measured nothing
+    # (a coarse clock); the estimator keeps its state (here: no sample at all)
+    c = tcp_established(PLAIN, now=1.0, rtt=0.05)
+    rtt0 = c.tcp_info().rtt
+    c.send(b"x" * 100, 2.0)
+    output(c, 2.0)
+    c.receive(segment(seq=RCV, ack=UNA + 100), 2.0)
+    assert c.tcp_info().rtt == rtt0
