@@ -1,6 +1,6 @@
 """The TCP engine's per-segment and per-connection CPU cost, optionally beside another build.
 
-Run: ``.venv/bin/python benchmarks/bench_engine.py [--rounds 5] [--baseline DIR]``
+Run: ``.venv/bin/python benchmarks/bench_engine.py [--rounds 5] [--baseline DIR] [--cc newreno]``
 
 Three measurements of the sans-IO engine alone (no parsing, no link, no asyncio),
 each with the calls the asyncio driver makes per wakeup:
@@ -32,20 +32,28 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the measured build is imported inside the workers
+    from aionetstack.core.config import StackConfig
     from aionetstack.core.sim import Simulator
     from aionetstack.core.tcp.connection import TcpConnection
 
 BATCH = 32
 MSS = 1448
+#: --cc: the congestion control of every measured connection ("" = the build's default)
+CC = os.environ.get("BENCH_ENGINE_CC", "")
+
+
+def _config() -> StackConfig:
+    from aionetstack.core.config import StackConfig
+
+    return StackConfig(congestion_control=CC) if CC else StackConfig()
 
 
 def _established() -> tuple[Simulator, TcpConnection, TcpConnection]:
     """A simulator and the client and server ends of one established connection."""
-    from aionetstack.core.config import StackConfig
     from aionetstack.core.sim import SimLink, Simulator
 
     sim = Simulator(1, trace=False, record_events=False)
-    client, server = sim.tcp_pair(StackConfig(), link=SimLink(delay=0.001))
+    client, server = sim.tcp_pair(_config(), link=SimLink(delay=0.001))
     cc = client.connect(server.addr, server.port)
     sim.run_while(lambda: server.conn is None or cc.state.name != "ESTABLISHED")
     sc = server.conn
@@ -128,13 +136,12 @@ def bench_tx(rounds: int) -> float:
 
 
 def bench_conn(count: int) -> float:
-    from aionetstack.core.config import StackConfig
     from aionetstack.core.sim import SimLink, Simulator
 
     cpu = 0.0
     for i in range(count):
         sim = Simulator(i, trace=False, record_events=False)
-        client, server = sim.tcp_pair(StackConfig(), link=SimLink(delay=0.0005),
+        client, server = sim.tcp_pair(_config(), link=SimLink(delay=0.0005),
                                       measure=time.perf_counter)  # fmt: skip
         client.connect(server.addr, server.port)
         client.write(bytes(100))
@@ -158,8 +165,8 @@ def worker(scale: float) -> dict[str, float]:
     }
 
 
-def run_tree(tree: str, scale: float) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=tree)
+def run_tree(tree: str, scale: float, cc: str) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=tree, BENCH_ENGINE_CC=cc)
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", "--scale", str(scale)],
         cwd=tree, env=env, capture_output=True, text=True, check=True,
@@ -173,6 +180,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (best kept)")
     ap.add_argument("--baseline", help="another build's checkout to measure beside this one")
     ap.add_argument("--scale", type=float, default=1.0, help="work per round (1 = default)")
+    ap.add_argument("--cc", default="", help="congestion control of both builds (default: each its own)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -183,10 +191,11 @@ def main() -> None:
     best: dict[str, dict[str, float]] = {name: {} for name, _ in trees}
     for r in range(args.rounds):
         for name, tree in trees if r % 2 == 0 else trees[::-1]:
-            for k, v in run_tree(tree, args.scale).items():
+            for k, v in run_tree(tree, args.scale, args.cc).items():
                 best[name][k] = min(v, best[name].get(k, v))
     units = {"rx": "us/segment received", "tx": "us/segment sent", "conn": "us/connection"}
-    print(f"engine CPU, best of {args.rounds} interleaved rounds")
+    print(f"engine CPU, best of {args.rounds} interleaved rounds, congestion control: "
+          f"{args.cc or 'each build its default'}")  # fmt: skip
     print(f"{'':6}{'this':>10}" + (f"{'baseline':>10}{'ratio':>8}" if args.baseline else ""))
     for k, unit in units.items():
         line = f"{k:6}{best['this'][k]:10.3f}"
