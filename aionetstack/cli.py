@@ -351,7 +351,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _fmt_peer(writer: asyncio.StreamWriter) -> str:
     peer = writer.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
+        host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]  # IPv6: RFC 3986 3.2.2
+        return f"{host}:{peer[1]}"
     return str(peer)
 
 

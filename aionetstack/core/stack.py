@@ -104,7 +104,7 @@ from aionetstack.core.ipv6 import IPV6_REASSEMBLY_TIMEOUT, Reassembled, Reassemb
 from aionetstack.core.listener import TcpListener
 from aionetstack.core.ports import PortAllocator, derive_key
 from aionetstack.core.reqsock import RequestSock, build_synack, synack_timeout, tcp_builder
-from aionetstack.core.routing import RouteResult, RoutingTable, valid_v6
+from aionetstack.core.routing import RouteResult, RoutingTable, is_v6_value, valid_v6
 from aionetstack.core.stats import (
     DROP_ICMP6_BAD_CHECKSUM,
     DROP_ICMP6_MALFORMED,
@@ -288,6 +288,12 @@ def _bind_conflict(by_addr: dict[int, _T] | None, key: int) -> bool:
     if key in by_addr or wild in by_addr:
         return True
     return key == wild and any((k > _MASK) == v6 for k in by_addr)
+
+
+def _out_requests(remote: int) -> str:
+    """The MIB counter of one packet sent to ``remote``: IpOutRequests or, for an
+    IPv6 address, Ip6OutRequests (Linux counts the families apart)."""
+    return "Ip6OutRequests" if is_v6_value(remote) else "IpOutRequests"
 
 
 def _packet_dst(packet: bytes) -> int:
@@ -571,7 +577,7 @@ class StackEngine:
             self._out.append((tw.ifindex, tw.ack(self._next_ip_id(), self.config.ttl, now)))
             c = self._c
             c["TcpOutSegs"] += 1
-            c["IpOutRequests"] += 1
+            c[_out_requests(tw.key[2])] += 1
         self._push(tw, tw.deadline)
 
     def _find_listener(self, port: int, dst: int) -> TcpListener | None:
@@ -681,7 +687,7 @@ class StackEngine:
             )  # fmt: skip
             self._out.append((ifindex, packet))
             c["TcpOutSegs"] += 1
-            c["IpOutRequests"] += 1
+            c[_out_requests(src)] += 1
             c["SyncookiesSent"] += 1
             listener.cookie_time = now
             return
@@ -713,7 +719,7 @@ class StackEngine:
         req.sent = now
         c = self._c
         c["TcpOutSegs"] += 1
-        c["IpOutRequests"] += 1
+        c[_out_requests(req.key[2])] += 1
 
     def _push(self, obj: RequestSock | TimeWait, deadline: float) -> None:
         if deadline < obj.pushed:
@@ -924,7 +930,7 @@ class StackEngine:
         c = self._c
         c["TcpOutSegs"] += 1
         c["TcpOutRsts"] += 1
-        c["IpOutRequests"] += 1
+        c[_out_requests(src)] += 1
 
     def _syn_admitted(
         self, listener: TcpListener, seg: TcpSegment, src: int, dst: int, ifindex: int
@@ -1577,7 +1583,7 @@ class StackEngine:
                         rsts += 1
                 n = len(packets)
                 c["TcpOutSegs"] += n
-                c["IpOutRequests"] += n
+                c["IpOutRequests" if conn.family == 4 else "Ip6OutRequests"] += n
                 if rsts:
                     c["TcpOutRsts"] += rsts
             state = conn.state
@@ -1912,7 +1918,7 @@ class StackEngine:
             self._out.append((req.ifindex, rst))
             c["TcpOutSegs"] += 1
             c["TcpOutRsts"] += 1
-            c["IpOutRequests"] += 1
+            c[_out_requests(ra)] += 1
             c["TcpAttemptFails"] += 1
         children = list(listener.accept_queue)
         listener.accept_queue.clear()
