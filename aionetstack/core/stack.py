@@ -182,9 +182,16 @@ from aionetstack.wire.icmp import (
     parse_icmp,
 )
 from aionetstack.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP
-from aionetstack.wire.ipv6 import IPV6_MIN_MTU, PROTO_ICMPV6, PROTO_NONE, Ipv6Header, parse_ipv6
+from aionetstack.wire.ipv6 import (
+    IPV6_HEADER,
+    IPV6_MIN_MTU,
+    PROTO_ICMPV6,
+    PROTO_NONE,
+    Ipv6Header,
+    parse_ipv6,
+)
 from aionetstack.wire.siphash import siphash24
-from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, parse_tcp, parse_tcp6
+from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, parse_tcp
 from aionetstack.wire.udp import build_udp, build_udp6, parse_udp, parse_udp6
 
 INF: Final = float("inf")
@@ -498,7 +505,12 @@ class StackEngine:
     ) -> None:
         c = self._c
         try:
-            seg = parse_tcp6(payload, src, dst) if v6 else parse_tcp(payload, src, dst)
+            # IPv6: parse_tcp6 inlined (the folded address sum stands for src + dst)
+            seg = (
+                parse_tcp(payload, (src + dst) % 0xFFFF or 0xFFFF, 0)
+                if v6
+                else parse_tcp(payload, src, dst)
+            )
         except ChecksumError:
             c["TcpInCsumErrors"] += 1
             self._counters.drop("TcpInErrs", DROP_TCP_BAD_CHECKSUM)
@@ -1170,6 +1182,22 @@ class StackEngine:
         c = self._c
         c["Ip6InReceives"] += 1
         mv = packet if type(packet) is memoryview else memoryview(packet)
+        n = len(mv)
+        if n >= 40:
+            # The usual packet, handled without the header record: TCP right
+            # after the fixed header, complete, to one of our addresses, from a
+            # unicast source (first byte not 0: not below 2**32 nor IPv4-mapped;
+            # not 0xFF: not multicast); the same checks as below, in short
+            vtf, plen, nh, _hops, s_hi, s_lo, d_hi, d_lo = IPV6_HEADER.unpack_from(mv)
+            if nh == PROTO_TCP and vtf >> 28 == 6 and 40 + plen <= n and 0 < s_hi >> 56 < 0xFF:
+                dst = (d_hi << 64) | d_lo
+                local = self._routes.local_addresses
+                if dst in local:
+                    src = (s_hi << 64) | s_lo
+                    if src not in local or ifindex == LOOPBACK_IFINDEX:
+                        c["Ip6InDelivers"] += 1
+                        self._tcp_input(src, dst, mv[40 : 40 + plen], ifindex, now, True)
+                        return
         try:
             h, payload = parse_ipv6(mv)
         except ParameterProblemError as exc:
