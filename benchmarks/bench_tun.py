@@ -1,6 +1,6 @@
 """Benchmark aionetstack against the Linux kernel over a TUN device.
 
-Run as root:  ``python benchmarks/bench_tun.py [--quick] [--uvloop] [--ipv6]``
+Run as root:  ``python benchmarks/bench_tun.py [--quick] [--uvloop] [--family 4|6|both]``
 
 Safety: the script re-executes itself under ``unshare --net`` so the TUN
 devices, addresses and traffic live in a private, throw-away network
@@ -16,9 +16,12 @@ they do not share the stack's interpreter lock. Measured:
 * connections per second (open + close, 32 in parallel, stack client);
 * the ceiling: a pure-Python asyncio TUN-to-TUN forwarder's throughput.
 
-Results are printed beside the targets from DESIGN.md. ``--ipv6`` runs the
-same measurements over IPv6 (kernel side 2001:2::1/64, stack 2001:2::2/64 on a
-dual-stack device; RFC 5180's benchmarking range), to print beside IPv4's.
+Results are printed beside the targets from DESIGN.md. ``--family 6`` (or
+``--ipv6``) runs the same measurements over IPv6 (kernel side 2001:2::1/64,
+stack 2001:2::2/64 on a dual-stack device; RFC 5180's benchmarking range).
+``--family both`` measures each figure over IPv4 and IPv6 in turn (A B A B,
+both on the same dual-stack device) and prints them side by side with the
+ratio IPv6/IPv4 (DESIGN target: IPv6 within 10 % of IPv4).
 """
 
 from __future__ import annotations
@@ -245,14 +248,17 @@ async def bench_conn_rate(stack: Any, n: int, parallel: int = 32) -> float:
     return n / elapsed
 
 
+DUAL = False  # a dual-stack device (--family 6 or both), whichever family is measured
+
+
 async def with_stack(mtu: int, body: Callable[[Any], Any]) -> Any:
     import aionetstack
 
-    if ":" in KERNEL_IP:  # --ipv6: a dual-stack device, measured over IPv6
+    if DUAL:
         link = aionetstack.TunLink(
-            "ans0", mtu=mtu, kernel_address=["198.18.0.1/24", f"{KERNEL_IP}/64"]
+            "ans0", mtu=mtu, kernel_address=["198.18.0.1/24", f"{KERNEL_IP6}/64"]
         )
-        address: str | list[str] = ["198.18.0.2/24", f"{STACK_IP}/64"]
+        address: str | list[str] = ["198.18.0.2/24", f"{STACK_IP6}/64"]
     else:
         link = aionetstack.TunLink("ans0", mtu=mtu, kernel_address=f"{KERNEL_IP}/24")
         address = f"{STACK_IP}/24"
@@ -260,13 +266,25 @@ async def with_stack(mtu: int, body: Callable[[Any], Any]) -> Any:
         return await body(stack)
 
 
-def use_ipv6() -> None:
-    """Measure over IPv6: the stack, and the kernel peers (through the environment)."""
+def use_family(family: int) -> None:
+    """Measure over IPv4 or IPv6 (2001:2::/64) from now on: the stack's side, and
+    the kernel peers' (through the environment they inherit)."""
     global KERNEL_IP, STACK_IP, SEG
-    KERNEL_IP, STACK_IP = KERNEL_IP6, STACK_IP6
-    SEG = 1428  # MTU 1500 - 40 (IPv6) - 20 (TCP) - 12 (timestamps)
+    if family == 6:
+        KERNEL_IP, STACK_IP = KERNEL_IP6, STACK_IP6
+        SEG = 1428  # MTU 1500 - 40 (IPv6) - 20 (TCP) - 12 (timestamps)
+    else:
+        KERNEL_IP, STACK_IP = "198.18.0.1", "198.18.0.2"
+        SEG = 1448
     os.environ["BENCH_KERNEL_IP"] = KERNEL_IP
     os.environ["BENCH_STACK_IP"] = STACK_IP
+
+
+def segments(size: int, mtu: int, family: int) -> float:
+    """Full-size segments in ``size`` bytes (timestamps on)."""
+    if mtu == 1500:
+        return size / SEG
+    return size / (mtu - (72 if family == 6 else 52))
 
 
 async def forwarder_ceiling(mtu: int, size: int) -> float:
@@ -357,12 +375,16 @@ TESTS = ("in1500", "out1500", "in65535", "out65535", "connect", "rtt", "rate", "
 
 
 def main() -> None:
+    global DUAL
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller transfers and counts")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument(
-        "--ipv6", action="store_true", help="measure over IPv6 (2001:2::/64) instead of IPv4"
-    )
+        "--family", choices=("4", "6", "both"), default="4",
+        help="IPv4, IPv6 (2001:2::/64), or both interleaved side by side with the ratio "
+        "(default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument("--ipv6", action="store_true", help="the same as --family 6")
     parser.add_argument("--no-forwarder", action="store_true", help="skip the ceiling measurement")
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(TESTS)}")
     parser.add_argument(
@@ -376,65 +398,100 @@ def main() -> None:
     if args.no_forwarder and not only:
         only = set(TESTS) - {"forwarder"}
     wanted = only or set(TESTS)
+    family = "6" if args.ipv6 else args.family
+    families = (4, 6) if family == "both" else (int(family),)
+    DUAL = 6 in families
     ensure_private_netns()
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     if args.uvloop:
         import uvloop
 
         uvloop.install()
-    if args.ipv6:
-        use_ipv6()
     scale = 4 if args.quick else 1
     repeat = max(1, args.repeat)
+    both = len(families) == 2
 
-    def row(name: str, values: list[float], unit: str, target: str) -> None:
-        med = statistics.median(values)
-        spread = f"  ({min(values):,.0f}..{max(values):,.0f})" if len(values) > 1 else ""
-        print(f"  {name:<40} {med:>10,.0f} {unit:<5} {target}{spread}", flush=True)
+    def spread(values: list[float]) -> str:
+        return f"  ({min(values):,.0f}..{max(values):,.0f})" if len(values) > 1 else ""
 
-    def measure(make: Callable[[], Any]) -> list[float]:
-        return [asyncio.run(make()) for _ in range(repeat)]
+    def row(name: str, results: dict[int, list[float]], unit: str, target: str,
+            higher_is_better: bool = True, cpu: dict[int, float] | None = None) -> None:  # fmt: skip
+        meds = {f: statistics.median(v) for f, v in results.items()}
+        if not both:
+            (f,) = results
+            extra = f", CPU {cpu[f]:.2f} us/seg" if cpu else ""
+            print(f"  {name:<40} {meds[f]:>10,.0f} {unit:<5} {target}{extra}{spread(results[f])}",
+                  flush=True)  # fmt: skip
+            return
+        ratio = meds[6] / meds[4]
+        ok = ratio >= 0.9 if higher_is_better else ratio <= 1.1
+        cells = "".join(f" {meds[f]:>9,.0f} {unit:<4}" for f in (4, 6))
+        extra = f"  CPU us/seg {cpu[4]:.2f} / {cpu[6]:.2f}" if cpu else ""
+        print(f"  {name:<32}{cells} {ratio:>6.3f}  {'OK' if ok else 'BEHIND'}{extra}"
+              f"{spread(results[4])}{spread(results[6])}", flush=True)  # fmt: skip
 
+    def measure(
+        make: Callable[[], Any], size: int = 0, mtu: int = 0
+    ) -> tuple[dict[int, list[float]], dict[int, float]]:
+        """Each family in turn, ``repeat`` rounds (A B A B); the values per family
+        and, for a transfer of ``size`` bytes, the median CPU us per segment."""
+        values: dict[int, list[float]] = {f: [] for f in families}
+        cpu: dict[int, list[float]] = {f: [] for f in families}
+        for _ in range(repeat):
+            for f in families:
+                use_family(f)
+                CPU.clear()
+                values[f].append(asyncio.run(make()))
+                if size and CPU:
+                    cpu[f].append(CPU[-1] / segments(size, mtu, f) * 1e6)
+        return values, {f: statistics.median(c) for f, c in cpu.items() if c}
+
+    names = " and ".join(f"IPv{f}" for f in families)
     print(
-        f"aionetstack over TUN vs the Linux kernel, {'IPv6' if args.ipv6 else 'IPv4'} "
+        f"aionetstack over TUN vs the Linux kernel, {names} "
         f"(loop: {'uvloop' if args.uvloop else 'asyncio'}"
-        f"{f', median of {repeat}' if repeat > 1 else ''})"
+        f"{f', median of {repeat}' if repeat > 1 else ''}"
+        f"{', interleaved, one dual-stack device' if both else ''})"
     )
-    print(f"  {'measure':<40} {'result':>16} target (DESIGN.md)")
+    if both:
+        print(f"  {'measure':<32} {'IPv4':>14} {'IPv6':>14} {'v6/v4':>6}  (target: within 10 %)")
+    else:
+        print(f"  {'measure':<40} {'result':>16} target (DESIGN.md)")
     for mtu, size, target in (
         (1500, 256 * MiB, ">= 150 MB/s"),
         (65535, 1024 * MiB, ">= 1000 MB/s"),
     ):
         size //= scale
-        segs = size / (SEG if mtu == 1500 else mtu - (72 if args.ipv6 else 52))
         if f"in{mtu}" in wanted:
-            CPU.clear()
-            v = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_in(s, n)))
-            cpu = f", CPU {statistics.median(CPU) / segs * 1e6:.2f} us/seg"
-            row(f"kernel -> stack, MTU {mtu}", v, "MB/s", target + cpu)
+            v, cpu = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_in(s, n)),
+                             size, mtu)  # fmt: skip
+            row(f"kernel -> stack, MTU {mtu}", v, "MB/s", target, cpu=cpu)
         if f"out{mtu}" in wanted:
-            CPU.clear()
-            v = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_out(s, n)))
-            cpu = f", CPU {statistics.median(CPU) / segs * 1e6:.2f} us/seg"
-            row(f"stack -> kernel, MTU {mtu}", v, "MB/s", target + cpu)
+            v, cpu = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_out(s, n)),
+                             size, mtu)  # fmt: skip
+            row(f"stack -> kernel, MTU {mtu}", v, "MB/s", target, cpu=cpu)
     if "connect" in wanted:
-        v = measure(lambda: with_stack(1500, lambda s: bench_connect(s, 2000 // scale)))
-        row("connect latency (median)", v, "us", "<= 150 us")
+        v, _ = measure(lambda: with_stack(1500, lambda s: bench_connect(s, 2000 // scale)))
+        row("connect latency (median)", v, "us", "<= 150 us", higher_is_better=False)
     if "rtt" in wanted:
-        v = measure(lambda: with_stack(1500, lambda s: bench_rtt(s, 10000 // scale)))
-        row("1-byte round trip (median)", v, "us", "<= 100 us")
+        v, _ = measure(lambda: with_stack(1500, lambda s: bench_rtt(s, 10000 // scale)))
+        row("1-byte round trip (median)", v, "us", "<= 100 us", higher_is_better=False)
     if "rate" in wanted:
-        v = measure(lambda: with_stack(1500, lambda s: bench_conn_rate(s, 5000 // scale)))
-        row("connections/s (open+close, 32 parallel)", v, "/s", ">= 5000 /s")
+        v, _ = measure(lambda: with_stack(1500, lambda s: bench_conn_rate(s, 5000 // scale)))
+        row("connections/s (32 parallel)" if both else "connections/s (open+close, 32 parallel)",
+            v, "/s", ">= 5000 /s")  # fmt: skip
     if "forwarder" in wanted:
+        use_family(4)  # an IPv4 ceiling (the forwarder copies packets, whatever they carry)
         for mtu, size in ((1500, 512 * MiB), (65535, 2048 * MiB)):
             ref = "419 MB/s" if mtu == 1500 else "1790 MB/s"
             try:
-                v = measure(lambda m=mtu, n=size // scale: forwarder_ceiling(m, n))
+                v = [asyncio.run(forwarder_ceiling(mtu, size // scale)) for _ in range(repeat)]
             except Exception as exc:
                 print(f"  ceiling: asyncio TUN forwarder, MTU {mtu}: n/a ({exc})")
             else:
-                row(f"ceiling: asyncio TUN forwarder, MTU {mtu}", v, "MB/s", f"(DESIGN.md: {ref})")
+                med = statistics.median(v)
+                print(f"  {'ceiling: asyncio TUN forwarder, MTU ' + str(mtu):<40} {med:>10,.0f} "
+                      f"MB/s  (DESIGN.md: {ref}){spread(v)}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
