@@ -505,8 +505,10 @@ def _cidr(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a network like 198.18.64.0/24") from None
     if network.version != 4:
-        # the stack speaks IPv4 only so far: an IPv6 route would black-hole the range
-        raise argparse.ArgumentTypeError(f"{text!r}: IPv6 routes need IPv6 in the stack")
+        # the gateway relays IPv4 flows only so far: an IPv6 route would black-hole the range
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the gateway does not relay IPv6 yet (IPv4 ranges only)"
+        )
     return str(network)
 
 
