@@ -14,7 +14,9 @@ they do not share the stack's interpreter lock. Measured:
 * connect latency (stack ``open_connection`` to a kernel listener);
 * 1-byte round trip (stack client, kernel echo server);
 * connections per second (open + close, 32 in parallel, stack client);
-* the ceiling: a pure-Python asyncio TUN-to-TUN forwarder's throughput.
+* the ceiling: a pure-Python asyncio TUN-to-TUN forwarder's throughput (with
+  ``--family both``, over both families: the kernel is at both ends and the
+  copy is family-blind, so its ratio is the kernel's own, the reference).
 
 Results are printed beside the targets from DESIGN.md. ``--family 6`` (or
 ``--ipv6``) runs the same measurements over IPv6 (kernel side 2001:2::1/64,
@@ -266,10 +268,14 @@ async def with_stack(mtu: int, body: Callable[[Any], Any]) -> Any:
         return await body(stack)
 
 
+FAMILY = 4  # the family measured now (use_family)
+
+
 def use_family(family: int) -> None:
     """Measure over IPv4 or IPv6 (2001:2::/64) from now on: the stack's side, and
     the kernel peers' (through the environment they inherit)."""
-    global KERNEL_IP, STACK_IP, SEG
+    global KERNEL_IP, STACK_IP, SEG, FAMILY
+    FAMILY = family
     if family == 6:
         KERNEL_IP, STACK_IP = KERNEL_IP6, STACK_IP6
         SEG = 1428  # MTU 1500 - 40 (IPv6) - 20 (TCP) - 12 (timestamps)
@@ -287,51 +293,68 @@ def segments(size: int, mtu: int, family: int) -> float:
     return size / (mtu - (72 if family == 6 else 52))
 
 
-async def forwarder_ceiling(mtu: int, size: int) -> float:
+async def forwarder_ceiling(mtu: int, size: int, family: int = 4) -> float:
     """A pure-Python asyncio TUN-to-TUN forwarder: the ceiling for Python over TUN.
 
-    Two devices; the kernel's TCP connects 198.18.1.1 -> 198.18.2.2 (via
-    fwd1) and the script copies every packet between fwd1 and fwd2 unchanged,
-    with routes and policy rules so that what comes out of fwd2 is delivered
-    locally again (kernel <-> Python <-> kernel, as the stack is driven).
+    Two devices; the kernel's TCP connects 198.18.1.1 -> 198.18.2.2 (IPv6:
+    2001:2:1::1 -> 2001:2:2::2) via fwd1 and the script copies every packet
+    between fwd1 and fwd2 unchanged, with routes and policy rules so that what
+    comes out of fwd2 is delivered locally again (kernel <-> Python <-> kernel,
+    as the stack is driven). The copy costs the same for both families, so
+    the ratio of the two is the kernel's own: the reference for the stack's.
     """
     import aionetstack
 
     a = aionetstack.TunLink("fwd1", mtu=mtu)
     b = aionetstack.TunLink("fwd2", mtu=mtu)
-    cmds = [
-        "ip link set fwd1 up",
-        "ip link set fwd2 up",
-        "ip addr replace 198.18.1.1/32 dev lo",
-        "ip addr replace 198.18.2.2/32 dev lo",
-        "sysctl -qw net.ipv4.conf.all.rp_filter=0",
-        "sysctl -qw net.ipv4.conf.fwd1.rp_filter=0",
-        "sysctl -qw net.ipv4.conf.fwd2.rp_filter=0",
-        "sysctl -qw net.ipv4.conf.fwd1.accept_local=1",
-        "sysctl -qw net.ipv4.conf.fwd2.accept_local=1",
-        # locally generated: to 198.18.2.2 leaves by fwd1, replies to 198.18.1.1 by fwd2;
-        # what arrives from a device goes to the local table (pref 200) as usual.
-        "ip rule add pref 100 iif lo to 198.18.2.2 lookup 101",
-        "ip rule add pref 101 iif lo to 198.18.1.1 lookup 102",
-        "ip route add default dev fwd1 table 101",
-        "ip route add default dev fwd2 table 102",
-        "ip rule add pref 200 lookup local",
-        "ip rule del pref 0",
+    if family == 6:
+        client, server = "2001:2:1::1", "2001:2:2::2"
+        ip = "ip -6"
+        cmds = [
+            "ip link set fwd1 up",
+            "ip link set fwd2 up",
+            f"ip -6 addr replace {client}/128 dev lo nodad",
+            f"ip -6 addr replace {server}/128 dev lo nodad",
+        ]
+    else:
+        client, server = "198.18.1.1", "198.18.2.2"
+        ip = "ip"
+        cmds = [
+            "ip link set fwd1 up",
+            "ip link set fwd2 up",
+            f"ip addr replace {client}/32 dev lo",
+            f"ip addr replace {server}/32 dev lo",
+            "sysctl -qw net.ipv4.conf.all.rp_filter=0",
+            "sysctl -qw net.ipv4.conf.fwd1.rp_filter=0",
+            "sysctl -qw net.ipv4.conf.fwd2.rp_filter=0",
+            "sysctl -qw net.ipv4.conf.fwd1.accept_local=1",
+            "sysctl -qw net.ipv4.conf.fwd2.accept_local=1",
+        ]
+    cmds += [
+        # locally generated: to the server leaves by fwd1, replies to the client by
+        # fwd2; what arrives from a device goes to the local table (pref 200) as usual.
+        f"{ip} rule add pref 100 iif lo to {server} lookup 101",
+        f"{ip} rule add pref 101 iif lo to {client} lookup 102",
+        f"{ip} route add default dev fwd1 table 101",
+        f"{ip} route add default dev fwd2 table 102",
+        f"{ip} rule add pref 200 lookup local",
+        f"{ip} rule del pref 0",
     ]
     undo = [
-        "ip rule add pref 0 lookup local",
-        "ip rule del pref 100",
-        "ip rule del pref 101",
-        "ip rule del pref 200",
+        f"{ip} rule add pref 0 lookup local",
+        f"{ip} rule del pref 100",
+        f"{ip} rule del pref 101",
+        f"{ip} rule del pref 200",
     ]
+    af = socket.AF_INET6 if family == 6 else socket.AF_INET
     try:
         for cmd in cmds:
             subprocess.run(cmd.split(), check=True)
         loop = asyncio.get_running_loop()
         a.attach(loop, b.send_batch)
         b.attach(loop, a.send_batch)
-        srv = socket.socket()
-        srv.bind(("198.18.2.2", 0))
+        srv = socket.socket(af)
+        srv.bind((server, 0))
         srv.listen(1)
         port = srv.getsockname()[1]
 
@@ -345,9 +368,9 @@ async def forwarder_ceiling(mtu: int, size: int) -> float:
 
         def send() -> float:
             buf = memoryview(os.urandom(1 << 20))
-            c = socket.socket()
-            c.bind(("198.18.1.1", 0))
-            c.connect(("198.18.2.2", port))
+            c = socket.socket(af)
+            c.bind((client, 0))
+            c.connect((server, port))
             t0 = time.perf_counter()
             left = size
             while left > 0:
@@ -425,9 +448,10 @@ def main() -> None:
             return
         ratio = meds[6] / meds[4]
         ok = ratio >= 0.9 if higher_is_better else ratio <= 1.1
+        verdict = ("OK" if ok else "BEHIND") if target else "(the kernel's own)"
         cells = "".join(f" {meds[f]:>9,.0f} {unit:<4}" for f in (4, 6))
         extra = f"  CPU us/seg {cpu[4]:.2f} / {cpu[6]:.2f}" if cpu else ""
-        print(f"  {name:<32}{cells} {ratio:>6.3f}  {'OK' if ok else 'BEHIND'}{extra}"
+        print(f"  {name:<32}{cells} {ratio:>6.3f}  {verdict}{extra}"
               f"{spread(results[4])}{spread(results[6])}", flush=True)  # fmt: skip
 
     def measure(
@@ -481,17 +505,18 @@ def main() -> None:
         row("connections/s (32 parallel)" if both else "connections/s (open+close, 32 parallel)",
             v, "/s", ">= 5000 /s")  # fmt: skip
     if "forwarder" in wanted:
-        use_family(4)  # an IPv4 ceiling (the forwarder copies packets, whatever they carry)
         for mtu, size in ((1500, 512 * MiB), (65535, 2048 * MiB)):
             ref = "419 MB/s" if mtu == 1500 else "1790 MB/s"
+            name = f"ceiling: asyncio TUN forwarder, MTU {mtu}"
             try:
-                v = [asyncio.run(forwarder_ceiling(mtu, size // scale)) for _ in range(repeat)]
+                v, _ = measure(lambda m=mtu, n=size // scale: forwarder_ceiling(m, n, FAMILY))
             except Exception as exc:
-                print(f"  ceiling: asyncio TUN forwarder, MTU {mtu}: n/a ({exc})")
+                print(f"  {name}: n/a ({exc})")
             else:
-                med = statistics.median(v)
-                print(f"  {'ceiling: asyncio TUN forwarder, MTU ' + str(mtu):<40} {med:>10,.0f} "
-                      f"MB/s  (DESIGN.md: {ref}){spread(v)}", flush=True)  # fmt: skip
+                if both:
+                    row(f"forwarder (kernel both ends), {mtu}", v, "MB/s", "")
+                else:
+                    row(name, v, "MB/s", f"(DESIGN.md: {ref})")
 
 
 if __name__ == "__main__":
