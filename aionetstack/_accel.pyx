@@ -38,7 +38,7 @@ redoes that packet with ``os.write`` to get the error (``link/tun.py``).
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from *:
     """
@@ -46,6 +46,8 @@ cdef extern from *:
     #include <string.h>
     #include <unistd.h>
     #include <structmember.h>
+
+    static PyObject *ans_sixty_four = NULL;  /* the int 64, made on first use */
 
     /* Folded 16-bit ones' complement sum in network order (RFC 1071). */
     static uint64_t ans_ones_sum(const unsigned char *p, size_t n, uint64_t initial)
@@ -178,6 +180,55 @@ cdef extern from *:
         return 0;
     }
 
+    /* The options and payload buffers of a builder, checked (options a multiple
+       of 4 up to 40 bytes, the TCP segment at most ``max_tcp`` bytes): 0, or -1
+       (no exception left set, nothing held) for "use the pure-Python builder". */
+    static int ans_tcp_buffers(PyObject *options, PyObject *payload, Py_ssize_t max_tcp,
+                               Py_buffer *ov, Py_buffer *pv)
+    {
+        if (PyObject_GetBuffer(options, ov, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (PyObject_GetBuffer(payload, pv, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            PyBuffer_Release(ov);
+            return -1;
+        }
+        if ((ov->len & 3) || ov->len > 40 || 20 + ov->len + pv->len > max_tcp) {
+            PyBuffer_Release(pv);
+            PyBuffer_Release(ov);
+            return -1;
+        }
+        return 0;
+    }
+
+    /* Write the TCP header, options and payload at ``t`` (RFC 9293 3.1), release
+       both buffers, and fill the checksum over the segment plus ``pseudo`` (the
+       pseudo-header sum without the TCP length, which is added here). */
+    static void ans_fill_tcp(unsigned char *t, uint32_t sport, uint32_t dport, uint32_t seq,
+                             uint32_t ack, uint32_t flags, uint32_t window, Py_buffer *ov,
+                             Py_buffer *pv, uint64_t pseudo)
+    {
+        Py_ssize_t hlen = 20 + ov->len, tcp_len = hlen + pv->len;
+        ans_put16(t, sport);
+        ans_put16(t + 2, dport);
+        ans_put32(t + 4, seq);
+        ans_put32(t + 8, ack);
+        t[12] = (unsigned char)(hlen << 2);
+        t[13] = (unsigned char)flags;
+        ans_put16(t + 14, window);
+        t[16] = t[17] = t[18] = t[19] = 0;
+        if (ov->len)
+            memcpy(t + 20, ov->buf, (size_t)ov->len);
+        if (pv->len)
+            memcpy(t + hlen, pv->buf, (size_t)pv->len);
+        PyBuffer_Release(pv);
+        PyBuffer_Release(ov);
+        pseudo += (uint64_t)tcp_len;
+        ans_put16(t + 16, ~(uint32_t)ans_ones_sum(t, (size_t)tcp_len, pseudo) & 0xffffu);
+    }
+
     /* The whole IPv4 (DF, no IP options) + TCP packet; Py_None (new reference)
        means "not handled here: use the pure-Python builder". */
     static PyObject *ans_build_ipv4_tcp(PyObject *a_src, PyObject *a_dst, PyObject *a_ident,
@@ -187,9 +238,9 @@ cdef extern from *:
     {
         uint32_t src, dst, ident, ttl, sport, dport, seq, ack, flags, window;
         Py_buffer ov, pv;
-        Py_ssize_t olen, hlen, tcp_len, total;
+        Py_ssize_t total;
         PyObject *res;
-        unsigned char *p, *t;
+        unsigned char *p;
         uint64_t s;
         if (ans_field(a_src, 0xffffffffUL, &src) || ans_field(a_dst, 0xffffffffUL, &dst)
             || ans_field(a_ident, 0xffffUL, &ident) || ans_field(a_ttl, 0xffUL, &ttl)
@@ -197,24 +248,9 @@ cdef extern from *:
             || ans_field(a_seq, 0xffffffffUL, &seq) || ans_field(a_ack, 0xffffffffUL, &ack)
             || ans_field(a_flags, 0xffUL, &flags) || ans_field(a_window, 0xffffUL, &window))
             Py_RETURN_NONE;
-        if (PyObject_GetBuffer(options, &ov, PyBUF_SIMPLE) < 0) {
-            PyErr_Clear();
+        if (ans_tcp_buffers(options, payload, 65535 - 20, &ov, &pv) < 0)
             Py_RETURN_NONE;
-        }
-        if (PyObject_GetBuffer(payload, &pv, PyBUF_SIMPLE) < 0) {
-            PyErr_Clear();
-            PyBuffer_Release(&ov);
-            Py_RETURN_NONE;
-        }
-        olen = ov.len;
-        hlen = 20 + olen;
-        tcp_len = hlen + pv.len;
-        total = 20 + tcp_len;
-        if ((olen & 3) || olen > 40 || total > 65535) {
-            PyBuffer_Release(&pv);
-            PyBuffer_Release(&ov);
-            Py_RETURN_NONE;
-        }
+        total = 20 + 20 + ov.len + pv.len;
         res = PyBytes_FromStringAndSize(NULL, total);
         if (res == NULL) {
             PyBuffer_Release(&pv);
@@ -236,25 +272,86 @@ cdef extern from *:
         s = 0x4500u + (uint64_t)total + ident + 0x4000u + (ttl << 8) + 6u
             + (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu);
         ans_put16(p + 10, ~ans_fold(s) & 0xffffu);
-        /* RFC 9293 3.1 */
-        t = p + 20;
-        ans_put16(t, sport);
-        ans_put16(t + 2, dport);
-        ans_put32(t + 4, seq);
-        ans_put32(t + 8, ack);
-        t[12] = (unsigned char)(hlen << 2);
-        t[13] = (unsigned char)flags;
-        ans_put16(t + 14, window);
-        t[16] = t[17] = t[18] = t[19] = 0;
-        if (olen)
-            memcpy(t + 20, ov.buf, (size_t)olen);
-        if (pv.len)
-            memcpy(t + hlen, pv.buf, (size_t)pv.len);
-        PyBuffer_Release(&pv);
-        PyBuffer_Release(&ov);
         /* pseudo-header + the finished segment (checksum field still zero) */
-        s = (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu) + 6u + (uint64_t)tcp_len;
-        ans_put16(t + 16, ~(uint32_t)ans_ones_sum(t, (size_t)tcp_len, s) & 0xffffu);
+        ans_fill_tcp(p + 20, sport, dport, seq, ack, flags, window, &ov, &pv,
+                     (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu) + 6u);
+        return res;
+    }
+
+    /* A 128-bit address (an exact int in [0, 2**128)) as 16 network-order bytes
+       and the sum of its eight 16-bit words; -1 (no exception left set) if not. */
+    static int ans_addr6(PyObject *o, unsigned char *out, uint64_t *wsum)
+    {
+        PyObject *hi_obj;
+        unsigned long long hi, lo;
+        int i;
+        if (!PyLong_CheckExact(o))
+            return -1;
+        if (ans_sixty_four == NULL && (ans_sixty_four = PyLong_FromLong(64)) == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        hi_obj = PyNumber_Rshift(o, ans_sixty_four);
+        if (hi_obj == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        hi = PyLong_AsUnsignedLongLong(hi_obj);  /* negative or >= 2**128: error */
+        Py_DECREF(hi_obj);
+        if (hi == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+        lo = PyLong_AsUnsignedLongLongMask(o);
+        *wsum = 0;
+        for (i = 0; i < 4; i++) {
+            uint32_t h = (uint32_t)(hi >> (48 - 16 * i)) & 0xffffu;
+            uint32_t l = (uint32_t)(lo >> (48 - 16 * i)) & 0xffffu;
+            ans_put16(out + 2 * i, h);
+            ans_put16(out + 8 + 2 * i, l);
+            *wsum += h + l;
+        }
+        return 0;
+    }
+
+    /* The whole IPv6 (no extension headers) + TCP packet from addresses already
+       converted by ans_addr6 (``asum``: the sum of both addresses' words); Py_None
+       (new reference) means "use the pure-Python builder". */
+    static PyObject *ans_build_ipv6_tcp(const unsigned char *src, const unsigned char *dst,
+                                        uint64_t asum, uint32_t flow, PyObject *a_hops,
+                                        PyObject *a_sport, PyObject *a_dport, PyObject *a_seq,
+                                        PyObject *a_ack, PyObject *a_flags, PyObject *a_window,
+                                        PyObject *options, PyObject *payload)
+    {
+        uint32_t hops, sport, dport, seq, ack, flags, window;
+        Py_buffer ov, pv;
+        Py_ssize_t tcp_len;
+        PyObject *res;
+        unsigned char *p;
+        if (flow > 0xfffffu || ans_field(a_hops, 0xffUL, &hops)
+            || ans_field(a_sport, 0xffffUL, &sport) || ans_field(a_dport, 0xffffUL, &dport)
+            || ans_field(a_seq, 0xffffffffUL, &seq) || ans_field(a_ack, 0xffffffffUL, &ack)
+            || ans_field(a_flags, 0xffUL, &flags) || ans_field(a_window, 0xffffUL, &window))
+            Py_RETURN_NONE;
+        if (ans_tcp_buffers(options, payload, 65535, &ov, &pv) < 0)
+            Py_RETURN_NONE;
+        tcp_len = 20 + ov.len + pv.len;
+        res = PyBytes_FromStringAndSize(NULL, 40 + tcp_len);
+        if (res == NULL) {
+            PyBuffer_Release(&pv);
+            PyBuffer_Release(&ov);
+            return NULL;
+        }
+        p = (unsigned char *)PyBytes_AS_STRING(res);
+        /* RFC 8200 3: version 6, traffic class 0, flow label; next header TCP */
+        ans_put32(p, 0x60000000u | flow);
+        ans_put16(p + 4, (uint32_t)tcp_len);
+        p[6] = 6;
+        p[7] = (unsigned char)hops;
+        memcpy(p + 8, src, 16);
+        memcpy(p + 24, dst, 16);
+        /* RFC 8200 8.1: pseudo-header (addresses, upper-layer length, next header) */
+        ans_fill_tcp(p + 40, sport, dport, seq, ack, flags, window, &ov, &pv, asum + 6u);
         return res;
     }
 
@@ -429,6 +526,11 @@ cdef extern from *:
     object ans_build_ipv4_tcp(object src, object dst, object ident, object ttl, object sport,
                               object dport, object seq, object ack, object flags, object window,
                               object options, object payload)
+    object ans_build_ipv6_tcp(const unsigned char *src, const unsigned char *dst, uint64_t asum,
+                              uint32_t flow, object hops, object sport, object dport, object seq,
+                              object ack, object flags, object window, object options,
+                              object payload)
+    int ans_addr6(object o, unsigned char *out, uint64_t *wsum)
     object ans_write_packets(int fd, object packets, Py_ssize_t start)
     int ans_register_segment(object cls, object names) except -1
     object ans_parse_tcp(object buf, object src, object dst)
@@ -477,6 +579,71 @@ def build_ipv4_tcp(object src, object dst, object ident, object ttl, object src_
         return pure_build_ipv4_tcp(src, dst, ident, ttl, src_port, dst_port, seq, ack, flags,
                                    window, options, payload)
     return packet
+
+
+def build_ipv6_tcp(object src, object dst, object flow_label, object hop_limit,
+                   object src_port, object dst_port, object seq, object ack, object flags,
+                   object window, object options, object payload):
+    """A whole IPv6 + TCP packet, the checksum filled (``wire.tcp.build_ipv6_tcp``)."""
+    cdef unsigned char s16[16]
+    cdef unsigned char d16[16]
+    cdef uint64_t ssum = 0
+    cdef uint64_t dsum = 0
+    cdef object packet = None
+    if (type(flow_label) is int and 0 <= flow_label <= 0xFFFFF
+            and ans_addr6(src, s16, &ssum) == 0 and ans_addr6(dst, d16, &dsum) == 0):
+        packet = ans_build_ipv6_tcp(s16, d16, ssum + dsum, <uint32_t>flow_label, hop_limit,
+                                    src_port, dst_port, seq, ack, flags, window, options,
+                                    payload)
+    if packet is None:
+        from aionetstack.wire.tcp import pure_build_ipv6_tcp
+
+        return pure_build_ipv6_tcp(src, dst, flow_label, hop_limit, src_port, dst_port, seq,
+                                   ack, flags, window, options, payload)
+    return packet
+
+
+cdef class Ipv6TcpBuilder:
+    """The IPv6 ``PacketBuilder`` of one flow (``core.tcp.tcb.ipv6_builder``):
+    ``builder(src, dst, ident, hop_limit, src_port, dst_port, seq, ack, flags,
+    window, options, payload)`` (``ident`` ignored) with the flow's label. The
+    128-bit addresses are converted once and kept while the same objects come
+    back (a connection passes its own each time)."""
+
+    cdef readonly object flow_label
+    cdef object _src
+    cdef object _dst
+    cdef unsigned char _s16[16]
+    cdef unsigned char _d16[16]
+    cdef uint64_t _asum
+
+    def __init__(self, object flow_label):
+        if type(flow_label) is not int or not 0 <= flow_label <= 0xFFFFF:
+            raise ValueError(f"IPv6 flow label {flow_label} is not 20 bits")
+        self.flow_label = flow_label
+        self._src = None
+        self._dst = None
+
+    def __call__(self, object src, object dst, object ident, object hop_limit,
+                 object src_port, object dst_port, object seq, object ack, object flags,
+                 object window, object options, object payload):
+        cdef uint64_t ssum = 0
+        cdef uint64_t dsum = 0
+        cdef object packet = None
+        if src is not self._src or dst is not self._dst:
+            self._src = self._dst = None
+            if ans_addr6(src, self._s16, &ssum) == 0 and ans_addr6(dst, self._d16, &dsum) == 0:
+                self._src, self._dst, self._asum = src, dst, ssum + dsum
+        if self._src is not None:
+            packet = ans_build_ipv6_tcp(self._s16, self._d16, self._asum,
+                                        <uint32_t>self.flow_label, hop_limit, src_port,
+                                        dst_port, seq, ack, flags, window, options, payload)
+        if packet is None:
+            from aionetstack.wire.tcp import pure_build_ipv6_tcp
+
+            return pure_build_ipv6_tcp(src, dst, self.flow_label, hop_limit, src_port,
+                                       dst_port, seq, ack, flags, window, options, payload)
+        return packet
 
 
 def write_packets(int fd, object packets, Py_ssize_t start=0):

@@ -351,7 +351,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _fmt_peer(writer: asyncio.StreamWriter) -> str:
     peer = writer.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
+        host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]  # IPv6: RFC 3986 3.2.2
+        return f"{host}:{peer[1]}"
     return str(peer)
 
 
@@ -504,8 +505,10 @@ def _cidr(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a network like 198.18.64.0/24") from None
     if network.version != 4:
-        # the stack speaks IPv4 only so far: an IPv6 route would black-hole the range
-        raise argparse.ArgumentTypeError(f"{text!r}: IPv6 routes need IPv6 in the stack")
+        # the gateway relays IPv4 flows only so far: an IPv6 route would black-hole the range
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the gateway does not relay IPv6 yet (IPv4 ranges only)"
+        )
     return str(network)
 
 

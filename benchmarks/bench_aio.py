@@ -6,7 +6,10 @@
 * connect: sequential connect+close latency and concurrent connects per second;
 * demux: 1-byte round-trip time on one active connection while 10 / 1,000 /
   10,000 idle connections sit in the same two stacks (the per-packet cost must
-  not grow with the number of connections), plus the idle connections' memory.
+  not grow with the number of connections), plus the idle connections' memory;
+* families (alone with ``--families``): IPv6 beside IPv4 on dual-stack stacks,
+  interleaved (A B A B), in CPU time of this process: bulk per full-size
+  segment and connect+close per connection, with the ratio IPv6/IPv4.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import asyncio
 import gc
 import resource
+import statistics
 import sys
 import time
 from typing import Any
@@ -182,23 +186,81 @@ async def bench_demux(idle_counts: list[int], rounds: int) -> None:
         await b.close()
 
 
-async def main(quick: bool) -> None:
+A6, B6 = "2001:2::1", "2001:2::2"
+
+
+async def family_cpu(family: int, megabytes: int, connects: int) -> tuple[float, float]:
+    """CPU us per full-size segment of a bulk transfer and per connect+close,
+    between two dual-stack stacks, over ``family``."""
+    la, lb = aionetstack.memory_link_pair()
+    a = aionetstack.Stack(la, [f"{A}/24", f"{A6}/64"])
+    b = aionetstack.Stack(lb, [f"{B}/24", f"{B6}/64"])
+    await a.start()
+    await b.start()
+    host = B if family == 4 else B6
+    total = megabytes * 1024 * 1024
+    done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    server = await b.create_server(lambda: Sink(total, done), host, 5001)
+    _reader, writer = await a.open_connection(host, 5001)
+    chunk = b"\xa5" * (256 * 1024)
+    c0 = time.process_time()
+    sent = 0
+    while sent < total:
+        writer.write(chunk)
+        sent += len(chunk)
+        await writer.drain()
+    await done
+    bulk = (time.process_time() - c0) / (total / (1448 if family == 4 else 1428)) * 1e6
+    writer.close()
+
+    class Nop(asyncio.Protocol):
+        pass
+
+    c0 = time.process_time()
+    for _ in range(connects):
+        transport, _ = await a.create_connection(Nop, host, 5001)
+        transport.close()
+    connect = (time.process_time() - c0) / connects * 1e6
+    server.close()
+    await a.close()
+    await b.close()
+    return bulk, connect
+
+
+async def bench_families(megabytes: int, connects: int, rounds: int) -> None:
+    results: dict[int, list[tuple[float, float]]] = {4: [], 6: []}
+    for _ in range(rounds):
+        for family in (4, 6):
+            results[family].append(await family_cpu(family, megabytes, connects))
+    print(f"IPv4 vs IPv6, CPU of this process (both stacks), median of {rounds} interleaved")
+    for i, name in enumerate(("bulk, us per segment", "connect+close, us")):
+        v4 = statistics.median(r[i] for r in results[4])
+        v6 = statistics.median(r[i] for r in results[6])
+        print(f"  {name:<24} IPv4 {v4:8.2f}  IPv6 {v6:8.2f}  v6/v4 {v6 / v4:.3f}")
+
+
+async def main(quick: bool, families_only: bool = False) -> None:
     print(f"python {sys.version.split()[0]}, loop {type(asyncio.get_running_loop()).__module__}")
+    if families_only:
+        await bench_families(8 if quick else 32, 200 if quick else 1000, 3 if quick else 5)
+        return
     await bench_bulk(1500, 16 if quick else 64)
     await bench_bulk(65535, 64 if quick else 256)
     await bench_connect(200 if quick else 1000, 1000 if quick else 5000)
     await bench_demux([10, 1000] if quick else [10, 1000, 10000], 1000 if quick else 5000)
+    await bench_families(8 if quick else 32, 200 if quick else 1000, 3 if quick else 5)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--families", action="store_true", help="only IPv4 vs IPv6")
     args = parser.parse_args()
     if args.uvloop:
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(main(args.quick))
+            runner.run(main(args.quick, args.families))
     else:
-        asyncio.run(main(args.quick))
+        asyncio.run(main(args.quick, args.families))

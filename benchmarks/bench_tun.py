@@ -1,6 +1,6 @@
 """Benchmark aionetstack against the Linux kernel over a TUN device.
 
-Run as root:  ``python benchmarks/bench_tun.py [--quick] [--uvloop] [--ipv6]``
+Run as root:  ``python benchmarks/bench_tun.py [--quick] [--uvloop] [--family 4|6|both]``
 
 Safety: the script re-executes itself under ``unshare --net`` so the TUN
 devices, addresses and traffic live in a private, throw-away network
@@ -14,11 +14,16 @@ they do not share the stack's interpreter lock. Measured:
 * connect latency (stack ``open_connection`` to a kernel listener);
 * 1-byte round trip (stack client, kernel echo server);
 * connections per second (open + close, 32 in parallel, stack client);
-* the ceiling: a pure-Python asyncio TUN-to-TUN forwarder's throughput.
+* the ceiling: a pure-Python asyncio TUN-to-TUN forwarder's throughput (with
+  ``--family both``, over both families: the kernel is at both ends and the
+  copy is family-blind, so its ratio is the kernel's own, the reference).
 
-Results are printed beside the targets from DESIGN.md. ``--ipv6`` runs the
-same measurements over IPv6 (kernel side 2001:2::1/64, stack 2001:2::2/64 on a
-dual-stack device; RFC 5180's benchmarking range), to print beside IPv4's.
+Results are printed beside the targets from DESIGN.md. ``--family 6`` (or
+``--ipv6``) runs the same measurements over IPv6 (kernel side 2001:2::1/64,
+stack 2001:2::2/64 on a dual-stack device; RFC 5180's benchmarking range).
+``--family both`` measures each figure over IPv4 and IPv6 in turn (A B A B,
+both on the same dual-stack device) and prints them side by side with the
+ratio IPv6/IPv4 (DESIGN target: IPv6 within 10 % of IPv4).
 """
 
 from __future__ import annotations
@@ -245,14 +250,17 @@ async def bench_conn_rate(stack: Any, n: int, parallel: int = 32) -> float:
     return n / elapsed
 
 
+DUAL = False  # a dual-stack device (--family 6 or both), whichever family is measured
+
+
 async def with_stack(mtu: int, body: Callable[[Any], Any]) -> Any:
     import aionetstack
 
-    if ":" in KERNEL_IP:  # --ipv6: a dual-stack device, measured over IPv6
+    if DUAL:
         link = aionetstack.TunLink(
-            "ans0", mtu=mtu, kernel_address=["198.18.0.1/24", f"{KERNEL_IP}/64"]
+            "ans0", mtu=mtu, kernel_address=["198.18.0.1/24", f"{KERNEL_IP6}/64"]
         )
-        address: str | list[str] = ["198.18.0.2/24", f"{STACK_IP}/64"]
+        address: str | list[str] = ["198.18.0.2/24", f"{STACK_IP6}/64"]
     else:
         link = aionetstack.TunLink("ans0", mtu=mtu, kernel_address=f"{KERNEL_IP}/24")
         address = f"{STACK_IP}/24"
@@ -260,60 +268,93 @@ async def with_stack(mtu: int, body: Callable[[Any], Any]) -> Any:
         return await body(stack)
 
 
-def use_ipv6() -> None:
-    """Measure over IPv6: the stack, and the kernel peers (through the environment)."""
-    global KERNEL_IP, STACK_IP, SEG
-    KERNEL_IP, STACK_IP = KERNEL_IP6, STACK_IP6
-    SEG = 1428  # MTU 1500 - 40 (IPv6) - 20 (TCP) - 12 (timestamps)
+FAMILY = 4  # the family measured now (use_family)
+
+
+def use_family(family: int) -> None:
+    """Measure over IPv4 or IPv6 (2001:2::/64) from now on: the stack's side, and
+    the kernel peers' (through the environment they inherit)."""
+    global KERNEL_IP, STACK_IP, SEG, FAMILY
+    FAMILY = family
+    if family == 6:
+        KERNEL_IP, STACK_IP = KERNEL_IP6, STACK_IP6
+        SEG = 1428  # MTU 1500 - 40 (IPv6) - 20 (TCP) - 12 (timestamps)
+    else:
+        KERNEL_IP, STACK_IP = "198.18.0.1", "198.18.0.2"
+        SEG = 1448
     os.environ["BENCH_KERNEL_IP"] = KERNEL_IP
     os.environ["BENCH_STACK_IP"] = STACK_IP
 
 
-async def forwarder_ceiling(mtu: int, size: int) -> float:
+def segments(size: int, mtu: int, family: int) -> float:
+    """Full-size segments in ``size`` bytes (timestamps on)."""
+    if mtu == 1500:
+        return size / SEG
+    return size / (mtu - (72 if family == 6 else 52))
+
+
+async def forwarder_ceiling(mtu: int, size: int, family: int = 4) -> float:
     """A pure-Python asyncio TUN-to-TUN forwarder: the ceiling for Python over TUN.
 
-    Two devices; the kernel's TCP connects 198.18.1.1 -> 198.18.2.2 (via
-    fwd1) and the script copies every packet between fwd1 and fwd2 unchanged,
-    with routes and policy rules so that what comes out of fwd2 is delivered
-    locally again (kernel <-> Python <-> kernel, as the stack is driven).
+    Two devices; the kernel's TCP connects 198.18.1.1 -> 198.18.2.2 (IPv6:
+    2001:2:1::1 -> 2001:2:2::2) via fwd1 and the script copies every packet
+    between fwd1 and fwd2 unchanged, with routes and policy rules so that what
+    comes out of fwd2 is delivered locally again (kernel <-> Python <-> kernel,
+    as the stack is driven). The copy costs the same for both families, so
+    the ratio of the two is the kernel's own: the reference for the stack's.
     """
     import aionetstack
 
     a = aionetstack.TunLink("fwd1", mtu=mtu)
     b = aionetstack.TunLink("fwd2", mtu=mtu)
-    cmds = [
-        "ip link set fwd1 up",
-        "ip link set fwd2 up",
-        "ip addr replace 198.18.1.1/32 dev lo",
-        "ip addr replace 198.18.2.2/32 dev lo",
-        "sysctl -qw net.ipv4.conf.all.rp_filter=0",
-        "sysctl -qw net.ipv4.conf.fwd1.rp_filter=0",
-        "sysctl -qw net.ipv4.conf.fwd2.rp_filter=0",
-        "sysctl -qw net.ipv4.conf.fwd1.accept_local=1",
-        "sysctl -qw net.ipv4.conf.fwd2.accept_local=1",
-        # locally generated: to 198.18.2.2 leaves by fwd1, replies to 198.18.1.1 by fwd2;
-        # what arrives from a device goes to the local table (pref 200) as usual.
-        "ip rule add pref 100 iif lo to 198.18.2.2 lookup 101",
-        "ip rule add pref 101 iif lo to 198.18.1.1 lookup 102",
-        "ip route add default dev fwd1 table 101",
-        "ip route add default dev fwd2 table 102",
-        "ip rule add pref 200 lookup local",
-        "ip rule del pref 0",
+    if family == 6:
+        client, server = "2001:2:1::1", "2001:2:2::2"
+        ip = "ip -6"
+        cmds = [
+            "ip link set fwd1 up",
+            "ip link set fwd2 up",
+            f"ip -6 addr replace {client}/128 dev lo nodad",
+            f"ip -6 addr replace {server}/128 dev lo nodad",
+        ]
+    else:
+        client, server = "198.18.1.1", "198.18.2.2"
+        ip = "ip"
+        cmds = [
+            "ip link set fwd1 up",
+            "ip link set fwd2 up",
+            f"ip addr replace {client}/32 dev lo",
+            f"ip addr replace {server}/32 dev lo",
+            "sysctl -qw net.ipv4.conf.all.rp_filter=0",
+            "sysctl -qw net.ipv4.conf.fwd1.rp_filter=0",
+            "sysctl -qw net.ipv4.conf.fwd2.rp_filter=0",
+            "sysctl -qw net.ipv4.conf.fwd1.accept_local=1",
+            "sysctl -qw net.ipv4.conf.fwd2.accept_local=1",
+        ]
+    cmds += [
+        # locally generated: to the server leaves by fwd1, replies to the client by
+        # fwd2; what arrives from a device goes to the local table (pref 200) as usual.
+        f"{ip} rule add pref 100 iif lo to {server} lookup 101",
+        f"{ip} rule add pref 101 iif lo to {client} lookup 102",
+        f"{ip} route add default dev fwd1 table 101",
+        f"{ip} route add default dev fwd2 table 102",
+        f"{ip} rule add pref 200 lookup local",
+        f"{ip} rule del pref 0",
     ]
     undo = [
-        "ip rule add pref 0 lookup local",
-        "ip rule del pref 100",
-        "ip rule del pref 101",
-        "ip rule del pref 200",
+        f"{ip} rule add pref 0 lookup local",
+        f"{ip} rule del pref 100",
+        f"{ip} rule del pref 101",
+        f"{ip} rule del pref 200",
     ]
+    af = socket.AF_INET6 if family == 6 else socket.AF_INET
     try:
         for cmd in cmds:
             subprocess.run(cmd.split(), check=True)
         loop = asyncio.get_running_loop()
         a.attach(loop, b.send_batch)
         b.attach(loop, a.send_batch)
-        srv = socket.socket()
-        srv.bind(("198.18.2.2", 0))
+        srv = socket.socket(af)
+        srv.bind((server, 0))
         srv.listen(1)
         port = srv.getsockname()[1]
 
@@ -327,9 +368,9 @@ async def forwarder_ceiling(mtu: int, size: int) -> float:
 
         def send() -> float:
             buf = memoryview(os.urandom(1 << 20))
-            c = socket.socket()
-            c.bind(("198.18.1.1", 0))
-            c.connect(("198.18.2.2", port))
+            c = socket.socket(af)
+            c.bind((client, 0))
+            c.connect((server, port))
             t0 = time.perf_counter()
             left = size
             while left > 0:
@@ -357,12 +398,16 @@ TESTS = ("in1500", "out1500", "in65535", "out65535", "connect", "rtt", "rate", "
 
 
 def main() -> None:
+    global DUAL
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller transfers and counts")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument(
-        "--ipv6", action="store_true", help="measure over IPv6 (2001:2::/64) instead of IPv4"
-    )
+        "--family", choices=("4", "6", "both"), default="4",
+        help="IPv4, IPv6 (2001:2::/64), or both interleaved side by side with the ratio "
+        "(default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument("--ipv6", action="store_true", help="the same as --family 6")
     parser.add_argument("--no-forwarder", action="store_true", help="skip the ceiling measurement")
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(TESTS)}")
     parser.add_argument(
@@ -376,65 +421,102 @@ def main() -> None:
     if args.no_forwarder and not only:
         only = set(TESTS) - {"forwarder"}
     wanted = only or set(TESTS)
+    family = "6" if args.ipv6 else args.family
+    families = (4, 6) if family == "both" else (int(family),)
+    DUAL = 6 in families
     ensure_private_netns()
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     if args.uvloop:
         import uvloop
 
         uvloop.install()
-    if args.ipv6:
-        use_ipv6()
     scale = 4 if args.quick else 1
     repeat = max(1, args.repeat)
+    both = len(families) == 2
 
-    def row(name: str, values: list[float], unit: str, target: str) -> None:
-        med = statistics.median(values)
-        spread = f"  ({min(values):,.0f}..{max(values):,.0f})" if len(values) > 1 else ""
-        print(f"  {name:<40} {med:>10,.0f} {unit:<5} {target}{spread}", flush=True)
+    def spread(values: list[float]) -> str:
+        return f"  ({min(values):,.0f}..{max(values):,.0f})" if len(values) > 1 else ""
 
-    def measure(make: Callable[[], Any]) -> list[float]:
-        return [asyncio.run(make()) for _ in range(repeat)]
+    def row(name: str, results: dict[int, list[float]], unit: str, target: str,
+            higher_is_better: bool = True, cpu: dict[int, float] | None = None) -> None:  # fmt: skip
+        meds = {f: statistics.median(v) for f, v in results.items()}
+        if not both:
+            (f,) = results
+            extra = f", CPU {cpu[f]:.2f} us/seg" if cpu else ""
+            print(f"  {name:<40} {meds[f]:>10,.0f} {unit:<5} {target}{extra}{spread(results[f])}",
+                  flush=True)  # fmt: skip
+            return
+        ratio = meds[6] / meds[4]
+        ok = ratio >= 0.9 if higher_is_better else ratio <= 1.1
+        verdict = ("OK" if ok else "BEHIND") if target else "(the kernel's own)"
+        cells = "".join(f" {meds[f]:>9,.0f} {unit:<4}" for f in (4, 6))
+        extra = f"  CPU us/seg {cpu[4]:.2f} / {cpu[6]:.2f}" if cpu else ""
+        print(f"  {name:<32}{cells} {ratio:>6.3f}  {verdict}{extra}"
+              f"{spread(results[4])}{spread(results[6])}", flush=True)  # fmt: skip
 
+    def measure(
+        make: Callable[[], Any], size: int = 0, mtu: int = 0
+    ) -> tuple[dict[int, list[float]], dict[int, float]]:
+        """Each family in turn, ``repeat`` rounds (A B A B); the values per family
+        and, for a transfer of ``size`` bytes, the median CPU us per segment."""
+        values: dict[int, list[float]] = {f: [] for f in families}
+        cpu: dict[int, list[float]] = {f: [] for f in families}
+        for _ in range(repeat):
+            for f in families:
+                use_family(f)
+                CPU.clear()
+                values[f].append(asyncio.run(make()))
+                if size and CPU:
+                    cpu[f].append(CPU[-1] / segments(size, mtu, f) * 1e6)
+        return values, {f: statistics.median(c) for f, c in cpu.items() if c}
+
+    names = " and ".join(f"IPv{f}" for f in families)
     print(
-        f"aionetstack over TUN vs the Linux kernel, {'IPv6' if args.ipv6 else 'IPv4'} "
+        f"aionetstack over TUN vs the Linux kernel, {names} "
         f"(loop: {'uvloop' if args.uvloop else 'asyncio'}"
-        f"{f', median of {repeat}' if repeat > 1 else ''})"
+        f"{f', median of {repeat}' if repeat > 1 else ''}"
+        f"{', interleaved, one dual-stack device' if both else ''})"
     )
-    print(f"  {'measure':<40} {'result':>16} target (DESIGN.md)")
+    if both:
+        print(f"  {'measure':<32} {'IPv4':>14} {'IPv6':>14} {'v6/v4':>6}  (target: within 10 %)")
+    else:
+        print(f"  {'measure':<40} {'result':>16} target (DESIGN.md)")
     for mtu, size, target in (
         (1500, 256 * MiB, ">= 150 MB/s"),
         (65535, 1024 * MiB, ">= 1000 MB/s"),
     ):
         size //= scale
-        segs = size / (SEG if mtu == 1500 else mtu - (72 if args.ipv6 else 52))
         if f"in{mtu}" in wanted:
-            CPU.clear()
-            v = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_in(s, n)))
-            cpu = f", CPU {statistics.median(CPU) / segs * 1e6:.2f} us/seg"
-            row(f"kernel -> stack, MTU {mtu}", v, "MB/s", target + cpu)
+            v, cpu = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_in(s, n)),
+                             size, mtu)  # fmt: skip
+            row(f"kernel -> stack, MTU {mtu}", v, "MB/s", target, cpu=cpu)
         if f"out{mtu}" in wanted:
-            CPU.clear()
-            v = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_out(s, n)))
-            cpu = f", CPU {statistics.median(CPU) / segs * 1e6:.2f} us/seg"
-            row(f"stack -> kernel, MTU {mtu}", v, "MB/s", target + cpu)
+            v, cpu = measure(lambda m=mtu, n=size: with_stack(m, lambda s: bench_bulk_out(s, n)),
+                             size, mtu)  # fmt: skip
+            row(f"stack -> kernel, MTU {mtu}", v, "MB/s", target, cpu=cpu)
     if "connect" in wanted:
-        v = measure(lambda: with_stack(1500, lambda s: bench_connect(s, 2000 // scale)))
-        row("connect latency (median)", v, "us", "<= 150 us")
+        v, _ = measure(lambda: with_stack(1500, lambda s: bench_connect(s, 2000 // scale)))
+        row("connect latency (median)", v, "us", "<= 150 us", higher_is_better=False)
     if "rtt" in wanted:
-        v = measure(lambda: with_stack(1500, lambda s: bench_rtt(s, 10000 // scale)))
-        row("1-byte round trip (median)", v, "us", "<= 100 us")
+        v, _ = measure(lambda: with_stack(1500, lambda s: bench_rtt(s, 10000 // scale)))
+        row("1-byte round trip (median)", v, "us", "<= 100 us", higher_is_better=False)
     if "rate" in wanted:
-        v = measure(lambda: with_stack(1500, lambda s: bench_conn_rate(s, 5000 // scale)))
-        row("connections/s (open+close, 32 parallel)", v, "/s", ">= 5000 /s")
+        v, _ = measure(lambda: with_stack(1500, lambda s: bench_conn_rate(s, 5000 // scale)))
+        row("connections/s (32 parallel)" if both else "connections/s (open+close, 32 parallel)",
+            v, "/s", ">= 5000 /s")  # fmt: skip
     if "forwarder" in wanted:
         for mtu, size in ((1500, 512 * MiB), (65535, 2048 * MiB)):
             ref = "419 MB/s" if mtu == 1500 else "1790 MB/s"
+            name = f"ceiling: asyncio TUN forwarder, MTU {mtu}"
             try:
-                v = measure(lambda m=mtu, n=size // scale: forwarder_ceiling(m, n))
+                v, _ = measure(lambda m=mtu, n=size // scale: forwarder_ceiling(m, n, FAMILY))
             except Exception as exc:
-                print(f"  ceiling: asyncio TUN forwarder, MTU {mtu}: n/a ({exc})")
+                print(f"  {name}: n/a ({exc})")
             else:
-                row(f"ceiling: asyncio TUN forwarder, MTU {mtu}", v, "MB/s", f"(DESIGN.md: {ref})")
+                if both:
+                    row(f"forwarder (kernel both ends), {mtu}", v, "MB/s", "")
+                else:
+                    row(name, v, "MB/s", f"(DESIGN.md: {ref})")
 
 
 if __name__ == "__main__":

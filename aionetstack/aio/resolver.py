@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 A host name given to ``create_connection``, ``create_server``, ``ping`` or
 ``getaddrinfo`` is resolved by the stack's resolver: an async callable
-``resolver(host) -> Sequence[str]`` of IPv4 addresses, passed as
+``resolver(host) -> Sequence[str]`` of addresses (IPv4 or IPv6), passed as
 ``Stack(resolver=...)``, or else the ``DnsResolver`` built when
 ``StackConfig(nameservers=[...])`` names DNS servers. Without either a host
 name raises ``socket.gaierror`` saying how to enable resolution.
@@ -12,14 +12,19 @@ name raises ``socket.gaierror`` saying how to enable resolution.
 ``DnsResolver`` is a stub resolver (RFC 1034 5.3.1) that speaks DNS over the
 stack itself, as glibc's does with ``/etc/resolv.conf``:
 
-* an A query over UDP to each server in turn, ``timeout`` seconds each, for
+* an A query, and an AAAA query (RFC 3596) side by side with it, only for the
+  families the stack has an address of (as glibc's ``AI_ADDRCONFIG``); the
+  IPv6 addresses come first (RFC 6724's default policy prefers native IPv6).
+  Each goes over UDP to each server in turn, ``timeout`` seconds each, for
   ``attempts`` rounds (resolv.conf ``timeout:``/``attempts:``); a reply counts
   only from the server asked, with the query's id and question (RFC 5452 9.1);
 * a truncated reply (TC) is asked again over TCP, two-byte length prefix
   (RFC 1035 4.2.2, RFC 7766);
 * NXDOMAIN ends the search (``EAI_NONAME``), an empty answer too
   (``EAI_NODATA``); SERVFAIL, REFUSED, a timeout or an ICMP error move to the
-  next server, and when none answers, ``EAI_AGAIN``;
+  next server, and when none answers, ``EAI_AGAIN``; with both queries, the
+  addresses either one found are the answer, else NXDOMAIN from either is
+  ``EAI_NONAME``, ``EAI_AGAIN`` from either wins over ``EAI_NODATA``;
 * answers are cached for their smallest TTL (RFC 1035 3.2.1, RFC 2181 5.2),
   at most ``cache_size`` names, least recently used evicted first.
 """
@@ -38,6 +43,7 @@ from aionetstack.wire.dns import (
     RCODE_NOERROR,
     RCODE_NXDOMAIN,
     TYPE_A,
+    TYPE_AAAA,
     DnsResponse,
     addresses_for,
     build_query,
@@ -48,7 +54,7 @@ from aionetstack.wire.errors import WireError
 
 __all__ = ["DnsResolver", "Resolver", "no_resolver_error"]
 
-#: ``Stack(resolver=...)``: host name -> IPv4 addresses (dotted quads).
+#: ``Stack(resolver=...)``: host name -> addresses (IPv4 dotted quads or IPv6 text).
 Resolver = Callable[[str], Awaitable[Sequence[str]]]
 
 DNS_PORT = 53
@@ -68,6 +74,9 @@ def no_resolver_error(host: str) -> socket.gaierror:
 class _Dialer(Protocol):
     """What the resolver needs of a ``Stack`` (stack.py is not imported here)."""
 
+    @property
+    def addresses(self) -> list[str]: ...
+
     def create_datagram_endpoint(
         self,
         protocol_factory: Callable[[], asyncio.DatagramProtocol],
@@ -84,20 +93,21 @@ class _Answer(asyncio.DatagramProtocol):
     """Waits for the one reply that matches the query (RFC 5452 9.1)."""
 
     def __init__(self, fut: asyncio.Future[DnsResponse], server: tuple[str, int], ident: int,
-                 qname: str) -> None:  # fmt: skip
+                 qname: str, qtype: int) -> None:  # fmt: skip
         self.fut = fut
         self.server = server
         self.ident = ident
         self.qname = qname
+        self.qtype = qtype
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if self.fut.done() or tuple(addr) != self.server:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, ...]) -> None:
+        if self.fut.done() or tuple(addr[:2]) != self.server:  # IPv6: a 4-tuple
             return
         try:
             response = parse_response(data)
         except WireError:
             return  # not an answer to us: keep waiting
-        if _matches(response, self.ident, self.qname):
+        if _matches(response, self.ident, self.qname, self.qtype):
             self.fut.set_result(response)
 
     def error_received(self, exc: Exception) -> None:
@@ -105,8 +115,8 @@ class _Answer(asyncio.DatagramProtocol):
             self.fut.set_exception(exc)  # ICMP unreachable: the next server
 
 
-def _matches(response: DnsResponse, ident: int, qname: str) -> bool:
-    return response.ident == ident and response.qname == qname and response.qtype == TYPE_A
+def _matches(response: DnsResponse, ident: int, qname: str, qtype: int) -> bool:
+    return response.ident == ident and response.qname == qname and response.qtype == qtype
 
 
 class DnsResolver:
@@ -154,12 +164,45 @@ class DnsResolver:
                 self._cache.popitem(last=False)
         return list(addresses)
 
+    def _qtypes(self) -> list[int]:
+        """AAAA and/or A: for the families the stack has an address of."""
+        addresses = self._stack.addresses
+        v6 = any(":" in address for address in addresses)
+        v4 = any(":" not in address for address in addresses)
+        return [t for t, wanted in ((TYPE_AAAA, v6), (TYPE_A, v4 or not v6)) if wanted]
+
     async def _query(self, name: str) -> tuple[list[str], int]:
+        qtypes = self._qtypes()
+        if len(qtypes) == 1:
+            return await self._query_type(name, qtypes[0])
+        results = await asyncio.gather(
+            *(self._query_type(name, t) for t in qtypes), return_exceptions=True
+        )
+        found: list[str] = []
+        ttls: list[int] = []
+        errors: list[socket.gaierror] = []
+        for result in results:
+            if isinstance(result, socket.gaierror):
+                errors.append(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                found += result[0]
+                ttls.append(result[1])
+        if found:
+            return found, min(ttls)
+        for code in (socket.EAI_NONAME, socket.EAI_AGAIN):
+            for error in errors:
+                if error.errno == code:
+                    raise error
+        raise errors[0]
+
+    async def _query_type(self, name: str, qtype: int) -> tuple[list[str], int]:
         errors: list[str] = []
         for _ in range(self.attempts):
             for server in self.nameservers:
                 try:
-                    response = await self._ask(server, name)
+                    response = await self._ask(server, name, qtype)
                 except (OSError, TimeoutError, WireError) as exc:
                     errors.append(f"{server}: {exc or type(exc).__name__}")
                     continue
@@ -179,14 +222,14 @@ class DnsResolver:
             f"Temporary failure in name resolution ({'; '.join(errors[-4:])})",
         )
 
-    async def _ask(self, server: str, name: str) -> DnsResponse:
+    async def _ask(self, server: str, name: str, qtype: int = TYPE_A) -> DnsResponse:
         ident = random.getrandbits(16)  # RFC 5452 9.2: an unpredictable id
-        query = build_query(ident, name)
+        query = build_query(ident, name, qtype)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[DnsResponse] = loop.create_future()
         addr = (server, DNS_PORT)
         transport, _ = await self._stack.create_datagram_endpoint(
-            lambda: _Answer(fut, addr, ident, name), remote_addr=addr
+            lambda: _Answer(fut, addr, ident, name, qtype), remote_addr=addr
         )
         try:
             self.queries += 1
@@ -196,10 +239,12 @@ class DnsResolver:
         finally:
             transport.close()
         if response.truncated:
-            return await self._ask_tcp(server, ident, name, query)
+            return await self._ask_tcp(server, ident, name, qtype, query)
         return response
 
-    async def _ask_tcp(self, server: str, ident: int, name: str, query: bytes) -> DnsResponse:
+    async def _ask_tcp(
+        self, server: str, ident: int, name: str, qtype: int, query: bytes
+    ) -> DnsResponse:
         """RFC 7766 5: the same question over TCP, with its two-byte length."""
         self.tcp_queries += 1
         self.queries += 1
@@ -211,6 +256,6 @@ class DnsResolver:
                 response = parse_response(await reader.readexactly(length))
             finally:
                 writer.close()
-        if not _matches(response, ident, name):
+        if not _matches(response, ident, name, qtype):
             raise WireError("dns: the TCP answer does not match the question")
         return response

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from aionetstack.wire.addr import ip_to_int
+from aionetstack.wire.addr import ip6_to_int, ip_to_int
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
     # name: (lowest, highest) accepted, as Linux bounds the matching sysctl/sockopt
@@ -122,7 +122,7 @@ class StackConfig:
     initial_cwnd_segments: int = 10  # RFC 6928
 
     # --- name resolution (resolv.conf): Stack's built-in DNS stub resolver ----
-    # servers asked over this stack (IPv4 literals; the list is a tuple once set)
+    # servers asked over this stack (IPv4 or IPv6 literals; a tuple once set)
     nameservers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     resolver_timeout: float = 5.0  # resolv.conf timeout:n, seconds per query
     resolver_attempts: int = 2  # resolv.conf attempts:n, rounds over the servers
@@ -148,10 +148,10 @@ class StackConfig:
             if not isinstance(server, str):
                 raise TypeError(f"StackConfig.nameservers must hold strings, not {server!r}")
             try:
-                ip_to_int(server)
+                ip6_to_int(server) if ":" in server else ip_to_int(server)
             except ValueError:
                 raise ValueError(
-                    f"StackConfig.nameservers: {server!r} is not an IPv4 address"
+                    f"StackConfig.nameservers: {server!r} is not an IPv4 or IPv6 address"
                 ) from None
         if self.congestion_control not in CONGESTION_CONTROLS:
             raise ValueError(

@@ -104,7 +104,7 @@ from aionetstack.core.ipv6 import IPV6_REASSEMBLY_TIMEOUT, Reassembled, Reassemb
 from aionetstack.core.listener import TcpListener
 from aionetstack.core.ports import PortAllocator, derive_key
 from aionetstack.core.reqsock import RequestSock, build_synack, synack_timeout, tcp_builder
-from aionetstack.core.routing import RouteResult, RoutingTable, valid_v6
+from aionetstack.core.routing import RouteResult, RoutingTable, is_v6_value, valid_v6
 from aionetstack.core.stats import (
     DROP_ICMP6_BAD_CHECKSUM,
     DROP_ICMP6_MALFORMED,
@@ -182,9 +182,16 @@ from aionetstack.wire.icmp import (
     parse_icmp,
 )
 from aionetstack.wire.ipv4 import PROTO_ICMP, PROTO_TCP, PROTO_UDP
-from aionetstack.wire.ipv6 import IPV6_MIN_MTU, PROTO_ICMPV6, PROTO_NONE, Ipv6Header, parse_ipv6
+from aionetstack.wire.ipv6 import (
+    IPV6_HEADER,
+    IPV6_MIN_MTU,
+    PROTO_ICMPV6,
+    PROTO_NONE,
+    Ipv6Header,
+    parse_ipv6,
+)
 from aionetstack.wire.siphash import siphash24
-from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, parse_tcp, parse_tcp6
+from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, parse_tcp
 from aionetstack.wire.udp import build_udp, build_udp6, parse_udp, parse_udp6
 
 INF: Final = float("inf")
@@ -288,6 +295,12 @@ def _bind_conflict(by_addr: dict[int, _T] | None, key: int) -> bool:
     if key in by_addr or wild in by_addr:
         return True
     return key == wild and any((k > _MASK) == v6 for k in by_addr)
+
+
+def _out_requests(remote: int) -> str:
+    """The MIB counter of one packet sent to ``remote``: IpOutRequests or, for an
+    IPv6 address, Ip6OutRequests (Linux counts the families apart)."""
+    return "Ip6OutRequests" if is_v6_value(remote) else "IpOutRequests"
 
 
 def _packet_dst(packet: bytes) -> int:
@@ -492,7 +505,12 @@ class StackEngine:
     ) -> None:
         c = self._c
         try:
-            seg = parse_tcp6(payload, src, dst) if v6 else parse_tcp(payload, src, dst)
+            # IPv6: parse_tcp6 inlined (the folded address sum stands for src + dst)
+            seg = (
+                parse_tcp(payload, (src + dst) % 0xFFFF or 0xFFFF, 0)
+                if v6
+                else parse_tcp(payload, src, dst)
+            )
         except ChecksumError:
             c["TcpInCsumErrors"] += 1
             self._counters.drop("TcpInErrs", DROP_TCP_BAD_CHECKSUM)
@@ -571,7 +589,7 @@ class StackEngine:
             self._out.append((tw.ifindex, tw.ack(self._next_ip_id(), self.config.ttl, now)))
             c = self._c
             c["TcpOutSegs"] += 1
-            c["IpOutRequests"] += 1
+            c[_out_requests(tw.key[2])] += 1
         self._push(tw, tw.deadline)
 
     def _find_listener(self, port: int, dst: int) -> TcpListener | None:
@@ -681,7 +699,7 @@ class StackEngine:
             )  # fmt: skip
             self._out.append((ifindex, packet))
             c["TcpOutSegs"] += 1
-            c["IpOutRequests"] += 1
+            c[_out_requests(src)] += 1
             c["SyncookiesSent"] += 1
             listener.cookie_time = now
             return
@@ -713,7 +731,7 @@ class StackEngine:
         req.sent = now
         c = self._c
         c["TcpOutSegs"] += 1
-        c["IpOutRequests"] += 1
+        c[_out_requests(req.key[2])] += 1
 
     def _push(self, obj: RequestSock | TimeWait, deadline: float) -> None:
         if deadline < obj.pushed:
@@ -924,7 +942,7 @@ class StackEngine:
         c = self._c
         c["TcpOutSegs"] += 1
         c["TcpOutRsts"] += 1
-        c["IpOutRequests"] += 1
+        c[_out_requests(src)] += 1
 
     def _syn_admitted(
         self, listener: TcpListener, seg: TcpSegment, src: int, dst: int, ifindex: int
@@ -1164,6 +1182,22 @@ class StackEngine:
         c = self._c
         c["Ip6InReceives"] += 1
         mv = packet if type(packet) is memoryview else memoryview(packet)
+        n = len(mv)
+        if n >= 40:
+            # The usual packet, handled without the header record: TCP right
+            # after the fixed header, complete, to one of our addresses, from a
+            # unicast source (first byte not 0: not below 2**32 nor IPv4-mapped;
+            # not 0xFF: not multicast); the same checks as below, in short
+            vtf, plen, nh, _hops, s_hi, s_lo, d_hi, d_lo = IPV6_HEADER.unpack_from(mv)
+            if nh == PROTO_TCP and vtf >> 28 == 6 and 40 + plen <= n and 0 < s_hi >> 56 < 0xFF:
+                dst = (d_hi << 64) | d_lo
+                local = self._routes.local_addresses
+                if dst in local:
+                    src = (s_hi << 64) | s_lo
+                    if src not in local or ifindex == LOOPBACK_IFINDEX:
+                        c["Ip6InDelivers"] += 1
+                        self._tcp_input(src, dst, mv[40 : 40 + plen], ifindex, now, True)
+                        return
         try:
             h, payload = parse_ipv6(mv)
         except ParameterProblemError as exc:
@@ -1577,7 +1611,7 @@ class StackEngine:
                         rsts += 1
                 n = len(packets)
                 c["TcpOutSegs"] += n
-                c["IpOutRequests"] += n
+                c["IpOutRequests" if conn.family == 4 else "Ip6OutRequests"] += n
                 if rsts:
                     c["TcpOutRsts"] += rsts
             state = conn.state
@@ -1912,7 +1946,7 @@ class StackEngine:
             self._out.append((req.ifindex, rst))
             c["TcpOutSegs"] += 1
             c["TcpOutRsts"] += 1
-            c["IpOutRequests"] += 1
+            c[_out_requests(ra)] += 1
             c["TcpAttemptFails"] += 1
         children = list(listener.accept_queue)
         listener.accept_queue.clear()

@@ -7,8 +7,8 @@ Theory of operation
 (authority and additional records are not needed by a stub and are not
 parsed); ``build_response`` answers a query (a tiny authoritative side, for
 tests and tools). ``addresses_for`` follows the CNAME chain from the question's name
-(RFC 1034 3.6.2) and returns the A records at its end with the smallest TTL
-of the records used.
+(RFC 1034 3.6.2) and returns the addresses of the question's type at its end
+(A: IPv4, AAAA: IPv6, RFC 3596) with the smallest TTL of the records used.
 
 Everything is bounded: names follow at most ``MAX_POINTERS`` compression
 pointers, each pointing strictly backwards (RFC 1035 4.1.4: to a prior
@@ -20,6 +20,7 @@ a ``WireError`` and nothing else.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from collections.abc import Sequence
 from typing import Final
@@ -31,6 +32,7 @@ __all__ = [
     "CLASS_IN",
     "RCODE_NXDOMAIN",
     "TYPE_A",
+    "TYPE_AAAA",
     "TYPE_CNAME",
     "DnsRecord",
     "DnsResponse",
@@ -43,6 +45,7 @@ __all__ = [
 
 TYPE_A: Final = 1
 TYPE_CNAME: Final = 5
+TYPE_AAAA: Final = 28  # RFC 3596 2.1
 CLASS_IN: Final = 1
 RCODE_NOERROR: Final = 0
 RCODE_NXDOMAIN: Final = 3
@@ -128,8 +131,8 @@ def build_response(
     truncated: bool = False,
 ) -> bytes:
     """The response to ``query`` (its id and question echoed, QR/AA/RA set) with
-    ``answers`` as ``(name, type, ttl, rdata)``: for A, rdata is the dotted
-    quad; for CNAME, the target name. No compression."""
+    ``answers`` as ``(name, type, ttl, rdata)``: for A and AAAA, rdata is the
+    address text; for CNAME, the target name. No compression."""
     buf = bytes(query)
     if len(buf) < _HDR.size:
         raise TruncatedError("dns: query shorter than its header")
@@ -140,9 +143,12 @@ def build_response(
     out = bytearray(_HDR.pack(ident, flags, 1, len(answers), 0, 0) + question)
     for name, rtype, ttl, rdata in answers:
         if isinstance(rdata, str):
-            data = encode_name(rdata) if rtype == TYPE_CNAME else bytes(
-                int(part) for part in rdata.split(".")
-            )
+            if rtype == TYPE_CNAME:
+                data = encode_name(rdata)
+            elif rtype == TYPE_AAAA:
+                data = ipaddress.IPv6Address(rdata).packed
+            else:
+                data = bytes(int(part) for part in rdata.split("."))
         else:
             data = rdata
         out += encode_name(name) + _RR.pack(rtype, CLASS_IN, ttl, len(data)) + data
@@ -227,8 +233,9 @@ def parse_response(data: bytes | bytearray | memoryview) -> DnsResponse:
 
 
 def addresses_for(response: DnsResponse) -> tuple[list[str], int]:
-    """The IPv4 addresses the answer gives for its question (CNAMEs followed,
-    RFC 1034 3.6.2) and the smallest TTL of the records used (0 if none)."""
+    """The addresses the answer gives for its question (CNAMEs followed, RFC
+    1034 3.6.2): IPv4 for an A question, IPv6 (RFC 3596) for AAAA; and the
+    smallest TTL of the records used (0 if none)."""
     name = response.qname
     ttl: int | None = None
     for _ in range(MAX_CNAME_CHAIN):
@@ -240,8 +247,12 @@ def addresses_for(response: DnsResponse) -> tuple[list[str], int]:
         ttl = alias.ttl if ttl is None else min(ttl, alias.ttl)
         name = alias.target
     found: list[str] = []
+    rtype, size = (TYPE_AAAA, 16) if response.qtype == TYPE_AAAA else (TYPE_A, 4)
     for r in response.answers:
-        if r.rtype == TYPE_A and r.rclass == CLASS_IN and r.name == name and len(r.data) == 4:
-            found.append(".".join(str(b) for b in r.data))
+        if r.rtype == rtype and r.rclass == CLASS_IN and r.name == name and len(r.data) == size:
+            if size == 4:
+                found.append(".".join(str(b) for b in r.data))
+            else:
+                found.append(str(ipaddress.IPv6Address(r.data)))
             ttl = r.ttl if ttl is None else min(ttl, r.ttl)
     return found, ttl if ttl is not None and found else 0

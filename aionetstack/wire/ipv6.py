@@ -54,6 +54,7 @@ from aionetstack.wire.errors import (
 )
 
 __all__ = [
+    "IPV6_HEADER",
     "IPV6_HEADER_LEN",
     "IPV6_MIN_MTU",
     "MAX_EXT_HEADERS",
@@ -93,6 +94,8 @@ MAX_PADDING: Final = 7  # RFC 8200 4.2 alignment needs at most 7 (Linux ip6_pars
 # version/traffic class/flow label, payload length, next header, hop limit,
 # source (two halves), destination (two halves) (RFC 8200 3).
 _HDR = struct.Struct("!IHBBQQQQ")
+#: the fixed header's fields as above, for a receive fast path (core/stack.py)
+IPV6_HEADER: Final = _HDR
 # next header, reserved, offset/res/M, identification (RFC 8200 4.5).
 _FRAG = struct.Struct("!BBHI")
 _UPPER: Final = frozenset((PROTO_TCP, PROTO_UDP, PROTO_ICMPV6))

@@ -41,12 +41,16 @@ and ``build_tcp`` only ever use ``src + dst`` as part of the checksum sum, the
 ``*6`` variants pass the folded IPv6 address sum (``pseudo_header_sum6``) as
 ``src`` and 0 as ``dst``: the same code, compiled or not, then verifies or
 fills the IPv6 checksum, and the IPv4 paths are untouched. ``build_ipv6_tcp``
-(pure Python) is the IPv6 twin of ``build_ipv4_tcp``.
+is the IPv6 twin of ``build_ipv4_tcp``: compiled (``_accel.build_ipv6_tcp``,
+the 128-bit addresses converted in C) or ``pure_build_ipv6_tcp``, with the
+same fallback rule; a connection's builder (``core.tcp.tcb.ipv6_builder``)
+keeps its addresses converted between packets.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Final
 
 from aionetstack.wire._loader import load_accel
@@ -71,9 +75,11 @@ __all__ = [
     "build_tcp6",
     "build_tcp_options",
     "flags_to_str",
+    "ipv6_tcp_builder",
     "parse_tcp",
     "parse_tcp6",
     "pure_build_ipv4_tcp",
+    "pure_build_ipv6_tcp",
     "pure_parse_tcp",
 ]
 
@@ -418,7 +424,7 @@ def pure_build_ipv4_tcp(
     return b"".join((header, options, payload))
 
 
-def build_ipv6_tcp(
+def pure_build_ipv6_tcp(
     src: int,
     dst: int,
     flow_label: int,
@@ -486,8 +492,39 @@ def build_tcp6(
 
 _accel = load_accel()
 build_ipv4_tcp = pure_build_ipv4_tcp
+build_ipv6_tcp = pure_build_ipv6_tcp
 parse_tcp = pure_parse_tcp
 if _accel is not None:
     build_ipv4_tcp = _accel.build_ipv4_tcp
+    build_ipv6_tcp = _accel.build_ipv6_tcp
     _accel.register_segment(TcpSegment, TcpSegment.__slots__)
     parse_tcp = _accel.parse_tcp
+
+
+Ipv6PacketBuilder = Callable[
+    [int, int, int, int, int, int, int, int, int, int, BytesLike, BytesLike], bytes
+]
+
+
+def ipv6_tcp_builder(flow_label: int) -> Ipv6PacketBuilder:
+    """``build_ipv6_tcp`` for one flow, called as ``build_ipv4_tcp`` is:
+    ``(src, dst, ident, hop_limit, src_port, dst_port, seq, ack, flags, window,
+    options, payload)``, ``ident`` ignored (RFC 6437: one flow label per flow).
+    Compiled, an ``_accel.Ipv6TcpBuilder`` that keeps the flow's addresses
+    converted between packets."""
+    if type(flow_label) is not int or not 0 <= flow_label <= 0xFFFFF:
+        raise ValueError(f"IPv6 flow label {flow_label!r} is not 20 bits")
+    if _accel is not None:
+        builder: Ipv6PacketBuilder = _accel.Ipv6TcpBuilder(flow_label)
+        return builder
+
+    def build(
+        src: int, dst: int, ident: int, hop_limit: int, src_port: int, dst_port: int,
+        seq: int, ack: int, flags: int, window: int, options: BytesLike, payload: BytesLike,
+    ) -> bytes:  # fmt: skip
+        return pure_build_ipv6_tcp(
+            src, dst, flow_label, hop_limit, src_port, dst_port, seq, ack, flags, window,
+            options, payload,
+        )  # fmt: skip
+
+    return build

@@ -79,6 +79,7 @@ async def test_stream_over_ipv6_with_four_tuple_names() -> None:
             writer.close()
         stats = b.stats()
         assert stats["Ip6InReceives"] > 100 and stats["TcpPassiveOpens"] == 1
+        assert stats["Ip6OutRequests"] > 10 and stats["IpOutRequests"] == 0  # counted apart
     finally:
         await a.close()
         await b.close()

@@ -19,7 +19,7 @@ from aionetstack.aio.resolver import DnsResolver
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.wire.addr import int_to_ip
-from aionetstack.wire.dns import RCODE_NXDOMAIN, TYPE_A, build_response, parse_response
+from aionetstack.wire.dns import RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, build_response, parse_response
 
 T = 10.0
 C_ADDR = "198.18.0.3"  # nobody: SYNs to it are lost
@@ -203,18 +203,22 @@ class DnsServer(asyncio.DatagramProtocol):
         self.truncate = truncate
         self.udp = 0
         self.tcp = 0
+        self.asked: list[tuple[str, int]] = []
         self.transport: Any = None
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
 
     def answer(self, query: bytes) -> bytes:
-        name = parse_response(
+        question = parse_response(
             bytes([query[0], query[1], query[2] | 0x80]) + query[3:]
-        ).qname  # the question, read with the response parser
+        )  # the question, read with the response parser
+        name, qtype = question.qname, question.qtype
+        self.asked.append((name, qtype))
         if name not in self.zone:
             return build_response(query, rcode=RCODE_NXDOMAIN)
-        return build_response(query, [(name, TYPE_A, 30, ip) for ip in self.zone[name]])
+        ips = [ip for ip in self.zone[name] if (":" in ip) == (qtype == TYPE_AAAA)]
+        return build_response(query, [(name, qtype, 30, ip) for ip in ips])
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.udp += 1
@@ -278,7 +282,44 @@ async def test_dns_resolver_gives_up_with_eai_again() -> None:
         await b.close()
 
 
-def test_nameservers_must_be_ipv4() -> None:
+def test_nameservers_are_addresses() -> None:
     with pytest.raises(ValueError, match="nameservers"):
         StackConfig(nameservers=["dns.example"])
-    assert StackConfig(nameservers=["198.18.0.1"]).nameservers == ("198.18.0.1",)
+    with pytest.raises(ValueError, match="nameservers"):
+        StackConfig(nameservers=["2001:2::zz"])
+    servers = StackConfig(nameservers=["198.18.0.1", "2001:2::1"]).nameservers
+    assert servers == ("198.18.0.1", "2001:2::1")
+
+
+async def test_dns_resolver_asks_aaaa_on_a_dual_stack() -> None:
+    """A dual-stack stack asks A and AAAA (RFC 3596), here of an IPv6 name
+    server; the IPv6 addresses come first and are connected to first."""
+    b4, b6 = B_ADDR, "2001:2::2"
+    cfg = StackConfig(nameservers=[b6], resolver_timeout=1.0)
+    la, lb = aionetstack.memory_link_pair()
+    a = aionetstack.Stack(la, [f"{A_ADDR}/24", "2001:2::1/64"], config=cfg)
+    b = aionetstack.Stack(lb, [f"{b4}/24", f"{b6}/64"])
+    await a.start()
+    await b.start()
+    try:
+        zone = {"dual.test": [b4, b6], "v4only.test": [b4], "v6only.test": [b6]}
+        dns = DnsServer(zone)
+        await b.create_datagram_endpoint(lambda: dns, local_addr=("::", 53))
+        async with await b.start_server(echo, None, 7), asyncio.timeout(T):
+            assert await a.resolve("dual.test") == [b6, b4]
+            assert sorted(dns.asked) == [("dual.test", TYPE_A), ("dual.test", TYPE_AAAA)]
+            _, writer = await a.open_connection("dual.test", 7)
+            assert writer.get_extra_info("peername") == (b6, 7, 0, 0)
+            writer.close()
+            infos = await a.getaddrinfo("dual.test", 7, family=socket.AF_INET)
+            assert [info[4] for info in infos] == [(b4, 7)] * 2  # stream and datagram
+            assert len(dns.asked) == 2  # cached
+            # one family has nothing (NODATA): the other's answer
+            assert await a.resolve("v4only.test") == [b4]
+            assert await a.resolve("v6only.test") == [b6]
+            with pytest.raises(socket.gaierror) as info:
+                await a.resolve("missing.test")
+            assert info.value.errno == socket.EAI_NONAME
+    finally:
+        await a.close()
+        await b.close()

@@ -390,3 +390,35 @@ def test_connection_to_our_own_ipv6_address_is_looped_back() -> None:
     req = e.ping(B6, 9, 9, b"me", 1.0, family=6)
     e.packets_to_send(1.0)
     assert req.done and req.reply_payload == b"me"
+
+
+def test_tcp_receive_fast_path_takes_only_what_the_full_checks_pass() -> None:
+    """Plain TCP to our address skips the header record; everything else goes
+    through the full checks, with their verdicts (RFC 4291 2.5.2, 2.7)."""
+    e, ifx = _engine(B6, B4)
+
+    def syn(src: int, dst: int = B6) -> bytes:
+        return build_ipv6_tcp(src, dst, 0, 64, 40000, 9, 1, 0, 0x02, 1000, b"", b"")
+
+    hop_by_hop = bytes(IPv6(src="2001:2::1", dst="2001:2::2") / IPv6ExtHdrHopByHop(nh=6)
+                       / syn(A6)[40:])  # fmt: skip
+    cases = [
+        (syn(A6), "TcpOutRsts"),  # the fast path: a closed port answered
+        (syn(ip6_to_int("::1:2:3:4")), "TcpOutRsts"),  # first byte 0 but unicast: full path
+        (hop_by_hop, "TcpOutRsts"),  # an extension header first: full path, delivered
+        (syn(ip6_to_int("ff02::1")), "Ip6InAddrErrors"),  # multicast source
+        (syn(ip6_to_int("::ffff:198.18.0.1")), "Ip6InAddrErrors"),  # IPv4-mapped
+        (syn(ip6_to_int("::7")), "Ip6InAddrErrors"),  # below 2**32
+        (syn(B6), "Ip6InAddrErrors"),  # our own address from outside
+        (syn(A6, ip6_to_int("2001:2::99")), "Ip6InAddrErrors"),  # not ours
+        (syn(A6)[:-1], "Ip6InTruncatedPkts"),  # payload length beyond the packet
+    ]
+    for packet, counter in cases:
+        before = e.stats()
+        e.receive(packet, ifx, 0.0)
+        after = e.stats()
+        changed = {k for k in after if after[k] != before[k]} - {"Ip6InReceives", "Ip6InDelivers",
+                   "TcpInSegs", "TcpOutSegs", "Ip6OutRequests", "Ip6InNoRoutes"}  # fmt: skip
+        assert counter in changed, (packet.hex(), changed)
+        e.packets_to_send(0.0)
+    assert e.stats()["Ip6InReceives"] == len(cases)

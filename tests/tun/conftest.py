@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from tun_helpers import PRIVATE_NETNS, Nft, cannot_run, make_tun
+from tun_helpers import KERNEL_ADDRESSES, PRIVATE_NETNS, Nft, cannot_run, make_tun
 
 from aionetstack.link.tun import TunLink
 from aionetstack.testing.netns import namespace_id, private_network_namespace
@@ -77,5 +77,13 @@ def tun(in_netns: int, request: pytest.FixtureRequest) -> Iterator[TunLink]:
     """A TunLink named ans0, kernel side 198.18.0.1/24, MTU from indirect param (1500)."""
     mtu = getattr(request, "param", 1500)
     link = make_tun(mtu=mtu)
+    yield link
+    link.close()
+
+
+@pytest.fixture
+def tun6(in_netns: int) -> Iterator[TunLink]:
+    """A dual-stack TunLink: kernel side 198.18.0.1/24 and 2001:2::1/64."""
+    link = make_tun(kernel_address=KERNEL_ADDRESSES)
     yield link
     link.close()

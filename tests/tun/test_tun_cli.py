@@ -38,25 +38,41 @@ def one_line_error(proc: subprocess.CompletedProcess[bytes]) -> str:
     return lines[0]
 
 
+class Serving:
+    """``aionetstack serve *args`` as a process: started once its banner invites
+    Ctrl-C; ``stop()`` sends SIGINT and returns everything it printed."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [*CLI, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+        )
+        self.banner: list[str] = []
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.banner.append(line.decode())
+            if b"Ctrl-C" in line:
+                return
+        _, err = self.proc.communicate(timeout=TIMEOUT)
+        pytest.fail("serve did not start: " + "".join(self.banner) + err.decode())
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        rest, err = self.proc.communicate(timeout=TIMEOUT)
+        text = "".join(self.banner) + rest.decode()
+        assert self.proc.returncode == 0, text + err.decode()
+        assert "Traceback" not in err.decode()
+        assert text.rstrip().endswith("aionetstack: stopped")
+        return text
+
+
 def test_serve_echo_http_ping_and_ctrl_c(in_netns: int, tmp_path: Path) -> None:
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     pcap = tmp_path / "serve.pcap"
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--http", "8080", "--echo", "7", "--discard", "9",
-         "--stats-interval", "0.2", "--pcap", str(pcap)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-    )  # fmt: skip
+    serving = Serving("--http", "8080", "--echo", "7", "--discard", "9",
+                      "--stats-interval", "0.2", "--pcap", str(pcap))  # fmt: skip
     try:
-        assert proc.stdout is not None
-        banner = []
-        for line in proc.stdout:
-            banner.append(line.decode())
-            if b"Ctrl-C" in line:
-                break
-        else:
-            pytest.fail("serve did not start: " + "".join(banner) + proc.stderr.read().decode())  # type: ignore[union-attr]
-        assert "198.18.0.2/24" in banner[0] and "http:8080" in banner[0]
+        assert "198.18.0.2/24" in serving.banner[0] and "http:8080" in serving.banner[0]
         out = subprocess.run(
             ["curl", "-sS", f"http://{STACK_IP}:8080/"], capture_output=True, timeout=TIMEOUT
         )
@@ -73,15 +89,10 @@ def test_serve_echo_http_ping_and_ctrl_c(in_netns: int, tmp_path: Path) -> None:
             )
             assert ping.returncode == 0, ping.stdout
     finally:
-        proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=TIMEOUT)
-    text = "".join(banner) + rest.decode()
-    assert proc.returncode == 0, text + err.decode()
-    assert "Traceback" not in err.decode()
+        text = serving.stop()
     assert f"[http:8080] {KERNEL_IP}:" in text and "connected" in text
     assert "[echo:7]" in text and "[discard:9]" in text
     assert "[stats] conns=" in text or "stopped" in text
-    assert text.rstrip().endswith("aionetstack: stopped")
     assert pcap.stat().st_size > 24  # header + packets
 
 

@@ -11,18 +11,23 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from tun_helpers import (
+    KERNEL6,
     KERNEL_ADDRESS,
+    KERNEL_IP,
+    STACK6,
     STACK_ADDRESS,
+    STACK_ADDRESSES,
+    STACK_IP,
     TUN_NAME,
     KernelServer,
     MiB,
     echo,
-    make_tun,
     need,
     random_payload,
     run_tool,
@@ -38,20 +43,11 @@ from aionetstack.wire.addr import ip6_to_int
 from aionetstack.wire.tcp import ACK, build_ipv6_tcp
 
 GUARD = 120.0  # seconds: a hang fails the test instead of blocking the run (not a speed check)
-KERNEL6 = "2001:2::1"
-STACK6 = "2001:2::2"
-
-
-@pytest.fixture
-def tun6(in_netns: int) -> AsyncIterator[TunLink] | Any:
-    link = make_tun(kernel_address=[KERNEL_ADDRESS, f"{KERNEL6}/64"])
-    yield link
-    link.close()
 
 
 @pytest.fixture
 async def stack(tun6: TunLink) -> AsyncIterator[aionetstack.Stack]:
-    async with aionetstack.Stack(tun6, address=[STACK_ADDRESS, f"{STACK6}/64"]) as s:
+    async with aionetstack.Stack(tun6, address=STACK_ADDRESSES) as s:
         yield s
 
 
@@ -267,3 +263,27 @@ def test_cli_connect_and_ping_over_ipv6(in_netns: int) -> None:
     proc = run_cli("ping", *DUAL, KERNEL6, "-c", "2", "-i", "0.05")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert b"2 sent, 2 received" in proc.stdout
+
+
+def test_cli_serve_dual_stack(in_netns: int) -> None:
+    """``serve`` with both families serves every address: curl over IPv6 and IPv4,
+    echo and ping over IPv6; the connection lines name the peer as [addr]:port."""
+    from test_tun_cli import Serving
+
+    need("curl")
+    serving = Serving(*DUAL, "--http", "8080", "--echo", "7", "--stats-interval", "0")
+    try:
+        for url in (f"http://[{STACK6}]:8080/", f"http://{STACK_IP}:8080/"):
+            out = subprocess.run(["curl", "-gsS", url], capture_output=True, timeout=GUARD)
+            assert out.stdout.startswith(b"Hello from aionetstack"), out.stderr
+        with socket.create_connection((STACK6, 7), timeout=GUARD) as s:
+            s.sendall(b"echo me over IPv6\n")
+            s.shutdown(socket.SHUT_WR)
+            assert s.recv(100) == b"echo me over IPv6\n"
+        ping = subprocess.run(["ping", "-6", "-n", "-c", "1", "-W", "5", STACK6],
+                              capture_output=True, timeout=GUARD)  # fmt: skip
+        assert ping.returncode == 0, ping.stdout
+    finally:
+        text = serving.stop()
+    assert f"[http:8080] [{KERNEL6}]:" in text and f"[http:8080] {KERNEL_IP}:" in text
+    assert f"[echo:7] [{KERNEL6}]:" in text

@@ -27,6 +27,10 @@ KERNEL_IP = "198.18.0.1"
 STACK_IP = "198.18.0.2"
 KERNEL_ADDRESS = f"{KERNEL_IP}/24"
 STACK_ADDRESS = f"{STACK_IP}/24"
+KERNEL6 = "2001:2::1"  # the IPv6 side of a dual-stack device (RFC 5180 range only)
+STACK6 = "2001:2::2"
+KERNEL_ADDRESSES = [KERNEL_ADDRESS, f"{KERNEL6}/64"]
+STACK_ADDRESSES = [STACK_ADDRESS, f"{STACK6}/64"]
 TUN_NAME = "ans0"
 MiB = 1024 * 1024
 SOCKET_TIMEOUT = 60.0
@@ -300,11 +304,12 @@ class Nft:
 
 
 async def curl(url: str) -> bytes:
-    """``curl -sS url`` (a kernel client); the body, or AssertionError with curl's message."""
+    """``curl -sS url`` (a kernel client; ``-g``: an IPv6 ``[host]`` is no glob); the
+    body, or AssertionError with curl's message."""
     import asyncio
 
     proc = await asyncio.create_subprocess_exec(
-        "curl", "-sS", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        "curl", "-gsS", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()

@@ -1,4 +1,5 @@
-"""The compiled hot paths: ``_accel.build_ipv4_tcp`` == the pure builder,
+"""The compiled hot paths: ``_accel.build_ipv4_tcp`` and ``build_ipv6_tcp`` (and
+a flow's ``Ipv6TcpBuilder``) == the pure builders,
 ``_accel.parse_tcp`` == the pure parser (same records, same errors), and
 ``_accel.write_packets`` (TunLink's write loop) on a pipe."""
 
@@ -15,7 +16,9 @@ from aionetstack.wire import tcp
 from aionetstack.wire.tcp import (
     build_tcp,
     build_tcp_options,
+    ipv6_tcp_builder,
     pure_build_ipv4_tcp,
+    pure_build_ipv6_tcp,
     pure_parse_tcp,
 )
 
@@ -25,10 +28,13 @@ pytestmark = requires_accel
 def test_selected_builder_matches_mode() -> None:
     if PURE_MODE:
         assert tcp.build_ipv4_tcp is pure_build_ipv4_tcp
+        assert tcp.build_ipv6_tcp is pure_build_ipv6_tcp
         assert tcp.parse_tcp is pure_parse_tcp
     else:
         assert ACCEL_MODULE is not None
         assert tcp.build_ipv4_tcp is ACCEL_MODULE.build_ipv4_tcp
+        assert tcp.build_ipv6_tcp is ACCEL_MODULE.build_ipv6_tcp
+        assert isinstance(ipv6_tcp_builder(1), ACCEL_MODULE.Ipv6TcpBuilder)
         assert tcp.parse_tcp is ACCEL_MODULE.parse_tcp
 
 
@@ -121,6 +127,67 @@ def test_largest_packet() -> None:
     assert ACCEL_MODULE is not None
     packet = ACCEL_MODULE.build_ipv4_tcp(1, 2, 3, 64, 5, 6, 7, 8, 0x10, 10, b"", bytes(65535 - 40))
     assert len(packet) == 65535
+
+
+def _outcome6(fn: object, *args: object) -> tuple[object, ...]:
+    try:
+        return ("ok", fn(*args))  # type: ignore[operator]
+    except Exception as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def test_compiled_ipv6_equals_pure_random() -> None:
+    """``_accel.build_ipv6_tcp`` and a flow's ``Ipv6TcpBuilder`` (its addresses
+    kept between calls, then changed) give the pure builder's packets."""
+    assert ACCEL_MODULE is not None
+    build = ACCEL_MODULE.build_ipv6_tcp
+    rng = random.Random(11)
+    flow = rng.getrandbits(20)
+    builder = ACCEL_MODULE.Ipv6TcpBuilder(flow)
+    src, dst = rng.getrandbits(128), rng.getrandbits(128)
+    for i in range(3000):
+        if i % 7 == 0:  # a new pair of address objects now and then (equal ones too)
+            src = rng.choice([rng.getrandbits(128), rng.getrandbits(64), src + 0, 2**128 - 1])
+            dst = rng.choice([rng.getrandbits(128), rng.getrandbits(33), 0])
+        fields = [rng.getrandbits(b) for b in (8, 16, 16, 32, 32, 8, 16)]
+        options = rng.randbytes(4 * rng.randint(0, 10))
+        payload = rng.randbytes(rng.choice([0, 1, 2, 3, 1427, rng.randint(0, 2000)]))
+        want = pure_build_ipv6_tcp(src, dst, flow, *fields, options, payload)
+        assert build(src, dst, flow, *fields, options, payload) == want
+        view = memoryview(bytearray(b"\x00" + payload))[1:]
+        assert builder(src, dst, 0, *fields, bytearray(options), view) == want
+
+
+@pytest.mark.parametrize("bad", [-1, 2**128, 2**32 + 0.5, True, "1", None])
+@pytest.mark.parametrize("position", [0, 1, 2, 3, 4, 9])
+def test_unusual_ipv6_fields_behave_as_pure(bad: object, position: int) -> None:
+    """Addresses, flow label and fields the C code does not take go to the pure
+    builder, in the function and in a flow's builder: same result or error."""
+    assert ACCEL_MODULE is not None
+    a6 = 0x2001_0002 << 96
+    args: list[object] = [a6 | 1, a6 | 2, 5, 64, 5, 6, 7, 8, 0x10, 10, b"", b"x"]
+    args[position] = bad
+    want = _outcome6(pure_build_ipv6_tcp, *args)
+    assert _outcome6(ACCEL_MODULE.build_ipv6_tcp, *args) == want
+    if position != 2:
+        builder = ACCEL_MODULE.Ipv6TcpBuilder(5)
+        good = [a6 | 1, a6 | 2, 0, *args[3:]]
+        good[0], good[1] = args[0], args[1]
+        for _ in range(2):  # converted once, then the kept addresses
+            assert _outcome6(builder, *good) == want
+    else:
+        with pytest.raises((ValueError, TypeError)):
+            ipv6_tcp_builder(bad)  # type: ignore[arg-type]
+
+
+def test_largest_ipv6_packet() -> None:
+    assert ACCEL_MODULE is not None
+    a6 = 0x2001_0002 << 96
+    args = (a6 | 1, a6 | 2, 0, 64, 5, 6, 7, 8, 0x10, 10, b"")
+    packet = ACCEL_MODULE.build_ipv6_tcp(*args, bytes(65535 - 20))
+    assert len(packet) == 40 + 65535
+    with pytest.raises(ValueError):
+        ACCEL_MODULE.build_ipv6_tcp(*args, bytes(65535 - 19))
 
 
 def _drain(fd: int) -> bytes:

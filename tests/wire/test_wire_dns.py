@@ -10,6 +10,7 @@ import pytest
 
 from aionetstack.wire.dns import (
     TYPE_A,
+    TYPE_AAAA,
     TYPE_CNAME,
     addresses_for,
     build_query,
@@ -120,3 +121,30 @@ def test_random_bytes_raise_wire_error_only() -> None:
         except WireError:
             continue
         addresses_for(r)
+
+
+def test_aaaa_answers_ipv6_addresses() -> None:
+    """RFC 3596: an AAAA question is answered by 16-byte records (Scapy reads
+    ours back); A records in the same answer are not taken, nor short ones."""
+    from scapy.layers.dns import DNS
+
+    q = build_query(5, "dual.example.test", TYPE_AAAA)
+    assert q[-4:] == struct.pack("!HH", 28, 1)
+    wire = build_response(
+        q,
+        [
+            ("dual.example.test", TYPE_CNAME, 90, "host.example.test"),
+            ("host.example.test", TYPE_AAAA, 300, "2001:2::7"),
+            ("host.example.test", TYPE_A, 30, "198.18.0.7"),
+            ("host.example.test", TYPE_AAAA, 60, bytes(4)),  # not 16 bytes: ignored
+            ("host.example.test", TYPE_AAAA, 120, "2001:2:0:1::8"),
+        ],
+    )
+    clean = build_response(q, [("dual.example.test", TYPE_AAAA, 300, "2001:2::7")])
+    assert DNS(clean).an[0].rdata == "2001:2::7"
+    r = parse_response(wire)
+    assert r.qtype == TYPE_AAAA
+    assert addresses_for(r) == (["2001:2::7", "2001:2:0:1::8"], 90)
+    a = parse_response(build_response(build_query(6, "host.example.test"),
+                                      [("host.example.test", TYPE_AAAA, 9, "2001:2::7")]))  # fmt: skip
+    assert addresses_for(a) == ([], 0)  # an A question takes no AAAA record

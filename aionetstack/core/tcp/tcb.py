@@ -52,7 +52,15 @@ from aionetstack.core.tcp.states import RECEIVING, SENDING, TRANSITIONS, TcpStat
 from aionetstack.core.tcp.timers import INF, Timers
 from aionetstack.wire.checksum import BytesLike
 from aionetstack.wire.seq import seq_diff
-from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, build_ipv4_tcp, build_ipv6_tcp
+from aionetstack.wire.tcp import (
+    ACK,
+    FIN,
+    RST,
+    SYN,
+    TcpSegment,
+    build_ipv4_tcp,
+    ipv6_tcp_builder,
+)
 
 __all__ = ["PacketBuilder", "Tcb", "ipv6_builder", "rst_for_unexpected"]
 
@@ -117,17 +125,7 @@ PacketBuilder = Callable[
 
 def ipv6_builder(flow_label: int) -> PacketBuilder:
     """The IPv6 ``PacketBuilder`` of one flow (RFC 6437: one flow label per flow)."""
-
-    def build(
-        src: int, dst: int, ident: int, hop_limit: int, src_port: int, dst_port: int,
-        seq: int, ack: int, flags: int, window: int, options: BytesLike, payload: BytesLike,
-    ) -> bytes:  # fmt: skip
-        return build_ipv6_tcp(
-            src, dst, flow_label, hop_limit, src_port, dst_port, seq, ack, flags, window,
-            options, payload,
-        )  # fmt: skip
-
-    return build
+    return ipv6_tcp_builder(flow_label)
 
 
 def rst_for_unexpected(
