@@ -17,6 +17,17 @@ Measured, for each MTU (1500 and 65535 unless ``--mtu``), with kernel
 * *gateway*: ``aionetstack gateway --route 198.18.64.0/24 --socks5`` (the
   outside's microsocks); curl downloads from 198.18.64.1 through the TUN
   device, the stack, the relay, the kernel and the proxy;
+* *redsocks*: the kernel-based alternative users run today: Debian's
+  ``redsocks`` (libevent, one process) on 127.0.0.1:12345 with an nftables
+  ``nat output`` rule redirecting 198.18.64.0/24 to it, relaying to the same
+  microsocks. The client's TCP ends in the kernel, so the MTU of this path is
+  the inside namespace's loopback MTU (set to the case's MTU for this phase);
+  the veth to the proxy stays at 1500 for gateway and redsocks alike (GSO/GRO
+  make its MTU matter little). Skipped, with a note, if redsocks or nft is
+  missing.
+
+The three run in turn for each MTU (raw, gateway, redsocks), ``--rounds N``
+times over (default 1) to interleave them (A B C A B C); the median is shown.
 
 1 flow of 64 MiB and 50 parallel flows of 8 MiB each (``--quick``: 8 MiB and
 50 x 1 MiB). The issue's target: gateway >= 70 % of raw.
@@ -35,6 +46,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -53,6 +65,21 @@ user.privileged: root
 user.unprivileged: nobody
 client pass { from: 0/0 to: 0/0 }
 socks pass { from: 0/0 to: 0/0 command: connect udpassociate udpreply }
+"""
+REDSOCKS = """\
+base { log_debug = off; log_info = off; log = stderr; daemon = off; redirector = iptables; }
+redsocks { local_ip = 127.0.0.1; local_port = 12345; ip = 198.18.200.2; port = 1080;
+           type = socks5; }
+"""
+#: nat output: every TCP connection this namespace opens to the routed range
+#: goes to redsocks (which finds the original destination with SO_ORIGINAL_DST)
+REDIRECT = """\
+table ip ansbench_redsocks {
+    chain out {
+        type nat hook output priority -100; policy accept;
+        ip daddr 198.18.64.0/24 tcp dport 8080 redirect to :12345
+    }
+}
 """
 _MARK = "AIONETSTACK_BENCH_NETNS"
 SERVER = """
@@ -80,6 +107,16 @@ def ensure_private_netns() -> None:
 
 def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """End one of our own children (by PID): SIGTERM, SIGKILL after ``grace`` s."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_port(host: str, port: int, what: str) -> None:
@@ -147,12 +184,7 @@ def outside() -> Iterator[None]:
         yield
     finally:
         for proc in procs:  # our own children, by PID; SIGTERM: Dante ends its own
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, 5)
         holder.kill()
         holder.wait()
 
@@ -166,12 +198,30 @@ def aionetstack(*args: str, ready: tuple[str, int]) -> Iterator[subprocess.Popen
         wait_port(*ready, args[0])
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
+
+
+@contextmanager
+def redsocks(mtu: int) -> Iterator[None]:
+    """redsocks + an nftables redirect (and a route) for 198.18.64.0/24, lo at ``mtu``."""
+    conf = f"/tmp/aionetstack-bench-redsocks-{os.getpid()}.conf"
+    with open(conf, "w") as f:
+        f.write(REDSOCKS)
+    sh("ip", "link", "set", "lo", "mtu", str(mtu))
+    sh("ip", "route", "add", "198.18.64.0/24", "via", "198.18.200.2", "dev", "bgo")
+    subprocess.run(["nft", "-f", "-"], input=REDIRECT.encode(), check=True, capture_output=True)
+    proc = subprocess.Popen(
+        ["redsocks", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_port("127.0.0.1", 12345, "redsocks")
+        yield
+    finally:
+        stop(proc, 5)
+        os.unlink(conf)
+        sh("nft", "delete", "table", "ip", "ansbench_redsocks")
+        sh("ip", "route", "del", "198.18.64.0/24", "via", "198.18.200.2", "dev", "bgo")
+        sh("ip", "link", "set", "lo", "mtu", "65536")
 
 
 def download(url: str, flows: int) -> float:
@@ -243,10 +293,28 @@ def memory(count: int) -> None:
             sock.close()
 
 
+@contextmanager
+def phase(kind: str, mtu: int) -> Iterator[str]:
+    """Set up one way of reaching the HTTP server; the base URL to download from."""
+    if kind == "raw":
+        with aionetstack("serve", "--http", "80", "--mtu", str(mtu), "-q",
+                         "--stats-interval", "0", ready=("198.18.0.2", 80)):  # fmt: skip
+            yield "http://198.18.0.2"
+    elif kind == "gateway":
+        with aionetstack("gateway", "--route", "198.18.64.0/24", "--socks5",
+                         "198.18.200.2:1080", "--mtu", str(mtu), "--log-level", "warning",
+                         "--stats", "127.0.0.1:9977", ready=("127.0.0.1", 9977)):  # fmt: skip
+            yield "http://198.18.64.1:8080"
+    else:
+        with redsocks(mtu):
+            yield "http://198.18.64.1:8080"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small transfers")
     parser.add_argument("--mtu", type=int, action="append", help="MTU(s) (default 1500, 65535)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (median shown)")
     parser.add_argument("--memory", type=int, metavar="N", help="memory per flow with N flows")
     args = parser.parse_args()
     ensure_private_netns()
@@ -256,21 +324,31 @@ def main() -> None:
         return
     one, each = (8 * MiB, MiB) if args.quick else (64 * MiB, 8 * MiB)
     cases = [(1, one), (50, each)]
-    print(f"{'MTU':>6} {'flows':>5} {'raw MB/s':>9} {'gateway MB/s':>13} {'ratio':>6}")
+    mtus = args.mtu or [1500, 65535]
+    kinds = ["raw", "gateway"]
+    if shutil.which("redsocks") and shutil.which("nft"):
+        kinds.append("redsocks")
+    else:
+        print("redsocks or nft missing (make system-deps): no redsocks column")
+    got: dict[tuple[str, int, int], list[float]] = {}
     with outside():
-        for mtu in args.mtu or [1500, 65535]:
-            raw: dict[int, float] = {}
-            with aionetstack("serve", "--http", "80", "--mtu", str(mtu), "-q",
-                             "--stats-interval", "0", ready=("198.18.0.2", 80)):  # fmt: skip
-                for flows, size in cases:
-                    raw[flows] = download(f"http://198.18.0.2/bytes/{size}", flows)
-            with aionetstack("gateway", "--route", "198.18.64.0/24", "--socks5",
-                             "198.18.200.2:1080", "--mtu", str(mtu), "--log-level", "warning",
-                             "--stats", "127.0.0.1:9977", ready=("127.0.0.1", 9977)):  # fmt: skip
-                for flows, size in cases:
-                    gw = download(f"http://198.18.64.1:8080/bytes/{size}", flows)
-                    ratio = gw / raw[flows] * 100
-                    print(f"{mtu:>6} {flows:>5} {raw[flows]:>9.1f} {gw:>13.1f} {ratio:>5.0f}%")
+        for _ in range(args.rounds):
+            for mtu in mtus:
+                for kind in kinds:
+                    with phase(kind, mtu) as url:
+                        for flows, size in cases:
+                            rate = download(f"{url}/bytes/{size}", flows)
+                            got.setdefault((kind, mtu, flows), []).append(rate)
+    print(f"{'MTU':>6} {'flows':>5} {'raw MB/s':>9} {'gateway':>8} {'ratio':>6}"
+          + (f" {'redsocks':>9} {'ratio':>6}" if "redsocks" in kinds else ""))  # fmt: skip
+    for mtu in mtus:
+        for flows, _ in cases:
+            raw, gw = (statistics.median(got[k, mtu, flows]) for k in ("raw", "gateway"))
+            line = f"{mtu:>6} {flows:>5} {raw:>9.1f} {gw:>8.1f} {gw / raw * 100:>5.0f}%"
+            if "redsocks" in kinds:
+                red = statistics.median(got["redsocks", mtu, flows])
+                line += f" {red:>9.1f} {red / raw * 100:>5.0f}%"
+            print(line)
     print("target: gateway >= 70 % of raw (issue 13)")
 
 
