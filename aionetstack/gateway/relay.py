@@ -15,8 +15,8 @@ reset", never a hang). Then two pumps copy bytes, one per direction, with
 ``read(buffer_size)`` -> ``write`` -> ``drain()``: a slow side stops its
 pump's ``drain``, the pump stops reading, the reading side's buffer fills
 (``StreamReader`` limit) and its transport pauses reading, so its TCP window
-closes: backpressure both ways with at most a few ``buffer_size`` buffered per
-direction. An EOF is passed on as a half-close (``write_eof``), both ways; the
+closes: backpressure both ways with at most a few ``buffer_size`` (256 KiB)
+buffered per direction. An EOF is passed on as a half-close (``write_eof``), both ways; the
 flow ends when both directions have ended (or ``half_close_timeout`` after the
 first did). An error on either side aborts both (the client gets an RST).
 
@@ -177,7 +177,7 @@ class Relay:
         max_udp_sessions: int = 1024,
         udp_timeout: float = 60.0,
         udp_pending: int = 16,
-        buffer_size: int = 64 * 1024,
+        buffer_size: int = 256 * 1024,
         half_close_timeout: float = 120.0,
         tcp_filter: AddressFilter | None = None,
         udp_filter: AddressFilter | None = None,
