@@ -503,9 +503,6 @@ def _cidr(text: str) -> str:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a network like 198.18.64.0/24") from None
-    if network.version != 4:
-        # the stack speaks IPv4 only so far: an IPv6 route would black-hole the range
-        raise argparse.ArgumentTypeError(f"{text!r}: IPv6 routes need IPv6 in the stack")
     return str(network)
 
 
@@ -602,7 +599,8 @@ async def _gateway(args: argparse.Namespace) -> int:
     log = logging.getLogger("aionetstack.gateway")
     dialer = _make_dialer(args)
     if args.gateway is None and not args.no_kernel_address:
-        args.gateway = args.kernel_address.split("/")[0]  # replies to any client source
+        # replies to any client source: the kernel's address of each family
+        args.gateway = ",".join(a.split("/")[0] for a in args.kernel_address.split(","))
     routes = list(args.route)
     if args.fake_ip and args.fake_ip not in routes:
         routes.append(args.fake_ip)  # the pool's addresses must come to us too
@@ -657,6 +655,12 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         raise CliError("give at least one --route CIDR (or route: in --config)", 2)
     if bool(args.socks5) == bool(args.direct):
         raise CliError("give one of --socks5 HOST:PORT or --direct", 2)
+    families = {ipaddress.ip_interface(a).version for a in args.address.split(",") if a}
+    for network in args.route:
+        version = ipaddress.ip_network(network).version
+        if version not in families:
+            # the stack would own the route but have no address to answer from
+            raise CliError(f"route {network} needs an IPv{version} --address", 2)
     return asyncio.run(_gateway(args))
 
 

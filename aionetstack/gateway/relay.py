@@ -104,8 +104,8 @@ class Flow:
 
     def as_dict(self, now: float) -> dict[str, Any]:
         data = asdict(self)
-        data["src"] = f"{self.src[0]}:{self.src[1]}"
-        data["dst"] = f"{self.dst[0]}:{self.dst[1]}"
+        data["src"] = _show(self.src)
+        data["dst"] = _show(self.dst)
         data["age"] = round((self.closed if self.closed is not None else now) - self.opened, 3)
         del data["opened"], data["closed"]
         if self.proto == "tcp":
@@ -129,7 +129,8 @@ class RelayStats:
     udp_dial_failed: int = 0
     #: datagrams dropped: queued while the association opened beyond ``udp_pending``
     udp_dropped_pending: int = 0
-    #: replies from a remote we cannot name as an IPv4 source (a name, IPv6)
+    #: replies from a remote we cannot name as a source of the inside flow's
+    #: family (a name, IPv6 to an IPv4 client or the reverse)
     udp_dropped_reply: int = 0
     #: fake-IP mode: DNS queries answered from the pool; flows to a pool
     #: address nobody was given (refused)
@@ -157,7 +158,7 @@ class _UdpSide(TransparentDatagramProtocol):
     def datagram_received(  # type: ignore[override]
         self, data: bytes, addr: Address, dest: Address
     ) -> None:
-        self._relay._udp_in(data, addr, dest)
+        self._relay._udp_in(data, addr[:2], dest[:2])
 
 
 class Relay:
@@ -287,7 +288,7 @@ class Relay:
     def _new_flow(self, proto: str, src: Address, dst: Address) -> Flow:
         assert self._loop is not None
         flow = Flow(next(self._ids), proto, src, dst, self._loop.time())
-        logger.info("open %s #%d %s:%d -> %s:%d", proto, flow.id, *src, *dst)
+        logger.info("open %s #%d %s -> %s", proto, flow.id, _show(src), _show(dst))
         return flow
 
     def _ended(self, flow: Flow, end: str) -> None:
@@ -301,8 +302,8 @@ class Relay:
         stats.bytes_down += flow.bytes_down
         self.recent.append(flow)
         logger.info(
-            "close %s #%d %s:%d -> %s:%d up=%d down=%d duration=%.3fs end=%s",
-            flow.proto, flow.id, *flow.src, *flow.dst, flow.bytes_up, flow.bytes_down,
+            "close %s #%d %s -> %s up=%d down=%d duration=%.3fs end=%s",
+            flow.proto, flow.id, _show(flow.src), _show(flow.dst), flow.bytes_up, flow.bytes_down,
             flow.closed - flow.opened, flow.end,
         )  # fmt: skip
 
@@ -332,8 +333,9 @@ class Relay:
 
     # --- TCP ------------------------------------------------------------------------------
     async def _tcp_flow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        src: Address = writer.get_extra_info("peername")
-        dst: Address = writer.get_extra_info("sockname")
+        # IPv6 socket addresses are 4-tuples (flowinfo, scope id): (ip, port) here
+        src: Address = writer.get_extra_info("peername")[:2]
+        dst: Address = writer.get_extra_info("sockname")[:2]
         if len(self._tcp) >= self.max_tcp_flows or not self._accepting:
             # SYNs admitted together past the cap (the filter keeps no state)
             self.stats.tcp_refused_full += 1
@@ -510,6 +512,7 @@ class Relay:
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         flow = session.flow
+        version = _version(src[0])
         while True:
             deadline = session.last_active + self.udp_timeout
             if loop.time() >= deadline:
@@ -520,9 +523,7 @@ class Relay:
                     data, remote = await assoc.recvfrom()
             except TimeoutError:
                 continue  # re-checked against the latest activity
-            try:
-                ipaddress.IPv4Address(remote[0])
-            except ValueError:
+            if _version(remote[0]) != version:
                 self.stats.udp_dropped_reply += 1
                 continue
             transport = self._udp_transport
@@ -533,6 +534,19 @@ class Relay:
             flow.datagrams_down += 1
             # RFC 4787 5: from any remote, sent from that remote's address
             transport.sendto(data, src, source=remote)
+
+
+def _version(host: str) -> int:
+    """4 or 6; 0 for a name."""
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return 0
+
+
+def _show(addr: Address) -> str:
+    """``198.18.64.1:80``, ``[2001:2::1]:80``."""
+    return f"[{addr[0]}]:{addr[1]}" if ":" in addr[0] else f"{addr[0]}:{addr[1]}"
 
 
 def _reason(exc: BaseException) -> str:

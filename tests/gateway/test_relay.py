@@ -400,3 +400,32 @@ async def test_close_does_not_wait_for_udp_sessions(net: Net) -> None:
         assert loop.time() - started < 1.0  # the virtual clock: no grace spent on UDP
         t.close()
     assert relay.flows == [] and relay.recent[-1].end == "shutdown"
+
+
+@pytest.mark.virtual_time
+async def test_udp_reply_of_the_other_family_is_dropped(net: Net) -> None:
+    """A reply the inside client cannot be sent from (an IPv6 remote to an
+    IPv4 client, or a name) is counted and dropped; the session goes on."""
+
+    class Client(asyncio.DatagramProtocol):
+        def __init__(self) -> None:
+            self.got: asyncio.Queue[tuple[bytes, tuple[str, int]]] = asyncio.Queue()
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            self.got.put_nowait((data, addr))
+
+    async with Relay(net.gateway, net.dialer, udp_timeout=5.0) as relay:
+        async with asyncio.timeout(T):
+            t, p = await net.client.create_datagram_endpoint(
+                Client, local_addr=("198.18.0.1", 5000)
+            )
+            t.sendto(b"q1", (DEST, 53))
+            assert await p.got.get() == (f"{DEST}:53|q1".encode(), (DEST, 53))
+            assoc = net.dialer.assocs[0]
+            assoc._deliver(b"v6", ("2001:2::9", 53))
+            assoc._deliver(b"name", ("example.org", 53))
+            assoc._deliver(b"v4", ("198.18.0.66", 53))
+            assert await p.got.get() == (b"v4", ("198.18.0.66", 53))
+            assert relay.stats.udp_dropped_reply == 2
+            assert relay.flows[0].datagrams_down == 2
+            t.close()
