@@ -295,7 +295,7 @@ def _setup_logging(level: str) -> None:
 def _make_stack(args: argparse.Namespace, link: Any) -> Stack:
     import aionetstack
 
-    config = aionetstack.StackConfig()
+    config = aionetstack.StackConfig(answer_any_ping=getattr(args, "answer_ping", False))
     try:
         return aionetstack.Stack(
             link,
@@ -462,6 +462,7 @@ _GATEWAY_KEYS = {
     "route": "list", "socks5": "str", "direct": "bool", "bind_interface": "str",
     "bind_address": "str", "udp_timeout": "str", "max_flows": "str", "pcap": "str",
     "stats": "str", "log_level": "str", "grace": "str", "fake_ip": "str",
+    "answer_ping": "bool",
 }  # fmt: skip
 
 
@@ -1032,6 +1033,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-flows", metavar="N", type=_count, default=4096,
         help="at most N TCP flows and N UDP sessions; more are refused "
         "(RST / ICMP port unreachable) (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--answer-ping", action="store_true",
+        help="answer ICMP/ICMPv6 echo requests to every routed destination "
+        "locally (the destination need not exist; as tun2socks does)",
     )  # fmt: skip
     p.add_argument(
         "--grace", metavar="S", type=float, default=5.0,

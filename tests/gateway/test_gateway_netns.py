@@ -287,8 +287,15 @@ def started_downloads(count: int) -> list[socket.socket]:
     return socks
 
 
+def ping(host: str) -> bool:
+    """One echo request from the kernel; whether a reply came within a second."""
+    run = subprocess.run(["ping", "-c", "1", "-W", "1", host], capture_output=True, timeout=10)
+    return run.returncode == 0
+
+
 def test_through_microsocks(outside: Outside) -> None:
     with gateway("--route", ROUTED, "--socks5", f"{OUTSIDE_VETH}:1080") as gw:
+        assert not ping("198.18.64.201")  # echo requests are not answered by default
         # 32 MiB through kernel curl -> TUN -> stack -> relay -> microsocks -> server
         url = f"http://{SERVER}:8080/bytes/{32 * MiB}"
         assert curl_sha(url) == sha_of_payload(32 * MiB)
@@ -375,11 +382,15 @@ def test_direct_with_config_file(outside: Outside, tmp_path: Path) -> None:
     # the default route points; kernel clients still take the TUN route
     ip("route", "replace", "default", "via", OUTSIDE_VETH, "dev", "gwo")
     config = tmp_path / "gateway.toml"
-    config.write_text(f'route = ["{ROUTED}"]\ndirect = true\nbind_interface = "gwo"\n')
+    config.write_text(
+        f'route = ["{ROUTED}"]\ndirect = true\nbind_interface = "gwo"\nanswer_ping = true\n'
+    )
     try:
         with gateway("--config", str(config)) as gw:
             url = f"http://{SERVER}:8080/bytes/{32 * MiB}"
             assert curl_sha(url) == sha_of_payload(32 * MiB)
+            # answer_ping: any routed address answers, from the gateway itself
+            assert ping("198.18.64.201"), "no echo reply with answer_ping"
             totals = gw.wait_idle()
             assert totals["tcp_opened"] == totals["tcp_closed"] == 1
             assert totals["bytes_down"] > 32 * MiB
@@ -427,8 +438,9 @@ def test_ipv6_through_microsocks_and_direct(outside: Outside) -> None:
     ip("-6", "route", "replace", "default", "via", OUTSIDE_VETH6, "dev", "gwo")
     try:
         with gateway(*DUAL_STACK, "--route", ROUTED6, "--direct",
-                     "--bind-interface", "gwo") as gw:  # fmt: skip
+                     "--bind-interface", "gwo", "--answer-ping") as gw:  # fmt: skip
             assert curl_sha(url) == sha_of_payload(4 * MiB)
+            assert ping("2001:2:64::201"), "no ICMPv6 echo reply with --answer-ping"
             if shutil.which("dig") is not None:
                 run = subprocess.run(
                     ["dig", f"@{DNS6}", "relay.test", "A", "+short", "+time=3", "+tries=2"],
