@@ -220,13 +220,18 @@ async def test_backpressure_bounds_the_relay(net: Net) -> None:
             await asyncio.sleep(5.0)
             assert flow.bytes_down == stalled  # stopped, not growing
             # what sits in the client and the gateway: the client's receive
-            # buffer and the gateway's send buffer, a few relay buffers: not 50 MB
+            # buffer, the gateway's send buffer and the last chunk the outbound
+            # transport delivered before it was paused (the outside stack's
+            # whole receive buffer at most here; 256 KiB from a kernel socket's
+            # asyncio transport): not 50 MB
             config = net.gateway.config
-            assert stalled < config.recv_buffer + config.send_buffer + 1_000_000
-            # the gateway's own queue towards the client is bounded by the transport
+            chunk = net.outside.config.recv_buffer
+            assert stalled < config.recv_buffer + config.send_buffer + chunk + 1_000_000
+            # the gateway's own queue towards the client: the engine's send
+            # buffer, the transport's high-water mark (buffer_size), one chunk
             assert net.gateway.engine is not None
             queued = max(c.send_queued for c in net.gateway.engine.connections())
-            assert queued <= config.send_buffer + 64 * 1024 + 16384
+            assert queued <= config.send_buffer + 16384 + chunk
             got = 0
             while chunk := await reader.read(1 << 20):
                 got += len(chunk)
