@@ -21,9 +21,10 @@ aionetstack/_accel.stamp: aionetstack/_accel.pyx $(STAMP)
 
 # Debian tools the TUN tests use (nft for drop rules, ping, curl) and the SOCKS5 servers
 # the gateway tests run (microsocks, Dante), hping3 for the SYN flood test, dig and dnsmasq
-# for DNS through the gateway and the resolver tests, nsenter, wrk for bench_edge. Only as root,
+# for DNS through the gateway and the resolver tests, nsenter, wrk for bench_edge, redsocks (the
+# kernel-based alternative bench_gateway compares the gateway with). Only as root,
 # only if missing.
-SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server hping3:hping3 dig:dnsutils dnsmasq:dnsmasq nsenter:util-linux wrk:wrk
+SYSTEM_TOOLS := nft:nftables ping:iputils-ping curl:curl tc:iproute2 microsocks:microsocks danted:dante-server hping3:hping3 dig:dnsutils dnsmasq:dnsmasq nsenter:util-linux wrk:wrk redsocks:redsocks
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \

@@ -295,7 +295,7 @@ def _setup_logging(level: str) -> None:
 def _make_stack(args: argparse.Namespace, link: Any) -> Stack:
     import aionetstack
 
-    config = aionetstack.StackConfig()
+    config = aionetstack.StackConfig(answer_any_ping=getattr(args, "answer_ping", False))
     try:
         return aionetstack.Stack(
             link,
@@ -463,6 +463,7 @@ _GATEWAY_KEYS = {
     "route": "list", "socks5": "str", "direct": "bool", "bind_interface": "str",
     "bind_address": "str", "udp_timeout": "str", "max_flows": "str", "pcap": "str",
     "stats": "str", "log_level": "str", "grace": "str", "fake_ip": "str",
+    "answer_ping": "bool",
 }  # fmt: skip
 
 
@@ -504,11 +505,6 @@ def _cidr(text: str) -> str:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a network like 198.18.64.0/24") from None
-    if network.version != 4:
-        # the gateway relays IPv4 flows only so far: an IPv6 route would black-hole the range
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: the gateway does not relay IPv6 yet (IPv4 ranges only)"
-        )
     return str(network)
 
 
@@ -605,7 +601,8 @@ async def _gateway(args: argparse.Namespace) -> int:
     log = logging.getLogger("aionetstack.gateway")
     dialer = _make_dialer(args)
     if args.gateway is None and not args.no_kernel_address:
-        args.gateway = args.kernel_address.split("/")[0]  # replies to any client source
+        # replies to any client source: the kernel's address of each family
+        args.gateway = ",".join(a.split("/")[0] for a in args.kernel_address.split(","))
     routes = list(args.route)
     if args.fake_ip and args.fake_ip not in routes:
         routes.append(args.fake_ip)  # the pool's addresses must come to us too
@@ -660,6 +657,12 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         raise CliError("give at least one --route CIDR (or route: in --config)", 2)
     if bool(args.socks5) == bool(args.direct):
         raise CliError("give one of --socks5 HOST:PORT or --direct", 2)
+    families = {ipaddress.ip_interface(a).version for a in args.address.split(",") if a}
+    for network in args.route:
+        version = ipaddress.ip_network(network).version
+        if version not in families:
+            # the stack would own the route but have no address to answer from
+            raise CliError(f"route {network} needs an IPv{version} --address", 2)
     return asyncio.run(_gateway(args))
 
 
@@ -1031,6 +1034,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-flows", metavar="N", type=_count, default=4096,
         help="at most N TCP flows and N UDP sessions; more are refused "
         "(RST / ICMP port unreachable) (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--answer-ping", action="store_true",
+        help="answer ICMP/ICMPv6 echo requests to every routed destination "
+        "locally (the destination need not exist; as tun2socks does)",
     )  # fmt: skip
     p.add_argument(
         "--grace", metavar="S", type=float, default=5.0,

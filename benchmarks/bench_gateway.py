@@ -14,9 +14,27 @@ Measured, for each MTU (1500 and 65535 unless ``--mtu``), with kernel
 
 * *raw*: ``aionetstack serve --http`` on the TUN device; curl downloads from
   the stack itself (198.18.0.2): the user-space stack's own ceiling;
-* *gateway*: ``aionetstack gateway --route 198.18.64.0/24 --socks5`` (the
-  outside's microsocks); curl downloads from 198.18.64.1 through the TUN
-  device, the stack, the relay, the kernel and the proxy;
+* *gateway*: ``aionetstack gateway --route 198.18.64.0/24 --socks5 PROXY``;
+  curl downloads from 198.18.64.1 through the TUN device, the stack, the
+  relay, the kernel and the proxy;
+* *redsocks*: the kernel-based alternative users run today: Debian's
+  ``redsocks`` (libevent, one process) on 127.0.0.1:12345 with an nftables
+  ``nat output`` rule redirecting 198.18.64.0/24 to it, relaying to the same
+  proxy. The client's TCP ends in the kernel, so the MTU of this path is the
+  inside namespace's loopback MTU (set to the case's MTU for this phase); the
+  veth to the proxy stays at 1500 for gateway and redsocks alike (GSO/GRO make
+  its MTU matter little). Skipped, with a note, if redsocks or nft is missing;
+* *alone*: curl's own SOCKS5 client straight to the proxy (no transparent
+  relay at all): what the proxy path carries by itself.
+
+Each of gateway, redsocks and alone runs through both proxies of the outside
+(``--proxy`` picks one): ``microsocks`` (the issue's; version 1.0.3 copies
+1 KiB per read()/write() pair, which caps every path through it) and Dante.
+All run in turn for each MTU, ``--rounds N`` times over (default 1) to
+interleave them (A B C A B C); the median is shown. Beside the raw and gateway
+rates, the aionetstack process's CPU seconds per GB moved: on a 2-core machine
+shared by curl, the proxy, the HTTP server and the relay, the throughput ratio
+depends on who else needs the CPU; the CPU cost per byte does not.
 
 1 flow of 64 MiB and 50 parallel flows of 8 MiB each (``--quick``: 8 MiB and
 50 x 1 MiB). The issue's target: gateway >= 70 % of raw.
@@ -35,6 +53,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -54,6 +73,21 @@ user.unprivileged: nobody
 client pass { from: 0/0 to: 0/0 }
 socks pass { from: 0/0 to: 0/0 command: connect udpassociate udpreply }
 """
+REDSOCKS = """\
+base { log_debug = off; log_info = off; log = stderr; daemon = off; redirector = iptables; }
+redsocks { local_ip = 127.0.0.1; local_port = 12345; ip = 198.18.200.2; port = PORT;
+           type = socks5; }
+"""
+#: nat output: every TCP connection this namespace opens to the routed range
+#: goes to redsocks (which finds the original destination with SO_ORIGINAL_DST)
+REDIRECT = """\
+table ip ansbench_redsocks {
+    chain out {
+        type nat hook output priority -100; policy accept;
+        ip daddr 198.18.64.0/24 tcp dport 8080 redirect to :12345
+    }
+}
+"""
 _MARK = "AIONETSTACK_BENCH_NETNS"
 SERVER = """
 import asyncio
@@ -71,7 +105,7 @@ def ensure_private_netns() -> None:
         return
     if os.geteuid() != 0:
         sys.exit("bench_gateway: must run as root (TUN devices in a private namespace)")
-    for tool in ("unshare", "nsenter", "microsocks", "curl", "ip"):
+    for tool in ("unshare", "nsenter", "microsocks", "danted", "curl", "ip"):
         if shutil.which(tool) is None:
             sys.exit(f"bench_gateway: {tool} is needed (make system-deps)")
     os.environ[_MARK] = str(os.getpid())
@@ -80,6 +114,16 @@ def ensure_private_netns() -> None:
 
 def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """End one of our own children (by PID): SIGTERM, SIGKILL after ``grace`` s."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_port(host: str, port: int, what: str) -> None:
@@ -147,12 +191,7 @@ def outside() -> Iterator[None]:
         yield
     finally:
         for proc in procs:  # our own children, by PID; SIGTERM: Dante ends its own
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, 5)
         holder.kill()
         holder.wait()
 
@@ -166,17 +205,37 @@ def aionetstack(*args: str, ready: tuple[str, int]) -> Iterator[subprocess.Popen
         wait_port(*ready, args[0])
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
 
 
-def download(url: str, flows: int) -> float:
+@contextmanager
+def redsocks(mtu: int, port: int) -> Iterator[None]:
+    """redsocks to the proxy on ``port`` + an nftables redirect (and a route) for
+    198.18.64.0/24, lo at ``mtu``."""
+    conf = f"/tmp/aionetstack-bench-redsocks-{os.getpid()}.conf"
+    with open(conf, "w") as f:
+        f.write(REDSOCKS.replace("PORT", str(port)))
+    sh("ip", "link", "set", "lo", "mtu", str(mtu))
+    sh("ip", "route", "add", "198.18.64.0/24", "via", "198.18.200.2", "dev", "bgo")
+    subprocess.run(["nft", "-f", "-"], input=REDIRECT.encode(), check=True, capture_output=True)
+    proc = subprocess.Popen(
+        ["redsocks", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_port("127.0.0.1", 12345, "redsocks")
+        yield
+    finally:
+        stop(proc, 5)
+        os.unlink(conf)
+        sh("nft", "delete", "table", "ip", "ansbench_redsocks")
+        sh("ip", "route", "del", "198.18.64.0/24", "via", "198.18.200.2", "dev", "bgo")
+        sh("ip", "link", "set", "lo", "mtu", "65536")
+
+
+def download(url: str, flows: int, *curl: str) -> float:
     """MB/s of ``flows`` parallel curl downloads of ``url``; every byte checked."""
     argv = ["curl", "-sS", "--fail", "-Z", "--parallel-max", str(flows), "-w", "%{size_download}\n"]
+    argv += curl
     for _ in range(flows):
         argv += ["-o", "/dev/null", url]
     started = time.perf_counter()
@@ -243,10 +302,46 @@ def memory(count: int) -> None:
             sock.close()
 
 
+#: the proxies, by the port they listen on in the outside namespace
+PROXIES = {"microsocks": 1080, "dante": 1081}
+
+
+@contextmanager
+def phase(kind: str, mtu: int, port: int) -> Iterator[tuple[str, list[str], int | None]]:
+    """Set up one way of reaching the HTTP server: the base URL, curl's options,
+    the aionetstack process (raw, gateway) whose CPU time is counted."""
+    if kind == "raw":
+        with aionetstack("serve", "--http", "80", "--mtu", str(mtu), "-q",
+                         "--stats-interval", "0", ready=("198.18.0.2", 80)) as proc:  # fmt: skip
+            yield "http://198.18.0.2", [], proc.pid
+    elif kind == "gateway":
+        with aionetstack("gateway", "--route", "198.18.64.0/24", "--socks5",
+                         f"198.18.200.2:{port}", "--mtu", str(mtu), "--log-level", "warning",
+                         "--stats", "127.0.0.1:9977", ready=("127.0.0.1", 9977)) as proc:  # fmt: skip
+            yield "http://198.18.64.1:8080", [], proc.pid
+    elif kind == "redsocks":
+        with redsocks(mtu, port):
+            yield "http://198.18.64.1:8080", [], None
+    else:  # "alone": curl's own SOCKS5 client, no transparent relay at all
+        yield "http://198.18.64.1:8080", ["--socks5", f"198.18.200.2:{port}"], None
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of ``pid`` so far (0 for None)."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small transfers")
     parser.add_argument("--mtu", type=int, action="append", help="MTU(s) (default 1500, 65535)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (median shown)")
+    parser.add_argument("--proxy", action="append", choices=list(PROXIES),
+                        help="SOCKS5 server(s) to relay through (default both)")  # fmt: skip
     parser.add_argument("--memory", type=int, metavar="N", help="memory per flow with N flows")
     args = parser.parse_args()
     ensure_private_netns()
@@ -256,22 +351,43 @@ def main() -> None:
         return
     one, each = (8 * MiB, MiB) if args.quick else (64 * MiB, 8 * MiB)
     cases = [(1, one), (50, each)]
-    print(f"{'MTU':>6} {'flows':>5} {'raw MB/s':>9} {'gateway MB/s':>13} {'ratio':>6}")
+    mtus = args.mtu or [1500, 65535]
+    proxies = args.proxy or list(PROXIES)
+    kinds = ["gateway", "redsocks", "alone"]
+    if not (shutil.which("redsocks") and shutil.which("nft")):
+        kinds.remove("redsocks")
+        print("redsocks or nft missing (make system-deps): no redsocks column")
+    runs = [("raw", "-")] + [(kind, proxy) for proxy in proxies for kind in kinds]
+    got: dict[tuple[str, str, int, int], list[float]] = {}
     with outside():
-        for mtu in args.mtu or [1500, 65535]:
-            raw: dict[int, float] = {}
-            with aionetstack("serve", "--http", "80", "--mtu", str(mtu), "-q",
-                             "--stats-interval", "0", ready=("198.18.0.2", 80)):  # fmt: skip
-                for flows, size in cases:
-                    raw[flows] = download(f"http://198.18.0.2/bytes/{size}", flows)
-            with aionetstack("gateway", "--route", "198.18.64.0/24", "--socks5",
-                             "198.18.200.2:1080", "--mtu", str(mtu), "--log-level", "warning",
-                             "--stats", "127.0.0.1:9977", ready=("127.0.0.1", 9977)):  # fmt: skip
-                for flows, size in cases:
-                    gw = download(f"http://198.18.64.1:8080/bytes/{size}", flows)
-                    ratio = gw / raw[flows] * 100
-                    print(f"{mtu:>6} {flows:>5} {raw[flows]:>9.1f} {gw:>13.1f} {ratio:>5.0f}%")
-    print("target: gateway >= 70 % of raw (issue 13)")
+        for _ in range(args.rounds):
+            for mtu in mtus:
+                for kind, proxy in runs:
+                    with phase(kind, mtu, PROXIES.get(proxy, 0)) as (url, curl, pid):
+                        for flows, size in cases:
+                            cpu = cpu_seconds(pid)
+                            rate = download(f"{url}/bytes/{size}", flows, *curl)
+                            cpu = cpu_seconds(pid) - cpu
+                            got.setdefault((kind, proxy, mtu, flows), []).append(rate)
+                            per_gb = cpu / (flows * size) * 1e9
+                            got.setdefault((kind + " cpu", proxy, mtu, flows), []).append(per_gb)
+    print(f"MB/s, median of {args.rounds} rounds, and % of raw; cpu: the aionetstack "
+          "process's CPU seconds per GB moved (raw: serving it, gateway: relaying it)")  # fmt: skip
+    print(f"{'MTU':>6} {'flows':>5} {'raw':>6} {'cpu':>5} {'proxy':>10} {'gateway':>12} {'cpu':>5}"
+          + "".join(f" {kind:>12}" for kind in kinds[1:]))  # fmt: skip
+    for mtu in mtus:
+        for flows, _ in cases:
+            raw = statistics.median(got["raw", "-", mtu, flows])
+            raw_cpu = statistics.median(got["raw cpu", "-", mtu, flows])
+            for proxy in proxies:
+                line = f"{mtu:>6} {flows:>5} {raw:>6.1f} {raw_cpu:>5.2f} {proxy:>10}"
+                for kind in kinds:
+                    rate = statistics.median(got[kind, proxy, mtu, flows])
+                    line += f" {rate:>6.1f} {rate / raw * 100:>4.0f}%"
+                    if kind == "gateway":
+                        line += f" {statistics.median(got['gateway cpu', proxy, mtu, flows]):>5.2f}"
+                print(line)
+    print("target: gateway >= 70 % of raw (issue 13); 'alone': curl's own SOCKS5 client")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,10 @@ class StackConfig:
     # stack holds; a SYN beyond it is refused with an RST (no Linux sysctl:
     # a gateway's bound on the memory remote peers can make it spend)
     max_connections: int = 65536
+    # a gateway's courtesy (tun2socks --icmp): ICMP and ICMPv6 echo requests to
+    # ANY destination routed to the stack are answered, from that destination
+    # (other ICMP to an address not the stack's own is still dropped)
+    answer_any_ping: bool = False
 
     # --- TCP options (RFC 7323, RFC 2018) --------------------------------
     window_scaling: bool = True  # net.ipv4.tcp_window_scaling

@@ -208,6 +208,9 @@ ANY6: Final = 1 << 128  # the IPv6 wildcard ``::`` as a key of the bind dicts (0
 PMTU6_TIMEOUT: Final = 600.0  # RFC 8201 4: a lowered path MTU is retried after 10 minutes
 MAX_PMTU6: Final = 4096  # path MTU records kept (oldest dropped first)
 # ICMPv6 types counted by name on input (Linux icmp6_mib ...: /proc/net/snmp6)
+#: the first byte of an echo request (answer_any_ping admits these alone)
+_ECHO_REQUEST_TYPE: Final = bytes((ECHO_REQUEST,))
+_ECHO_REQUEST6_TYPE: Final = bytes((icmpv6.ECHO_REQUEST,))
 _ICMP6_IN_NAMES: Final = {
     icmpv6.DEST_UNREACH: "Icmp6InDestUnreachs",
     icmpv6.PACKET_TOO_BIG: "Icmp6InPktTooBigs",
@@ -347,6 +350,7 @@ class StackEngine:
         self._transparent: list[TcpListener] = []
         self._udp: dict[int, dict[int, UdpEndpoint]] = {}  # port -> addr -> endpoint
         self._udp_transparent: UdpEndpoint | None = None  # the gateway's catch-all
+        self._answer_any_ping = config.answer_any_ping
         self._reasm = Reassembler(config.reassembly_timeout, config.reassembly_memory)
         self._reasm_slot = _ReasmSlot()
         self._reasm6 = Reassembler6(IPV6_REASSEMBLY_TIMEOUT, config.reassembly_memory)
@@ -453,6 +457,7 @@ class StackEngine:
             (
                 (proto == PROTO_TCP and self._transparent)
                 or (proto == PROTO_UDP and self._udp_transparent is not None)
+                or (proto == PROTO_ICMP and self._answer_any_ping)
             )
             and not is_martian_source(dst)
         ):
@@ -1042,6 +1047,10 @@ class StackEngine:
         self, src: int, dst: int, payload: memoryview, ttl: int, ifindex: int, now: float
     ) -> None:
         c = self._c
+        if dst not in self._routes.local_addresses and payload[:1] != _ECHO_REQUEST_TYPE:
+            # answer_any_ping lets echo requests to any address in, nothing else
+            self._counters.drop("IpInAddrErrors", DROP_IP_NOT_FOR_US)
+            return
         c["IcmpInMsgs"] += 1
         try:
             msg = parse_icmp(payload)
@@ -1236,6 +1245,7 @@ class StackEngine:
             (
                 (proto == PROTO_TCP and self._transparent)
                 or (proto == PROTO_UDP and self._udp_transparent is not None)
+                or (proto == PROTO_ICMPV6 and self._answer_any_ping)
             )
             and valid_v6(dst)
         ):
@@ -1302,8 +1312,16 @@ class StackEngine:
     def _icmp6_input(self, h: Ipv6Header, payload: memoryview, ifindex: int, now: float) -> None:
         """RFC 4443 (Linux icmpv6_rcv)."""
         c = self._c
-        c["Icmp6InMsgs"] += 1
         src, dst = h.src, h.dst
+        if (
+            dst not in self._routes.local_addresses
+            and dst >> 120 != 0xFF
+            and payload[:1] != _ECHO_REQUEST6_TYPE
+        ):
+            # answer_any_ping lets echo requests to any address in, nothing else
+            self._counters.drop("Ip6InAddrErrors", DROP_IP6_NOT_FOR_US)
+            return
+        c["Icmp6InMsgs"] += 1
         try:
             msg = icmpv6.parse_icmpv6(payload, src, dst)
         except ChecksumError:

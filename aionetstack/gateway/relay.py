@@ -9,16 +9,22 @@ so it terminates flows to *any* destination routed to the stack, and opens the
 matching outbound flow through ``dialer`` (``DirectDialer`` or ``Socks5Dialer``,
 ``dialers.py``).
 
-*TCP.* Each accepted connection dials ``dialer.open_tcp(dst)``; a failed dial
-aborts the inside connection (the client gets an RST at once: "connection
-reset", never a hang). Then two pumps copy bytes, one per direction, with
-``read(buffer_size)`` -> ``write`` -> ``drain()``: a slow side stops its
-pump's ``drain``, the pump stops reading, the reading side's buffer fills
-(``StreamReader`` limit) and its transport pauses reading, so its TCP window
-closes: backpressure both ways with at most a few ``buffer_size`` buffered per
-direction. An EOF is passed on as a half-close (``write_eof``), both ways; the
-flow ends when both directions have ended (or ``half_close_timeout`` after the
-first did). An error on either side aborts both (the client gets an RST).
+*TCP.* Each accepted connection is held with its reading paused while it
+dials ``dialer.open_tcp(dst)``; a failed dial aborts the inside connection
+(the client gets an RST at once: "connection reset", never a hang). Then the
+two transports are spliced (``_Splice``): each one's protocol writes what it
+receives straight into the other transport, no stream, task or copy between
+them (the outbound stream's leftover bytes, if the server spoke first, go
+first). Backpressure: when a transport's write buffer passes ``buffer_size``
+(its high-water mark; the stack's transport counts beyond the engine's send
+buffer) its protocol pauses reading on the other transport, whose TCP window
+then closes, and resumes it below the low-water mark: both ways, at most
+``buffer_size`` plus one delivered chunk waiting per direction. (Before the
+splice, two pump tasks copied through ``StreamReader`` s: 9-23 % more CPU per
+relayed byte through Dante.) An EOF is passed on as a half-close
+(``write_eof``), both ways; the flow ends when both directions have ended (or
+``half_close_timeout`` after the first did). An error on either side aborts
+both (the client gets an RST).
 
 *UDP.* Sessions are keyed by the inside source ``(ip, port)`` only: one
 outbound association per source (RFC 4787 4.1 endpoint-independent mapping,
@@ -62,7 +68,7 @@ import errno
 import ipaddress
 import itertools
 import logging
-from typing import Any
+from typing import Any, cast
 
 from attrs import asdict, define
 
@@ -104,8 +110,8 @@ class Flow:
 
     def as_dict(self, now: float) -> dict[str, Any]:
         data = asdict(self)
-        data["src"] = f"{self.src[0]}:{self.src[1]}"
-        data["dst"] = f"{self.dst[0]}:{self.dst[1]}"
+        data["src"] = _show(self.src)
+        data["dst"] = _show(self.dst)
         data["age"] = round((self.closed if self.closed is not None else now) - self.opened, 3)
         del data["opened"], data["closed"]
         if self.proto == "tcp":
@@ -129,7 +135,8 @@ class RelayStats:
     udp_dial_failed: int = 0
     #: datagrams dropped: queued while the association opened beyond ``udp_pending``
     udp_dropped_pending: int = 0
-    #: replies from a remote we cannot name as an IPv4 source (a name, IPv6)
+    #: replies from a remote we cannot name as a source of the inside flow's
+    #: family (a name, IPv6 to an IPv4 client or the reverse)
     udp_dropped_reply: int = 0
     #: fake-IP mode: DNS queries answered from the pool; flows to a pool
     #: address nobody was given (refused)
@@ -150,6 +157,97 @@ class _UdpSession:
         self.task: asyncio.Task[None] | None = None
 
 
+class _Accepted(asyncio.Protocol):
+    """An inside TCP connection until its flow is spliced (reading paused)."""
+
+    def __init__(self, relay: Relay) -> None:
+        self._relay = relay
+        self.lost: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.pause_reading()  # nothing is read before the outbound flow exists
+        self._relay._tcp_accepted(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc if exc is not None else ConnectionResetError("closed while dialing")
+
+
+class _Splice:
+    """Two transports joined: what one receives, the other sends.
+
+    ``up`` is the protocol of the inside transport, ``down`` the outside
+    one's. Backpressure: when a transport's write buffer passes its high-water
+    mark, its protocol pauses reading on the OTHER transport (and resumes it
+    below the low-water mark), so no byte waits anywhere but in the transports'
+    and the stack's own bounded buffers. An EOF is passed on as a half-close.
+    """
+
+    __slots__ = ("down", "ended", "eofs", "first", "flow", "inside", "outside", "up")
+
+    def __init__(
+        self,
+        flow: Flow,
+        inside: asyncio.Transport,
+        outside: asyncio.Transport,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.flow = flow
+        self.inside = inside
+        self.outside = outside
+        self.eofs = 0
+        #: the first direction ended (EOF or error); how the flow ended
+        self.first: asyncio.Future[None] = loop.create_future()
+        self.ended: asyncio.Future[str] = loop.create_future()
+        self.up = _SpliceSide(self, outside, up=True)
+        self.down = _SpliceSide(self, inside, up=False)
+
+    def end(self, how: str) -> None:
+        if not self.first.done():
+            self.first.set_result(None)
+        if not self.ended.done():
+            self.ended.set_result(how)
+
+
+class _SpliceSide(asyncio.Protocol):
+    """The protocol of one spliced transport; ``sink`` is the other one."""
+
+    def __init__(self, splice: _Splice, sink: asyncio.Transport, *, up: bool) -> None:
+        self.splice = splice
+        self.sink = sink
+        self.up = up
+
+    def data_received(self, data: bytes) -> None:
+        if self.up:
+            self.splice.flow.bytes_up += len(data)
+        else:
+            self.splice.flow.bytes_down += len(data)
+        self.sink.write(data)
+
+    def eof_received(self) -> bool:
+        splice = self.splice
+        if self.sink.can_write_eof():
+            self.sink.write_eof()  # the half-close, passed on
+        splice.eofs += 1
+        if splice.eofs == 2:
+            splice.end("closed")
+        elif not splice.first.done():
+            splice.first.set_result(None)
+        return True  # keep the transport open: the other direction goes on
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.splice.end(f"reset: {_reason(exc)}" if exc is not None else "reset")
+
+    def pause_writing(self) -> None:
+        # our transport's send buffer is full: stop reading the other one
+        self.sink.pause_reading()
+
+    def resume_writing(self) -> None:
+        if not self.sink.is_closing():
+            self.sink.resume_reading()
+
+
 class _UdpSide(TransparentDatagramProtocol):
     def __init__(self, relay: Relay) -> None:
         self._relay = relay
@@ -157,7 +255,7 @@ class _UdpSide(TransparentDatagramProtocol):
     def datagram_received(  # type: ignore[override]
         self, data: bytes, addr: Address, dest: Address
     ) -> None:
-        self._relay._udp_in(data, addr, dest)
+        self._relay._udp_in(data, addr[:2], dest[:2])
 
 
 class Relay:
@@ -177,7 +275,7 @@ class Relay:
         max_udp_sessions: int = 1024,
         udp_timeout: float = 60.0,
         udp_pending: int = 16,
-        buffer_size: int = 64 * 1024,
+        buffer_size: int = 256 * 1024,
         half_close_timeout: float = 120.0,
         tcp_filter: AddressFilter | None = None,
         udp_filter: AddressFilter | None = None,
@@ -216,8 +314,8 @@ class Relay:
     async def start(self) -> Relay:
         self._loop = asyncio.get_running_loop()
         self._accepting = True
-        self._server = await self.stack.start_server(
-            self._tcp_flow, transparent=True, limit=self.buffer_size, syn_filter=self._syn_filter
+        self._server = await self.stack.create_server(
+            lambda: _Accepted(self), transparent=True, syn_filter=self._syn_filter
         )
         transport, _ = await self.stack.create_datagram_endpoint(
             lambda: _UdpSide(self), transparent=True, datagram_filter=self._datagram_filter
@@ -287,7 +385,7 @@ class Relay:
     def _new_flow(self, proto: str, src: Address, dst: Address) -> Flow:
         assert self._loop is not None
         flow = Flow(next(self._ids), proto, src, dst, self._loop.time())
-        logger.info("open %s #%d %s:%d -> %s:%d", proto, flow.id, *src, *dst)
+        logger.info("open %s #%d %s -> %s", proto, flow.id, _show(src), _show(dst))
         return flow
 
     def _ended(self, flow: Flow, end: str) -> None:
@@ -301,8 +399,8 @@ class Relay:
         stats.bytes_down += flow.bytes_down
         self.recent.append(flow)
         logger.info(
-            "close %s #%d %s:%d -> %s:%d up=%d down=%d duration=%.3fs end=%s",
-            flow.proto, flow.id, *flow.src, *flow.dst, flow.bytes_up, flow.bytes_down,
+            "close %s #%d %s -> %s up=%d down=%d duration=%.3fs end=%s",
+            flow.proto, flow.id, _show(flow.src), _show(flow.dst), flow.bytes_up, flow.bytes_down,
             flow.closed - flow.opened, flow.end,
         )  # fmt: skip
 
@@ -331,30 +429,25 @@ class Relay:
         )
 
     # --- TCP ------------------------------------------------------------------------------
-    async def _tcp_flow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        src: Address = writer.get_extra_info("peername")
-        dst: Address = writer.get_extra_info("sockname")
+    def _tcp_accepted(self, side: _Accepted) -> None:
+        """A new inside connection (its reading paused until the dial is done)."""
+        transport = side.transport
+        # IPv6 socket addresses are 4-tuples (flowinfo, scope id): (ip, port) here
+        src: Address = transport.get_extra_info("peername")[:2]
+        dst: Address = transport.get_extra_info("sockname")[:2]
         if len(self._tcp) >= self.max_tcp_flows or not self._accepting:
             # SYNs admitted together past the cap (the filter keeps no state)
             self.stats.tcp_refused_full += 1
-            writer.transport.abort()
+            transport.abort()
             return
         flow = self._new_flow("tcp", src, dst)
-        # The work runs in its own task so that close() can cancel it without
-        # cancelling the stream server's callback task (asyncio logs that).
-        work = asyncio.create_task(self._tcp_work(flow, reader, writer))
+        assert self._loop is not None
+        work = self._loop.create_task(self._tcp_work(flow, side))
         self._tcp[flow.id] = (flow, work)
         self.stats.tcp_opened += 1
-        try:
-            await work
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # we are cancelled ourselves (not by close())
 
-    async def _tcp_work(
-        self, flow: Flow, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _tcp_work(self, flow: Flow, side: _Accepted) -> None:
+        inside = side.transport
         out: asyncio.StreamWriter | None = None
         try:
             try:
@@ -362,72 +455,64 @@ class Relay:
             except (OSError, ValueError) as exc:
                 self.stats.tcp_dial_failed += 1
                 flow.end = f"dial failed: {_reason(exc)}"
-                writer.transport.abort()  # an RST: the client sees the failure at once
+                return  # (finally) an RST: the client sees the failure at once
+            if side.lost is not None:
+                flow.end = f"reset: {_reason(side.lost)}"
                 return
             flow.state = "open"
-            flow.end = await self._pump_both(flow, reader, writer, out_reader, out)
+            outside = cast(asyncio.Transport, out.transport)
+            flow.end = await self._splice(flow, inside, out_reader, outside)
         except asyncio.CancelledError:
             flow.end = "shutdown"
             raise
         finally:
             if flow.end != "closed":
-                writer.transport.abort()
+                inside.abort()
                 if out is not None:
                     out.transport.abort()
             self._tcp.pop(flow.id, None)
             self.stats.tcp_closed += 1
             self._ended(flow, flow.end or "reset")
 
-    async def _pump_both(
+    async def _splice(
         self,
         flow: Flow,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        inside: asyncio.Transport,
         out_reader: asyncio.StreamReader,
-        out: asyncio.StreamWriter,
+        outside: asyncio.Transport,
     ) -> str:
-        """Copy both ways until both ended; how the flow ended."""
-        pumps = {
-            asyncio.create_task(self._pump(reader, out, flow, up=True)),
-            asyncio.create_task(self._pump(out_reader, writer, flow, up=False)),
-        }
-        try:
-            done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-            if pending and not any(task.exception() for task in done):
-                done2, pending = await asyncio.wait(pending, timeout=self.half_close_timeout)
-                done |= done2
-                if pending:
-                    return "half-close timeout"
-            for task in done:
-                exc = task.exception()
-                if exc is not None:
-                    return f"reset: {_reason(exc)}"
-            writer.close()
-            out.close()
-            return "closed"
-        finally:
-            for task in pumps:
-                task.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
-
-    async def _pump(
-        self,
-        source: asyncio.StreamReader,
-        sink: asyncio.StreamWriter,
-        flow: Flow,
-        *,
-        up: bool,
-    ) -> None:
-        size = self.buffer_size
-        while data := await source.read(size):
-            if up:
-                flow.bytes_up += len(data)
-            else:
-                flow.bytes_down += len(data)
-            sink.write(data)
-            await sink.drain()
-        if sink.can_write_eof():
-            sink.write_eof()  # the half-close, passed on
+        """Join the two transports until both directions ended; how the flow ended."""
+        assert self._loop is not None
+        splice = _Splice(flow, inside, outside, self._loop)
+        # What the outbound stream holds already (a server that speaks first,
+        # or bytes behind the SOCKS5 reply) goes first; CPython's StreamReader
+        # keeps it in _buffer, its EOF in _eof.
+        pending = bytes(getattr(out_reader, "_buffer", b""))
+        error = out_reader.exception()
+        outside.set_protocol(splice.down)
+        inside.set_protocol(splice.up)
+        if error is not None:
+            return f"reset: {_reason(error)}"
+        if pending:
+            splice.down.data_received(pending)
+        if getattr(out_reader, "_eof", False):
+            splice.down.eof_received()
+        for transport in (inside, outside):
+            transport.set_write_buffer_limits(high=self.buffer_size)
+            if not transport.is_reading():
+                transport.resume_reading()
+        await splice.first
+        if not splice.ended.done():
+            try:
+                async with asyncio.timeout(self.half_close_timeout):
+                    await asyncio.shield(splice.ended)
+            except TimeoutError:
+                return "half-close timeout"
+        end = splice.ended.result()
+        if end == "closed":
+            inside.close()
+            outside.close()
+        return end
 
     def _target(self, flow: Flow, dst: Address) -> Address:
         """Where to dial: ``dst``, or in fake-IP mode the name it stands for."""
@@ -510,6 +595,7 @@ class Relay:
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         flow = session.flow
+        version = _version(src[0])
         while True:
             deadline = session.last_active + self.udp_timeout
             if loop.time() >= deadline:
@@ -520,9 +606,7 @@ class Relay:
                     data, remote = await assoc.recvfrom()
             except TimeoutError:
                 continue  # re-checked against the latest activity
-            try:
-                ipaddress.IPv4Address(remote[0])
-            except ValueError:
+            if _version(remote[0]) != version:
                 self.stats.udp_dropped_reply += 1
                 continue
             transport = self._udp_transport
@@ -533,6 +617,19 @@ class Relay:
             flow.datagrams_down += 1
             # RFC 4787 5: from any remote, sent from that remote's address
             transport.sendto(data, src, source=remote)
+
+
+def _version(host: str) -> int:
+    """4 or 6; 0 for a name."""
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return 0
+
+
+def _show(addr: Address) -> str:
+    """``198.18.64.1:80``, ``[2001:2::1]:80``."""
+    return f"[{addr[0]}]:{addr[1]}" if ":" in addr[0] else f"{addr[0]}:{addr[1]}"
 
 
 def _reason(exc: BaseException) -> str:

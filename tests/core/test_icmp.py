@@ -280,3 +280,27 @@ def test_icmp_error_about_data_in_flight_after_rto_is_accepted() -> None:
     e.receive(_icmp_about(sent[2], 3, 4, mtu=1000), 1, deadline + 0.01)
     assert e.stats().get(S.DROP_ICMP_OUT_OF_WINDOW, 0) == 0
     assert conn.snd_mss == 960
+
+
+def test_answer_any_ping_echoes_for_every_routed_destination() -> None:
+    """answer_any_ping (a gateway's option): an echo request to an address not
+    the stack's own is answered from that address; anything else to such an
+    address is still not for us; off (the default), the request is dropped."""
+    req = IP(src=PEER, dst="198.18.64.9") / ICMP(type=8, id=5, seq=6) / b"any"
+    off = engine()
+    off.receive(bytes(req), 1, 0.0)
+    assert off.packets_to_send(0.0) == []
+    assert off.stats()[S.DROP_IP_NOT_FOR_US] == 1
+    e = engine(answer_any_ping=True)
+    e.receive(bytes(req), 1, 0.0)
+    [(_, raw)] = e.packets_to_send(0.0)
+    rep = IP(raw)
+    assert rep.src == "198.18.64.9" and rep.dst == PEER
+    assert (rep[ICMP].type, rep[ICMP].id, rep[ICMP].seq) == (0, 5, 6)
+    assert bytes(rep[ICMP].payload) == b"any"
+    for other in (ICMP(type=0, id=5, seq=6), ICMP(type=3, code=3) / IPerror(src="198.18.64.9")):
+        e.receive(bytes(IP(src=PEER, dst="198.18.64.9") / other), 1, 0.0)
+    assert e.packets_to_send(0.0) == []
+    st = e.stats()
+    assert st["IcmpInEchos"] == 1 and st["IcmpOutEchoReps"] == 1 and st["IcmpInMsgs"] == 1
+    assert st[S.DROP_IP_NOT_FOR_US] == 2

@@ -422,3 +422,24 @@ def test_tcp_receive_fast_path_takes_only_what_the_full_checks_pass() -> None:
         assert counter in changed, (packet.hex(), changed)
         e.packets_to_send(0.0)
     assert e.stats()["Ip6InReceives"] == len(cases)
+
+
+def test_answer_any_ping6_echoes_for_every_routed_destination() -> None:
+    from scapy.layers.inet6 import ICMPv6EchoRequest
+
+    req = IPv6(src="2001:2::1", dst="2001:2:64::9") / ICMPv6EchoRequest(id=3, seq=4, data=b"q")
+    off, ifx = _engine(B6)
+    off.receive(bytes(req), ifx, 0.0)
+    assert off.packets_to_send(0.0) == []
+    e, ifx = _engine(B6, answer_any_ping=True)
+    e.receive(bytes(req), ifx, 0.0)
+    ((_i, out),) = e.packets_to_send(0.0)
+    reply = IPv6(out)
+    assert reply.src == "2001:2:64::9" and reply.dst == "2001:2::1"
+    assert (reply[ICMPv6EchoReply].id, reply[ICMPv6EchoReply].data) == (3, b"q")
+    # an echo reply to such an address is not for us
+    e.receive(bytes(IPv6(src="2001:2::1", dst="2001:2:64::9") / ICMPv6EchoReply()), ifx, 0.0)
+    assert e.packets_to_send(0.0) == []
+    st = e.stats()
+    assert st["Icmp6InEchos"] == 1 and st["Icmp6OutEchoReplies"] == 1
+    assert st["Ip6InAddrErrors"] == 1

@@ -71,7 +71,7 @@ def test_argument_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     code, err = run(["gateway", "--route", "nonsense", "--direct"], capsys)
     assert code == 2 and "is not a network" in err
     code, err = run(["gateway", "--route", "2001:2::/48", "--direct"], capsys)
-    assert code == 2 and "IPv6" in err
+    assert code == 2 and "needs an IPv6 --address" in err
     code, err = run(["gateway", "--route", "198.18.64.0/24", "--direct", "--stats", "x"], capsys)
     assert code == 2 and "HOST:PORT" in err
     bad: dict[str, str] = {

@@ -47,6 +47,11 @@ ROUTED = "198.18.64.0/24"
 SERVER = "198.18.64.1"
 DNS = "198.18.64.53"
 INSIDE_VETH, OUTSIDE_VETH = "198.18.200.1", "198.18.200.2"
+ROUTED6, SERVER6, DNS6 = "2001:2:64::/64", "2001:2:64::1", "2001:2:64::53"
+INSIDE_VETH6, OUTSIDE_VETH6 = "2001:2:200::1", "2001:2:200::2"
+#: the stack and the kernel end of its TUN device in both families
+DUAL_STACK = ("--kernel-address", "198.18.0.1/24,2001:2::1/64",
+              "--address", "198.18.0.2/24,2001:2::2/64")  # fmt: skip
 MiB = 1 << 20
 STEP = 20.0  # a generous bound on any single wait: a hang fails, speed is never asserted
 HERE = Path(__file__).parent
@@ -143,11 +148,16 @@ def outside(netns: int) -> Iterator[Outside]:
             ip("link", "add", "gwo", "type", "veth", "peer", "name", "gwi", "netns",
                str(out.holder.pid))  # fmt: skip
             ip("addr", "add", f"{INSIDE_VETH}/24", "dev", "gwo")
+            ip("addr", "add", f"{INSIDE_VETH6}/64", "dev", "gwo", "nodad")
             ip("link", "set", "gwo", "up")
             out.run("ip", "link", "set", "lo", "up")
             out.run("ip", "addr", "add", f"{OUTSIDE_VETH}/24", "dev", "gwi")
+            out.run("ip", "addr", "add", f"{OUTSIDE_VETH6}/64", "dev", "gwi", "nodad")
             out.run("ip", "link", "set", "gwi", "up")
             out.run("ip", "route", "add", "local", ROUTED, "dev", "lo")
+            out.run("ip", "-6", "route", "add", "local", ROUTED6, "dev", "lo")
+            # dnsmasq answers IPv6 only on an address an interface holds
+            out.run("ip", "-6", "addr", "add", f"{DNS6}/128", "dev", "lo")
             out.start("servers", [sys.executable, str(HERE / "gw_outside.py")], None)
             out.start_microsocks()
             conf = os.path.join(tmp, "danted.conf")
@@ -241,8 +251,10 @@ def curl_sha(url: str, *args: str) -> str:
     return hashlib.sha256(run.stdout).hexdigest()
 
 
-async def fetch(size: int) -> bytes:
+async def fetch(size: int, together: asyncio.Barrier | None = None) -> bytes:
     reader, writer = await asyncio.open_connection(SERVER, 8080)
+    if together is not None:
+        await together.wait()  # every flow connected before any request goes
     writer.write(f"GET /bytes/{size} HTTP/1.0\r\n\r\n".encode())
     data = await reader.read()
     writer.close()
@@ -275,15 +287,28 @@ def started_downloads(count: int) -> list[socket.socket]:
     return socks
 
 
+def ping(host: str) -> bool:
+    """One echo request from the kernel; whether a reply came within a second."""
+    run = subprocess.run(["ping", "-c", "1", "-W", "1", host], capture_output=True, timeout=10)
+    return run.returncode == 0
+
+
 def test_through_microsocks(outside: Outside) -> None:
     with gateway("--route", ROUTED, "--socks5", f"{OUTSIDE_VETH}:1080") as gw:
+        assert not ping("198.18.64.201")  # echo requests are not answered by default
         # 32 MiB through kernel curl -> TUN -> stack -> relay -> microsocks -> server
         url = f"http://{SERVER}:8080/bytes/{32 * MiB}"
         assert curl_sha(url) == sha_of_payload(32 * MiB)
 
-        # 100 concurrent flows, each to its own address of the routed range
+        # 200 concurrent flows: all open at the gateway at once, then all served
         async def many() -> list[bytes]:
-            return await asyncio.wait_for(asyncio.gather(*(fetch(65536) for _ in range(100))), 60)
+            together = asyncio.Barrier(201)
+            fetches = asyncio.gather(*(fetch(65536, together) for _ in range(200)))
+            async with asyncio.timeout(60):
+                await together.wait()
+                while (await asyncio.to_thread(gw.api, "/stats"))["totals"]["tcp_flows"] < 200:
+                    await asyncio.sleep(0.05)
+                return await fetches
 
         want = b"".join(http_payload_chunks(65536))
         assert all(body == want for body in asyncio.run(many()))
@@ -320,7 +345,7 @@ def test_through_microsocks(outside: Outside) -> None:
             gw.api("/nope")
         assert info.value.code == 404
         assert totals["tcp_dial_failed"] >= 1
-        assert totals["tcp_opened"] >= 1 + 100 + 1 + 1 + 10 + 5
+        assert totals["tcp_opened"] >= 1 + 200 + 1 + 1 + 10 + 5
         assert any(f["end"].startswith("dial failed") for f in snap["recent"])
         assert snap["stack"]["TcpCurrEstab"] == 0
     assert f"-> {SERVER}:8080 up=" in gw.output and "end=closed" in gw.output
@@ -357,11 +382,15 @@ def test_direct_with_config_file(outside: Outside, tmp_path: Path) -> None:
     # the default route points; kernel clients still take the TUN route
     ip("route", "replace", "default", "via", OUTSIDE_VETH, "dev", "gwo")
     config = tmp_path / "gateway.toml"
-    config.write_text(f'route = ["{ROUTED}"]\ndirect = true\nbind_interface = "gwo"\n')
+    config.write_text(
+        f'route = ["{ROUTED}"]\ndirect = true\nbind_interface = "gwo"\nanswer_ping = true\n'
+    )
     try:
         with gateway("--config", str(config)) as gw:
             url = f"http://{SERVER}:8080/bytes/{32 * MiB}"
             assert curl_sha(url) == sha_of_payload(32 * MiB)
+            # answer_ping: any routed address answers, from the gateway itself
+            assert ping("198.18.64.201"), "no echo reply with answer_ping"
             totals = gw.wait_idle()
             assert totals["tcp_opened"] == totals["tcp_closed"] == 1
             assert totals["bytes_down"] > 32 * MiB
@@ -389,3 +418,39 @@ def test_fake_ip_dns_then_a_connection_by_name(outside: Outside) -> None:
         snap = gw.api("/")
         assert snap["totals"]["dns_answered"] == 1
         assert [f["name"] for f in snap["recent"]] == ["localhost"]
+
+
+def test_ipv6_through_microsocks_and_direct(outside: Outside) -> None:
+    """IPv6 flows: a --route of 2001:2::/48 space, relayed by microsocks (an
+    IPv6 destination in the CONNECT request) and by direct sockets (TCP and
+    UDP, DNS from dnsmasq on the routed IPv6 address)."""
+    url = f"http://[{SERVER6}]:8080/bytes/{4 * MiB}"
+    with gateway(*DUAL_STACK, "--route", ROUTED6, "--route", ROUTED,
+                 "--socks5", f"{OUTSIDE_VETH}:1080") as gw:  # fmt: skip
+        assert curl_sha(url) == sha_of_payload(4 * MiB)
+        assert curl_sha(f"http://{SERVER}:8080/bytes/{MiB}") == sha_of_payload(MiB)
+        gw.wait_idle()
+        recent = gw.api("/flows")["recent"]
+        assert [f["dst"] for f in recent] == [f"[{SERVER6}]:8080", f"{SERVER}:8080"]
+        assert all(f["end"] == "closed" for f in recent)
+    # direct: the relay's sockets leave through the veth, where the default
+    # IPv6 route points; the kernel's own clients take the TUN route
+    ip("-6", "route", "replace", "default", "via", OUTSIDE_VETH6, "dev", "gwo")
+    try:
+        with gateway(*DUAL_STACK, "--route", ROUTED6, "--direct",
+                     "--bind-interface", "gwo", "--answer-ping") as gw:  # fmt: skip
+            assert curl_sha(url) == sha_of_payload(4 * MiB)
+            assert ping("2001:2:64::201"), "no ICMPv6 echo reply with --answer-ping"
+            if shutil.which("dig") is not None:
+                run = subprocess.run(
+                    ["dig", f"@{DNS6}", "relay.test", "A", "+short", "+time=3", "+tries=2"],
+                    capture_output=True,
+                    timeout=30,
+                )
+                assert run.stdout.decode().split() == ["198.18.99.7"], run.stdout
+                udp = [f for f in gw.api("/flows")["flows"] if f["proto"] == "udp"]
+                assert udp and udp[0]["dst"] == f"[{DNS6}]:53" and udp[0]["datagrams_down"] >= 1
+            totals = gw.wait_idle()
+            assert totals["tcp_opened"] == totals["tcp_closed"] == 1
+    finally:
+        ip("-6", "route", "del", "default")

@@ -220,13 +220,18 @@ async def test_backpressure_bounds_the_relay(net: Net) -> None:
             await asyncio.sleep(5.0)
             assert flow.bytes_down == stalled  # stopped, not growing
             # what sits in the client and the gateway: the client's receive
-            # buffer and the gateway's send buffer, a few relay buffers: not 50 MB
+            # buffer, the gateway's send buffer and the last chunk the outbound
+            # transport delivered before it was paused (the outside stack's
+            # whole receive buffer at most here; 256 KiB from a kernel socket's
+            # asyncio transport): not 50 MB
             config = net.gateway.config
-            assert stalled < config.recv_buffer + config.send_buffer + 1_000_000
-            # the gateway's own queue towards the client is bounded by the transport
+            chunk = net.outside.config.recv_buffer
+            assert stalled < config.recv_buffer + config.send_buffer + chunk + 1_000_000
+            # the gateway's own queue towards the client: the engine's send
+            # buffer, the transport's high-water mark (buffer_size), one chunk
             assert net.gateway.engine is not None
             queued = max(c.send_queued for c in net.gateway.engine.connections())
-            assert queued <= config.send_buffer + 64 * 1024 + 16384
+            assert queued <= config.send_buffer + 16384 + chunk
             got = 0
             while chunk := await reader.read(1 << 20):
                 got += len(chunk)
@@ -400,3 +405,32 @@ async def test_close_does_not_wait_for_udp_sessions(net: Net) -> None:
         assert loop.time() - started < 1.0  # the virtual clock: no grace spent on UDP
         t.close()
     assert relay.flows == [] and relay.recent[-1].end == "shutdown"
+
+
+@pytest.mark.virtual_time
+async def test_udp_reply_of_the_other_family_is_dropped(net: Net) -> None:
+    """A reply the inside client cannot be sent from (an IPv6 remote to an
+    IPv4 client, or a name) is counted and dropped; the session goes on."""
+
+    class Client(asyncio.DatagramProtocol):
+        def __init__(self) -> None:
+            self.got: asyncio.Queue[tuple[bytes, tuple[str, int]]] = asyncio.Queue()
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            self.got.put_nowait((data, addr))
+
+    async with Relay(net.gateway, net.dialer, udp_timeout=5.0) as relay:
+        async with asyncio.timeout(T):
+            t, p = await net.client.create_datagram_endpoint(
+                Client, local_addr=("198.18.0.1", 5000)
+            )
+            t.sendto(b"q1", (DEST, 53))
+            assert await p.got.get() == (f"{DEST}:53|q1".encode(), (DEST, 53))
+            assoc = net.dialer.assocs[0]
+            assoc._deliver(b"v6", ("2001:2::9", 53))
+            assoc._deliver(b"name", ("example.org", 53))
+            assoc._deliver(b"v4", ("198.18.0.66", 53))
+            assert await p.got.get() == (b"v4", ("198.18.0.66", 53))
+            assert relay.stats.udp_dropped_reply == 2
+            assert relay.flows[0].datagrams_down == 2
+            t.close()
