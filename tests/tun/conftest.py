@@ -82,8 +82,9 @@ def tun(in_netns: int, request: pytest.FixtureRequest) -> Iterator[TunLink]:
 
 
 @pytest.fixture
-def tun6(in_netns: int) -> Iterator[TunLink]:
-    """A dual-stack TunLink: kernel side 198.18.0.1/24 and 2001:2::1/64."""
-    link = make_tun(kernel_address=KERNEL_ADDRESSES)
+def tun6(in_netns: int, request: pytest.FixtureRequest) -> Iterator[TunLink]:
+    """A dual-stack TunLink: kernel side 198.18.0.1/24 and 2001:2::1/64, MTU from
+    indirect param (1500)."""
+    link = make_tun(mtu=getattr(request, "param", 1500), kernel_address=KERNEL_ADDRESSES)
     yield link
     link.close()

@@ -63,6 +63,7 @@ def test_kernel_side_has_both_addresses(tun6: TunLink) -> None:
     assert int(ours[0][4], 16) & 0x40 == 0  # IFA_F_TENTATIVE: not waiting for DAD
 
 
+@pytest.mark.parametrize("tun6", [1500, 65535], indirect=True, ids=["mtu1500", "mtu65535"])
 async def test_curl6_downloads_32mib_from_stack(stack: aionetstack.Stack) -> None:
     need("curl")
     size = 32 * MiB
@@ -77,6 +78,7 @@ async def test_curl6_downloads_32mib_from_stack(stack: aionetstack.Stack) -> Non
     assert stack.stats()["Ip6InReceives"] > 100  # the ACKs came over IPv6
 
 
+@pytest.mark.parametrize("tun6", [1500, 65535], indirect=True, ids=["mtu1500", "mtu65535"])
 async def test_download_32mib_from_kernel_over_ipv6(stack: aionetstack.Stack) -> None:
     data = random_payload(32 * MiB)
     with KernelServer(source(data), host=KERNEL6) as server:
@@ -107,9 +109,10 @@ async def upload(
     assert reply.decode() == sha(data)
 
 
-async def test_upload_32mib_to_kernel_over_ipv6(stack: aionetstack.Stack) -> None:
+@pytest.mark.parametrize("tun6", [1500, 65535], indirect=True, ids=["mtu1500", "mtu65535"])
+async def test_upload_32mib_to_kernel_over_ipv6(stack: aionetstack.Stack, tun6: TunLink) -> None:
     async def check_mss(conn: Any) -> None:
-        assert conn.snd_mss == 1500 - 60 - 12  # MSS from the IPv6 MTU, timestamps on
+        assert conn.snd_mss == tun6.mtu - 60 - 12  # MSS from the IPv6 MTU, timestamps on
 
     await upload(stack, random_payload(32 * MiB), check_mss)
 
