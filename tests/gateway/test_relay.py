@@ -434,3 +434,19 @@ async def test_udp_reply_of_the_other_family_is_dropped(net: Net) -> None:
             assert relay.stats.udp_dropped_reply == 2
             assert relay.flows[0].datagrams_down == 2
             t.close()
+
+
+@pytest.mark.virtual_time
+async def test_half_close_timeout_ends_a_flow_left_half_open(net: Net) -> None:
+    """The server finished (its EOF passed on); the client never does: the
+    flow ends ``half_close_timeout`` later, not never."""
+    async with Relay(net.gateway, net.dialer, half_close_timeout=3.0) as relay:
+        async with asyncio.timeout(T):
+            reader, writer = await net.client.open_connection(DEST, 80)
+            writer.write(b"GET 10\n")
+            assert await reader.read() == body(10)  # to the server's EOF
+            await asyncio.sleep(1.0)
+            assert len(relay.flows) == 1  # half-open: the client may still send
+            await asyncio.sleep(3.0)
+            assert relay.flows == [] and relay.recent[-1].end == "half-close timeout"
+            writer.close()
