@@ -61,6 +61,7 @@ DANTE = (
 logoutput: stderr
 internal: {addr} port = {port}
 external: {addr}
+external: {addr6}
 """
     + DANTED_RULES
 )
@@ -161,7 +162,7 @@ def outside(netns: int) -> Iterator[Outside]:
             out.start("servers", [sys.executable, str(HERE / "gw_outside.py")], None)
             out.start_microsocks()
             conf = os.path.join(tmp, "danted.conf")
-            Path(conf).write_text(DANTE.format(addr=OUTSIDE_VETH, port=1081))
+            Path(conf).write_text(DANTE.format(addr=OUTSIDE_VETH, addr6=OUTSIDE_VETH6, port=1081))
             pid = os.path.join(tmp, "danted.pid")
             out.start("danted", ["danted", "-f", conf, "-N", "1", "-p", pid], 1081)
             out.start("dnsmasq", [
@@ -287,6 +288,16 @@ def started_downloads(count: int) -> list[socket.socket]:
     return socks
 
 
+def dig(server: str, name: str = "relay.test") -> list[str]:
+    """The A answer for ``name`` (dnsmasq answers relay.test), asked of ``server``."""
+    run = subprocess.run(
+        ["dig", f"@{server}", name, "A", "+short", "+time=3", "+tries=2"],
+        capture_output=True,
+        timeout=30,
+    )
+    return run.stdout.decode().split()
+
+
 def ping(host: str) -> bool:
     """One echo request from the kernel; whether a reply came within a second."""
     run = subprocess.run(["ping", "-c", "1", "-W", "1", host], capture_output=True, timeout=10)
@@ -363,12 +374,7 @@ def test_through_dante_half_close_and_dns(outside: Outside) -> None:
             answer = sock.makefile("rb").read().decode()
         assert answer == f"{len(data)} {hashlib.sha256(data).hexdigest()}\n"
         # DNS through UDP ASSOCIATE, from dnsmasq on the routed address
-        run = subprocess.run(
-            ["dig", f"@{DNS}", "relay.test", "A", "+short", "+time=3", "+tries=2"],
-            capture_output=True,
-            timeout=30,
-        )
-        assert run.stdout.decode().split() == ["198.18.99.7"], run.stdout + run.stderr
+        assert dig(DNS) == ["198.18.99.7"]
         flows = gw.api("/flows")
         udp = [f for f in flows["flows"] if f["proto"] == "udp"]
         assert udp and udp[0]["dst"] == f"{DNS}:53" and udp[0]["datagrams_down"] >= 1
@@ -405,13 +411,8 @@ def test_fake_ip_dns_then_a_connection_by_name(outside: Outside) -> None:
         "--route", ROUTED, "--fake-ip", "198.18.128.0/17", "--socks5", f"{OUTSIDE_VETH}:1080"
     ) as gw:  # fmt: skip
         # any port-53 datagram is answered by the gateway from the pool
-        run = subprocess.run(
-            ["dig", f"@{DNS}", "localhost", "A", "+short", "+time=3", "+tries=2"],
-            capture_output=True,
-            timeout=30,
-        )
-        fake = run.stdout.decode().strip()
-        assert fake == "198.18.128.1", run.stdout + run.stderr
+        [fake] = dig(DNS, "localhost")
+        assert fake == "198.18.128.1"
         # the pool is routed too; microsocks resolves "localhost" on its side
         assert curl_sha(f"http://{fake}:8080/bytes/{MiB}") == sha_of_payload(MiB)
         gw.wait_idle()
@@ -433,6 +434,15 @@ def test_ipv6_through_microsocks_and_direct(outside: Outside) -> None:
         recent = gw.api("/flows")["recent"]
         assert [f["dst"] for f in recent] == [f"[{SERVER6}]:8080", f"{SERVER}:8080"]
         assert all(f["end"] == "closed" for f in recent)
+    # Dante (reached over IPv4) relays to IPv6 destinations: CONNECT, and DNS
+    # through UDP ASSOCIATE with an IPv6 destination and IPv6 replies
+    with gateway(*DUAL_STACK, "--route", ROUTED6, "--socks5", f"{OUTSIDE_VETH}:1081") as gw:
+        assert curl_sha(url) == sha_of_payload(4 * MiB)
+        if shutil.which("dig") is not None:
+            assert dig(DNS6) == ["198.18.99.7"]
+            udp = [f for f in gw.api("/flows")["flows"] if f["proto"] == "udp"]
+            assert udp and udp[0]["dst"] == f"[{DNS6}]:53" and udp[0]["datagrams_down"] >= 1
+        gw.wait_idle()
     # direct: the relay's sockets leave through the veth, where the default
     # IPv6 route points; the kernel's own clients take the TUN route
     ip("-6", "route", "replace", "default", "via", OUTSIDE_VETH6, "dev", "gwo")
@@ -442,12 +452,7 @@ def test_ipv6_through_microsocks_and_direct(outside: Outside) -> None:
             assert curl_sha(url) == sha_of_payload(4 * MiB)
             assert ping("2001:2:64::201"), "no ICMPv6 echo reply with --answer-ping"
             if shutil.which("dig") is not None:
-                run = subprocess.run(
-                    ["dig", f"@{DNS6}", "relay.test", "A", "+short", "+time=3", "+tries=2"],
-                    capture_output=True,
-                    timeout=30,
-                )
-                assert run.stdout.decode().split() == ["198.18.99.7"], run.stdout
+                assert dig(DNS6) == ["198.18.99.7"]
                 udp = [f for f in gw.api("/flows")["flows"] if f["proto"] == "udp"]
                 assert udp and udp[0]["dst"] == f"[{DNS6}]:53" and udp[0]["datagrams_down"] >= 1
             totals = gw.wait_idle()

@@ -95,13 +95,16 @@ def body(size: int) -> bytes:
 
 async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """``GET N`` -> N bytes then close; ``SINK`` -> read to EOF then ``LEN SHA``;
-    ``HOLD`` -> read to EOF, never answer."""
+    ``STALL`` -> as SINK after reading nothing for 8 s; ``HOLD`` -> read to EOF,
+    never answer."""
     try:
         line = (await reader.readline()).split()
         if line[:1] == [b"GET"]:
             writer.write(body(int(line[1])))
             await writer.drain()
-        elif line == [b"SINK"]:
+        elif line in ([b"SINK"], [b"STALL"]):
+            if line == [b"STALL"]:
+                await asyncio.sleep(8.0)  # reads nothing for 8 s, then sinks
             digest, total = hashlib.sha256(), 0
             while data := await reader.read(65536):
                 digest.update(data)
@@ -434,3 +437,45 @@ async def test_udp_reply_of_the_other_family_is_dropped(net: Net) -> None:
             assert relay.stats.udp_dropped_reply == 2
             assert relay.flows[0].datagrams_down == 2
             t.close()
+
+
+@pytest.mark.virtual_time
+async def test_half_close_timeout_ends_a_flow_left_half_open(net: Net) -> None:
+    """The server finished (its EOF passed on); the client never does: the
+    flow ends ``half_close_timeout`` later, not never."""
+    async with Relay(net.gateway, net.dialer, half_close_timeout=3.0) as relay:
+        async with asyncio.timeout(T):
+            reader, writer = await net.client.open_connection(DEST, 80)
+            writer.write(b"GET 10\n")
+            assert await reader.read() == body(10)  # to the server's EOF
+            await asyncio.sleep(1.0)
+            assert len(relay.flows) == 1  # half-open: the client may still send
+            await asyncio.sleep(3.0)
+            assert relay.flows == [] and relay.recent[-1].end == "half-close timeout"
+            writer.close()
+
+
+@pytest.mark.virtual_time
+async def test_upload_backpressure_bounds_the_relay(net: Net) -> None:
+    """A server that does not read: the client's upload stops, nothing grows,
+    and every byte arrives once the server reads."""
+    data = random.Random(7).randbytes(30_000_000)
+    async with Relay(net.gateway, net.dialer, buffer_size=16384) as relay:
+        async with asyncio.timeout(T):
+            reader, writer = await net.client.open_connection(DEST, 80)
+            writer.write(b"STALL\n" + data)  # the client stack queues it all
+            await asyncio.sleep(4.0)
+            flow = relay.flows[0]
+            stalled = flow.bytes_up
+            await asyncio.sleep(2.0)
+            assert flow.bytes_up == stalled  # stopped, not growing
+            # the server's receive buffer, the outside stack's send buffer, the
+            # relay's high-water mark and one delivered chunk: not 30 MB
+            chunk = net.gateway.config.recv_buffer
+            out = net.outside.config
+            assert stalled < out.recv_buffer + out.send_buffer + 16384 + chunk + 1_000_000
+            writer.write_eof()
+            answer = await reader.readline()
+            assert answer == f"{len(data)} {hashlib.sha256(data).hexdigest()}\n".encode()
+            writer.close()
+        await settle(relay)
