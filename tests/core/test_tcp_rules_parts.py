@@ -512,3 +512,14 @@ def test_an_rtt_of_zero_is_no_sample_without_timestamps() -> None:
     output(c, 2.0)
     c.receive(segment(seq=RCV, ack=UNA + 100), 2.0)
     assert c.tcp_info().rtt == rtt0
+
+
+def test_an_ack_of_data_never_sent_is_one_drop_and_a_challenge_ack() -> None:
+    # RFC 9293 3.10.7.4 / RFC 5961 5.2: SEG.ACK > SND.MAX: drop, answer with an ACK
+    c = tcp_established(PLAIN, now=1.0)
+    before = c.tcp_info()
+    out = rx(c, segment(seq=RCV, ack=UNA + 5000), 1.1)
+    info = c.tcp_info()
+    assert info.dropped == before.dropped + 1
+    assert info.challenge_acks == before.challenge_acks + 1
+    assert [(s.seq, s.ack, s.flags) for s in out] == [(UNA, RCV, ACK)]

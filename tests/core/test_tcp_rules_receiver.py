@@ -97,6 +97,13 @@ class TestTrimToWindow:
         assert a.ack == RCV + 4000
         assert c.tcp_info().bytes_received == 4000
 
+    def test_a_segment_one_byte_over_the_window_is_trimmed(self) -> None:
+        # the edge exactly: header prediction must hand it to the trimming path
+        c = tcp_established(self.SMALL, now=1.0)
+        c.receive(segment(seq=RCV, ack=UNA, payload=stream(4001)), 1.1)
+        assert c.read() == stream(4000)
+        assert c.tcp_info().bytes_received == 4000
+
     def test_out_of_order_segment_past_the_edge_is_trimmed_and_kept(self) -> None:
         c = tcp_established(self.SMALL, now=1.0)
         c.receive(segment(seq=RCV + 1000, ack=UNA, payload=stream(4000, 1000)), 1.1)
