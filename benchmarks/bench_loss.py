@@ -84,7 +84,19 @@ SAMPLE_EVERY = 0.01
 # Kernel-side peers: `python -c PEER sink HOST CC` prints "ready PORT", receives one
 # connection and prints a JSON line; `... send HOST CC DST PORT NBYTES SAMPLE` sends
 # NBYTES, waits for the receiver's close and prints a JSON line (TCP_INFO of the sender).
-PEER = r"""
+# The kernel socket with the algorithm, bound; a sink accepts one connection as `c`
+# (shared with bench_fair.py's peer).
+PEER_OPEN = r"""
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+s.bind((host, 0))
+if mode == "sink":
+    s.listen(1)
+    print("ready", s.getsockname()[1], flush=True)
+    c, _ = s.accept()
+"""
+PEER = (
+    r"""
 import json, os, socket, struct, sys, threading, time
 mode, host, cc = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -110,14 +122,9 @@ def timeouts():   # this namespace's TcpExt.TCPTimeouts
             return int(values.split()[names.split().index("TCPTimeouts")])
     return 0
 
-s = socket.socket()
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
-s.bind((host, 0))
-if mode == "sink":
-    s.listen(1)
-    print("ready", s.getsockname()[1], flush=True)
-    c, _ = s.accept()
-    t0 = last = time.perf_counter(); stall = 0.0; n = 0
+"""
+    + PEER_OPEN
+    + r"""    t0 = last = time.perf_counter(); stall = 0.0; n = 0
     while d := c.recv(1 << 20):
         now = time.perf_counter(); stall = max(stall, now - last); last = now; n += len(d)
     now = time.perf_counter()
@@ -148,6 +155,7 @@ else:
         i["rto"] = timeouts() - before
     print(json.dumps({"rto": i["rto"], "retrans": i["retrans"], "samples": samples}), flush=True)
 """
+)
 
 # Policy routing for the reference (set once in the private namespace): locally
 # generated packets to REF_DST leave by fwd1, replies to REF_SRC by fwd2; what

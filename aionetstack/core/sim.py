@@ -14,7 +14,9 @@ re-runs identically.
 * A **link** (``SimLink``) carries packets one way from one endpoint to
   another with delay, jitter, loss, reordering, duplication, corruption, a
   bandwidth and a finite queue (tail drop), plus scripted drops
-  (``drop_next``).
+  (``drop_next``). One ``SimLink`` passed to several ``join`` calls is one
+  shared bottleneck: its queue and its wire serve all of them in FIFO order
+  (a dumbbell for fairness tests).
 * The main loop (``run``): pick the earliest of the event heap (packet
   deliveries, scripted application actions) and the endpoints' timers; set
   ``now``; deliver every packet due and fire every timer due; then flush each

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from tcp_support import RCV, UNA, establish_ts, output, segment
 
+from aionetstack.wire.tcp import TcpSegment
+
 MSS = 1448  # 1460 less the timestamp option
 
 
@@ -133,3 +135,27 @@ def test_the_simulator_can_deliver_a_flights_acks_as_one_batch() -> None:
     assert len(ratios) >= 3
     # (before the fix: 0.39 on this seed, 0.32-0.46 on others; serialised ACKs hid it)
     assert 0.45 <= sorted(ratios)[len(ratios) // 2] <= 0.55
+
+
+def seg_numbers(out: list[TcpSegment]) -> list[int]:
+    return [(s.seq - UNA) // MSS for s in out if s.payload]
+
+
+def test_a_batch_ending_recovery_after_a_partial_ack_resends_nothing() -> None:
+    # a partial ACK asks for the new head hole; a full ACK later in the same
+    # batch fills it and ends recovery: SND.UNA is then data nobody lost
+    # (bug: it was resent, one needless retransmission per such episode)
+    c = establish_ts(rtt=0.05)
+    c.send(b"x" * (30 * MSS), 1.0)
+    output(c, 1.0)
+    ecr = c._ts_val(1.0)
+    c.receive(ack(0, 1.05, (blk(1, 3),), ecr), 1.05)  # type: ignore[arg-type]
+    assert seg_numbers(output(c, 1.05)) == [0]  # fast retransmit
+    c.receive(ack(0, 1.06, (blk(5, 9), blk(1, 3)), ecr), 1.06)  # type: ignore[arg-type]
+    assert seg_numbers(output(c, 1.06)) == [4, 10, 11, 12]  # the hole at 4, new data
+    assert c.tcp_info().total_retrans == 2
+    # one batch at 1.10: a partial ACK (4 still missing), then a full one
+    c.receive(ack(4, 1.10, (blk(5, 9),), c._ts_val(1.05)), 1.10)  # type: ignore[arg-type]
+    c.receive(ack(11, 1.10, (), c._ts_val(1.06)), 1.10)  # type: ignore[arg-type]
+    assert seg_numbers(output(c, 1.10)) == [13, 14, 15]  # new data only, not 11 again
+    assert c.tcp_info().total_retrans == 2

@@ -99,7 +99,7 @@ def test_scoreboard_dup_boundary_is_rfc6675_islost() -> None:
 
 def test_episode_begin_last_xmit_prune_end() -> None:
     ep = Episode(UNA)
-    ep.begin(5.0, s(1000))
+    ep.begin(5.0, s(0), s(1000))
     assert ep.start == 5.0 and ep.force_to == s(1000) and not ep.loss_all
     ep.log.append(Xmit(s(0), s(1000), 5.0, True))
     ep.log.append(Xmit(s(0), s(500), 5.2, True))
@@ -116,6 +116,28 @@ def test_episode_begin_last_xmit_prune_end() -> None:
     assert ep.log == [] and ep.force_to == s(4000)
 
 
+def test_episode_carries_outstanding_retransmissions_into_the_next() -> None:
+    ep = Episode(UNA)
+    ep.begin(5.0, s(0), s(1000))
+    ep.log.append(Xmit(s(0), s(1000), 5.0, True))  # the head, resent
+    ep.log.append(Xmit(s(2000), s(3000), 5.1, True))  # a hole above it, resent
+    ep.log.append(Xmit(s(5000), s(6000), 5.1, False))  # new data
+    delivered = Xmit(s(3000), s(4000), 5.1, True)
+    delivered.delivered = True
+    ep.log.append(delivered)
+    ep.end(s(1000))  # a full ACK up to 1000 ends it
+    # kept: the retransmission still outstanding, with its send time
+    assert [(x.start, x.time) for x in ep.log] == [(s(2000), 5.1)]
+    ep.begin(5.2, s(2000), s(3000))
+    # the new episode's head is that retransmission: not lost by fiat, RACK decides
+    assert ep.force_to == s(2000) and [x.start for x in ep.log] == [s(2000)]
+    ep.end(s(2000))
+    ep.begin(5.3, s(2000), s(3000), carry=False)  # an RTO: everything goes again
+    assert ep.log == [] and ep.force_to == s(3000)
+    ep.begin(5.4, s(9000), s(10_000))  # nothing outstanding covers the head
+    assert ep.force_to == s(10_000)
+
+
 def test_undo_counts_retransmissions_only_while_armed() -> None:
     u = UndoState(UNA)
     u.note_retransmission(77)
@@ -125,6 +147,19 @@ def test_undo_counts_retransmissions_only_while_armed() -> None:
     u.note_retransmission(99)
     assert u.ok and u.retrans == 2 and u.tsval == 1
     assert (u.cwnd, u.ssthresh, u.marker) == (20000, 0x7FFFFFFF, s(0))
+
+
+def test_undo_keeps_the_first_retransmission_stamp_while_one_is_outstanding() -> None:
+    # Linux retrans_stamp: cleared only once no retransmitted data is outstanding
+    u = UndoState(UNA)
+    u.start(20000, 0x7FFFFFFF, s(0))
+    u.note_retransmission(500)
+    u.start(14000, 14000, s(1000), rtx_outstanding=True)  # a new episode
+    assert u.tsval == 500 and u.retrans == 0 and u.marker == s(1000)
+    u.note_retransmission(600)
+    assert u.tsval == 500  # Eifel compares ACKs' echoes with the oldest one
+    u.start(14000, 14000, s(9000))  # nothing retransmitted outstanding
+    assert u.tsval == 0
 
 
 def test_rack_reo_wnd_rfc8985_6_2_step_4() -> None:
@@ -265,7 +300,7 @@ def test_rate_samples_reach_the_congestion_controller() -> None:
 def test_prr_sends_in_proportion_then_slow_starts_back() -> None:
     # RFC 6937 3 (Linux tcp_cwnd_reduction), bytes with MSS 1000
     ep = Episode(UNA)
-    ep.begin(1.0, s(1000))
+    ep.begin(1.0, s(0), s(1000))
     ep.recover_fs = 20_000  # the flight when the episode began
     ssthresh = 10_000
     # pipe above ssthresh: ceil(prr_delivered * ssthresh / RecoverFS) - prr_out

@@ -10,7 +10,7 @@ engine by hand; see ``make mutation`` for the systematic run).
 from __future__ import annotations
 
 import pytest
-from tcp_support import PEER_TS, PLAIN, SACK, UNA, ack, output, rx, tcp_established
+from tcp_support import PEER_TS, PLAIN, RCV, SACK, UNA, ack, output, rx, segment, tcp_established
 
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.connection import TcpConnection
@@ -52,8 +52,9 @@ class TestDupAcks:
         c = client(PLAIN)
         c.send(b"x" * 20 * MSS, T0)
         assert len(output(c, T0)) == 10
-        assert data_seqs(rx(c, ack(UNA), 1.010)) == []
-        assert data_seqs(rx(c, ack(UNA), 1.011)) == []
+        # RFC 3042: each duplicate clocks out one new segment, no retransmission
+        assert data_seqs(rx(c, ack(UNA), 1.010)) == [S(10)]
+        assert data_seqs(rx(c, ack(UNA), 1.011)) == [S(11)]
         # a new ACK: the two duplicates before it no longer count
         assert S(0) not in data_seqs(rx(c, ack(S(1)), 1.012))
         assert S(1) not in data_seqs(rx(c, ack(S(1)), 1.013))
@@ -70,6 +71,39 @@ class TestDupAcks:
         rx(c, ack(UNA), 1.010)
         assert data_seqs(rx(c, ack(UNA), 1.011)) == []
         assert c.tcp_info().fast_retransmits == 0
+
+
+class TestLimitedTransmit:
+    """RFC 3042: the first and second duplicate ACK each send one new segment,
+    cwnd unchanged, if the receiver's window allows (Linux: SACKed segments,
+    or without SACK each duplicate ACK, leave tcp_packets_in_flight)."""
+
+    @pytest.mark.parametrize("config", [PLAIN, SACK], ids=["plain", "sack"])
+    def test_each_duplicate_sends_one_new_segment(self, config: StackConfig) -> None:
+        c = client(config)
+        c.send(b"x" * 20 * MSS, T0)
+        assert data_seqs(output(c, T0)) == [S(i) for i in range(10)]  # IW10 fills cwnd
+        sack = config.sack
+        first = ack(UNA, (S(1), S(2))) if sack else ack(UNA)
+        assert data_seqs(rx(c, first, 1.010)) == [S(10)]
+        second = ack(UNA, (S(1), S(3))) if sack else ack(UNA)
+        assert data_seqs(rx(c, second, 1.011)) == [S(11)]
+        info = c.tcp_info()
+        assert info.cwnd == 10 * MSS and info.fast_retransmits == 0
+        # the third is the loss: S(0) again (fast retransmit), and no more
+        third = ack(UNA, (S(1), S(4))) if sack else ack(UNA)
+        assert data_seqs(rx(c, third, 1.012))[0] == S(0)
+        assert c.tcp_info().fast_retransmits == 1
+
+    def test_not_beyond_the_receivers_window(self) -> None:
+        c = client(PLAIN)
+        c.send(b"x" * 20 * MSS, T0)
+        output(c, T0)
+        # the peer's window ends where the flight does: nothing new may go
+        shut = segment(seq=RCV, ack=UNA, window=10 * MSS)
+        assert data_seqs(rx(c, shut, 1.010)) == []  # a window update, not a duplicate
+        assert data_seqs(rx(c, shut, 1.011)) == []  # a duplicate, window closed
+        assert data_seqs(rx(c, segment(seq=RCV, ack=UNA, window=11 * MSS), 1.012)) == [S(10)]
 
 
 class TestRtoDuringRecovery:

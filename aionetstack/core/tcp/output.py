@@ -93,7 +93,16 @@ class OutputPart(HandshakePart):
             if snd_nxt == ((self._sbuf_seq + nbuf) & MASK):
                 return out
             in_flight = (snd_nxt - self.snd_una) & MASK
-            if in_flight and (in_flight >= self._cc.cwnd or in_flight >= self.snd_wnd):
+            if in_flight and (
+                in_flight >= self.snd_wnd
+                or (
+                    in_flight >= self._cc.cwnd
+                    and (
+                        not (self._dupacks or self._sb.sacked)
+                        or in_flight >= self._cc.cwnd + self._limited_transmit()
+                    )
+                )
+            ):
                 return out
         tsval = self._ts_val(now) if self.ts_ok else 0
         sack = (

@@ -304,15 +304,21 @@ class RecoveryPart(RackTlpPart):
         self.lost += 1
         self._tr(now, f"fast retransmit at {self.snd_una}")
 
-    def _begin_episode(self, now: float) -> None:
-        """A new RFC 6675 recovery episode: fresh log, the head marked lost."""
+    def _begin_episode(self, now: float, carry: bool = True) -> None:
+        """A new RFC 6675 recovery episode: the head marked lost (unless a
+        retransmission still outstanding covers it, ``Episode.begin``)."""
         # RFC 6675 5 step (4.2): the first segment is retransmitted at once
-        self._ep.begin(now, (self.snd_una + self.snd_mss) & MASK)
+        una = self.snd_una
+        self._ep.begin(now, una, (una + self.snd_mss) & MASK, carry)
         self._rack.reset()
 
     def _end_episode(self) -> None:
         """The episode is over (full ACK, or undone)."""
         self._ep.end(self.snd_una)
+        # a partial ACK earlier in the same batch asked for the head hole: the
+        # full ACK filled it, so SND.UNA now is data nobody lost (bug: it was
+        # resent, one needless retransmission per episode that ended so)
+        self._fast_rtx = False
         self._rack.xmit_ts = -INF
         self._frto = False
 
@@ -327,9 +333,7 @@ class RecoveryPart(RackTlpPart):
             end = recover
         # the parts of [start, end) no retransmission of this episode covers
         p = start
-        for x in sorted(
-            (x for x in self._ep.log if x.rtx), key=lambda x: (x.start - start) & MASK
-        ):
+        for x in sorted((x for x in self._ep.log if x.rtx), key=lambda x: (x.start - start) & MASK):
             if seq_diff(x.start, p) > 0:
                 break
             if seq_diff(x.end, p) > 0:
@@ -350,7 +354,8 @@ class RecoveryPart(RackTlpPart):
 
     def _start_undo(self) -> None:
         """Save the window before a reduction (Linux tcp_init_undo)."""
-        self._undo.start(self._cc.cwnd, self._cc.ssthresh, self.snd_una)
+        una = self.snd_una
+        self._undo.start(self._cc.cwnd, self._cc.ssthresh, una, seq_diff(self._rtx_max, una) > 0)
 
     def _undo_reduction(self, now: float, why: str) -> None:
         """The reduction was spurious: restore cwnd/ssthresh, leave recovery

@@ -87,13 +87,28 @@ class Episode:
         self.recover_fs = 0
         self.delivered_now = 0
 
-    def begin(self, now: float, head_end: int) -> None:
-        """A new episode: fresh log, the head (up to ``head_end``) marked lost."""
-        self.log = []
+    def begin(self, now: float, una: int, head_end: int, carry: bool = True) -> None:
+        """A new episode: the head (``una`` up to ``head_end``) marked lost.
+
+        With ``carry``, retransmissions of earlier episodes still outstanding
+        (``end`` kept them) stay in the log with their send times: RACK judges
+        them as Linux does skbs still marked SACKED_RETRANS, lost only once
+        something sent after them is delivered, and a head such a
+        retransmission covers is not resent at once (bug: an episode that
+        began on the ACK ending the previous one resent the hole that episode
+        had just resent, and the next one again)."""
+        carried = [
+            x for x in self.log if carry and x.rtx and not x.delivered and seq_diff(x.end, una) > 0
+        ]
+        self.log = carried
         self.start = now
         self.loss_all = False
         # RFC 6675 5 step (4.2): the first segment is retransmitted at once
         self.force_to = head_end
+        for x in carried:
+            if ((una - x.start) & 0xFFFFFFFF) < ((x.end - x.start) & 0xFFFFFFFF):
+                self.force_to = una  # the head is on its way again already
+                break
         self.prr_delivered = self.prr_out = self.delivered_now = 0
         self.recover_fs = 0
 
@@ -115,8 +130,9 @@ class Episode:
         return sndcnt if sndcnt > 0 else 0
 
     def end(self, una: int) -> None:
-        """The episode is over."""
-        self.log = []
+        """The episode is over; its retransmissions still outstanding are kept
+        for the next one (``begin``)."""
+        self.log = [x for x in self.log if x.rtx and not x.delivered and seq_diff(x.end, una) > 0]
         self.loss_all = False
         self.force_to = una
 
@@ -187,14 +203,24 @@ class UndoState:
         #: TSval of the first retransmission (0: none yet).
         self.tsval = 0
 
-    def start(self, cwnd: int, ssthresh: int, una: int) -> None:
-        """Save the window before a reduction (Linux tcp_init_undo)."""
+    def start(self, cwnd: int, ssthresh: int, una: int, rtx_outstanding: bool = False) -> None:
+        """Save the window before a reduction (Linux tcp_init_undo).
+
+        ``rtx_outstanding``: data retransmitted before is not yet acknowledged.
+        Then the first retransmission's TSval stays (Linux keeps retrans_stamp
+        until tcp_any_retrans_done() is false): an ACK for that older
+        retransmission echoes a TSval older than this episode's first one,
+        and taking that as Eifel's proof of a spurious reduction undid real
+        recoveries (bug: each undo was followed by a new episode that resent
+        what was already on its way, at 5 % loss two to three needless
+        retransmissions per loss with BBR)."""
         self.ok = True
         self.cwnd = cwnd
         self.ssthresh = ssthresh
         self.marker = una
         self.retrans = 0
-        self.tsval = 0
+        if not rtx_outstanding:
+            self.tsval = 0
 
     def note_retransmission(self, tsval: int) -> None:
         """A retransmission an undo must account for (Linux undo_retrans, retrans_stamp)."""

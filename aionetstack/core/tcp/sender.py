@@ -79,7 +79,12 @@ class SenderPart(ReceiverPart):
             if idle > self.config.rto_min:  # the RTO is never shorter: a cheap guard
                 self._cwnd_restart(now, idle)
             self._last_send = now
-        cwnd = cc.cwnd if pipe < 0 else self._prr_limit
+        if pipe >= 0:
+            cwnd = self._prr_limit
+        elif (self._dupacks or self._sb.sacked) and self.snd_nxt == self.snd_max:
+            cwnd = cc.cwnd + self._limited_transmit()
+        else:
+            cwnd = cc.cwnd
         limit = wnd if wnd < cwnd else cwnd
         # pacing (Linux sk_pacing_rate, EDT): 0.0 when the controller does not pace
         rate = cc.pacing_rate
@@ -323,6 +328,24 @@ class SenderPart(ReceiverPart):
         rate, at least two segments (Linux tcp_tso_autosize's minimum)."""
         t = 2.0 * self.snd_mss / rate
         return t if t > PACING_BURST else PACING_BURST
+
+    def _limited_transmit(self) -> int:
+        """Bytes of new data beyond cwnd that duplicate ACKs let out before
+        recovery (RFC 3042 limited transmit), as Linux's flight accounting
+        does: outside recovery (CA_Disorder) SACKed segments leave the flight
+        (include/net/tcp.h tcp_packets_in_flight: packets_out - sacked_out -
+        lost_out + retrans_out), and without SACK each duplicate ACK counts as
+        one SACKed segment (tcp_input.c tcp_add_reno_sack, at most the flight:
+        tcp_limit_reno_sacked). So every duplicate ACK clocks out one new
+        segment, cwnd unchanged; the receiver's window still limits what goes
+        out (SND.NXT - SND.UNA, not the flight, is checked against it)."""
+        if self._in_recovery:
+            return 0
+        if self.sack_ok:
+            return self._sb.sacked
+        flight = seq_diff(self.snd_max, self.snd_una)
+        extra = self._dupacks * self.snd_mss
+        return extra if extra < flight else flight
 
     def _cwnd_restart(self, now: float, idle: float) -> None:
         """After an idle period longer than the RTO the window restarts (RFC 7661,

@@ -112,7 +112,7 @@ class TimeoutPart(RecoveryPart):
             # RFC 6675 5.1: every un-SACKed byte is lost; the scoreboard is kept
             # and the holes go out in order under slow start (RFC 5681 3.1), while
             # later SACKs still reveal retransmissions lost again (RFC 8985 6.2)
-            self._begin_episode(now)
+            self._begin_episode(now, carry=False)  # everything is lost: resend it all
             self._ep.loss_all = True
             # RFC 5682 3.1 (SACK-enhanced F-RTO, Linux tcp_frto=2): watch for ACKs
             # of data sent before the timeout and never retransmitted
