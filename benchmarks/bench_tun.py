@@ -90,7 +90,10 @@ elif mode == "send":   # send N bytes to the stack, wait for its close; print se
     port, n = int(sys.argv[2]), int(sys.argv[3])
     buf = memoryview(os.urandom(1 << 20))
     t0 = time.perf_counter()
-    c = socket.create_connection((STACK, port))
+    c = socket.socket(socket.AF_INET6 if ":" in STACK else socket.AF_INET)
+    if os.environ.get("BENCH_KERNEL_CC"):  # the kernel sender's congestion control
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, os.environ["BENCH_KERNEL_CC"].encode())
+    c.connect((STACK, port))
     left = n
     while left > 0:
         k = c.send(buf[: min(left, len(buf))]); left -= k
@@ -414,7 +417,13 @@ def main() -> None:
         "--repeat", type=int, default=1,
         help="run each measurement N times; print the median (and min..max)",
     )  # fmt: skip
+    parser.add_argument(
+        "--kernel-cc", default="",
+        help="congestion control of the kernel sender in kernel -> stack (default: the kernel's)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.kernel_cc:
+        os.environ["BENCH_KERNEL_CC"] = args.kernel_cc  # inherited by the peer process
     only = {t for t in args.only.split(",") if t}
     if only - set(TESTS):
         parser.error(f"unknown test(s): {', '.join(sorted(only - set(TESTS)))}")
