@@ -9,6 +9,11 @@ go-back-N retransmissions (the send loop), a tail loss probe, the duplicate
 ACKs a peer without SACK needs, and finally the ACK that every other segment
 would have carried. ``get_timer()`` is the earliest of the connection's
 deadlines. One call per wakeup, so one ACK covers a whole batch of input.
+
+The flush is also where the buffers are tuned (the receive side's RTT and
+right-sizing, ``receiver.py``; the send buffer, ``sender.py``) and where the
+connection's charge in the stack's memory account is brought up to date
+(``memory.py``): once per wakeup, never per segment.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class OutputPart(HandshakePart):
     def packets_to_send(self, now: float) -> list[bytes]:
         """Everything due now, as whole IPv4 packets (see the batching contract)."""
         out = self._output(now)
+        self._mem_sync()
         if self._tlp_rearm:
             self._tlp_rearm = False
             if not self._in_recovery and self.snd_una != self.snd_max:
@@ -74,6 +80,14 @@ class OutputPart(HandshakePart):
                     self.snd_nxt = (self.iss + 1) & MASK
                     self._ack_now = False
             return out
+        if (
+            self._copied != self._rcvq_copied
+            or self._rcv_tsecr != self._rcv_rtt_last_tsecr
+            or not self.ts_ok
+        ):
+            self._rcv_autotune(now)
+        if self._freed or self._mem.over_limit:
+            self._sndbuf_tune()
         if not (
             self._ack_now
             or self._tlp_probe

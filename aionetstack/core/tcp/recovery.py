@@ -327,9 +327,7 @@ class RecoveryPart(RackTlpPart):
             end = recover
         # the parts of [start, end) no retransmission of this episode covers
         p = start
-        for x in sorted(
-            (x for x in self._ep.log if x.rtx), key=lambda x: (x.start - start) & MASK
-        ):
+        for x in sorted((x for x in self._ep.log if x.rtx), key=lambda x: (x.start - start) & MASK):
             if seq_diff(x.start, p) > 0:
                 break
             if seq_diff(x.end, p) > 0:
