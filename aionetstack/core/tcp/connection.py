@@ -284,7 +284,11 @@ class TcpConnection(OutputPart):
         else:
             data = bytes(rbuf[:max_bytes])
             del rbuf[:max_bytes]
-        self._copied += len(data)
+        n = len(data)
+        self._copied += n
+        if n and self._mem_charged >= 0:
+            self._mem_charged -= n  # given back at once (memory.py)
+            self._mem.allocated -= n
         self._data_event_pending = False
         if data and self.state in RECEIVING_STATES:
             # A window update "that matters" (RFC 9293 3.8.6.2.2; Linux __tcp_cleanup_rbuf)
@@ -358,11 +362,12 @@ class TcpConnection(OutputPart):
         n = len(payload)
         if d < 0 or (d == 0 and n == 0) or d > ((self.snd_max - snd_una) & MASK):
             return False
+        mem = self._mem
         if n and (
             n > ((self.rcv_adv - self.rcv_nxt + 0x80000000) & MASK) - 0x80000000
             or self._closed_by_app
             or self.state is CLOSE_WAIT
-            or self._mem.allocated > self._mem.high
+            or mem.allocated > mem.high
         ):
             return False
         if self.ts_ok:
@@ -396,7 +401,7 @@ class TcpConnection(OutputPart):
         if n:
             self._rcv_tsecr = seg.ts_ecr or 0  # the receiver's RTT (receiver.py)
             self._mem_charged += n  # charged at once: the hard limit sees it (memory.py)
-            self._mem.allocated += n
+            mem.allocated += n
             self.data_segs_in += 1
             self._rbuf += payload
             self.rcv_nxt = (self.rcv_nxt + n) & MASK
@@ -520,6 +525,9 @@ class TcpConnection(OutputPart):
             data_acked = nbuf
         if data_acked:
             del sbuf[:data_acked]
+            if self._mem_charged >= 0:
+                self._mem_charged -= data_acked  # given back at once (memory.py)
+                self._mem.allocated -= data_acked
             self._sbuf_seq = (self._sbuf_seq + data_acked) & MASK
             self.bytes_acked += data_acked
             self._freed = True

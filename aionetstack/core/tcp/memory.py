@@ -14,6 +14,14 @@ limit is checked against it for the next segment) and data the application
 queues with ``send()`` (Linux checks ``sk_wmem_schedule`` in ``tcp_sendmsg``).
 A connection reaching CLOSED or TIME-WAIT gives its charge back.
 
+Every queue change is charged where it happens (two integer additions on the
+per-segment paths: the receive queue growing, ``read()``, an ACK freeing the
+send queue, ``send()``); the out-of-order store, on the slow path, is re-synced
+whole. The state (pressure, hard limit, peak) is recomputed at a flush only
+when the sum is above ``watch`` (the lower of ``low`` and the peak so far), or
+a pressure period or the hard limit is on, so a stack far below its marks pays one comparison
+per flush.
+
 Three thresholds in bytes, as Linux's ``net.ipv4.tcp_mem`` (which counts pages):
 
 ``low``
@@ -55,6 +63,7 @@ class TcpMemory:
         "pressures",
         "rcvq_drops",
         "sndbuf_moderations",
+        "watch",
     )
 
     def __init__(self, low: int, pressure: int, high: int) -> None:
@@ -65,6 +74,7 @@ class TcpMemory:
         self.high = high
         self.allocated = 0  # bytes charged now (Linux tcp_memory_allocated)
         self.peak = 0  # the highest ``allocated`` seen
+        self.watch = 0  # min(low, peak): above it a flush updates the state
         self.pressure = False  # Linux tcp_memory_pressure
         self.over_limit = False  # allocated > high: new memory refused
         # counters (Linux TcpExt names, see TcpMemory.counters)
@@ -82,6 +92,7 @@ class TcpMemory:
         self.allocated = a
         if a > self.peak:
             self.peak = a
+            self.watch = a if a < self.low else self.low
         self.over_limit = a > self.high
         if self.pressure:
             if a < self.low:

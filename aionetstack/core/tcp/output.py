@@ -12,8 +12,8 @@ deadlines. One call per wakeup, so one ACK covers a whole batch of input.
 
 The flush is also where the buffers are tuned (the receive side's RTT and
 right-sizing, ``receiver.py``; the send buffer, ``sender.py``) and where the
-connection's charge in the stack's memory account is brought up to date
-(``memory.py``): once per wakeup, never per segment.
+account's state (pressure, hard limit) follows the charges the queues made as
+they changed (``memory.py``): once per wakeup, never per segment.
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ class OutputPart(HandshakePart):
     def packets_to_send(self, now: float) -> list[bytes]:
         """Everything due now, as whole IPv4 packets (see the batching contract)."""
         out = self._output(now)
-        self._mem_sync()
+        mem = self._mem
+        if mem.allocated > mem.watch or mem.pressure or mem.over_limit:
+            # a mark or the peak may have been passed by the charges made as the
+            # queues changed: the account's state follows (memory.py)
+            mem.charge(0)
         if self._tlp_rearm:
             self._tlp_rearm = False
             if not self._in_recovery and self.snd_una != self.snd_max:
@@ -80,11 +84,8 @@ class OutputPart(HandshakePart):
                     self.snd_nxt = (self.iss + 1) & MASK
                     self._ack_now = False
             return out
-        if (
-            self._copied != self._rcvq_copied
-            or self._rcv_tsecr != self._rcv_rtt_last_tsecr
-            or not self.ts_ok
-        ):
+        if now - self._rcvq_time >= self._rcv_rtt:
+            # once per receiver RTT (every flush until one is known)
             self._rcv_autotune(now)
         if self._freed or self._mem.over_limit:
             self._sndbuf_tune()

@@ -247,8 +247,8 @@ class ReceiverPart(Tcb):
         self._rcvq_time = now
 
     def _rcv_autotune(self, now: float) -> None:
-        """Once per flush while data flows or the application reads: the
-        receiver's RTT estimate, then dynamic right-sizing (module docstring)."""
+        """At a flush once per receiver RTT (every flush until one is known):
+        the receiver's RTT estimate, then dynamic right-sizing (module docstring)."""
         if self.ts_ok:
             tsecr = self._rcv_tsecr
             if tsecr != self._rcv_rtt_last_tsecr:
@@ -420,6 +420,7 @@ class ReceiverPart(Tcb):
                         self.bytes_received += m
                     filled = True
                     self._sack_recent = [o for o in self._sack_recent if o >= self._rcv_off]
+                    self._mem_sync()  # the out-of-order store shrank
                 self._on_data(plen, now, filled)
                 if self._ooo_fin_off >= 0 and self._ooo_fin_off == self._rcv_off:
                     fin = True
@@ -438,6 +439,7 @@ class ReceiverPart(Tcb):
                     return
                 off = self._rcv_off + d
                 dup = self._reasm.add(off, payload)
+                self._mem_sync()  # the out-of-order store grew
                 if dup is REJECTED:
                     # too many out-of-order blocks: drop it, unSACKed (RFC 2018 8,
                     # RFC 9293 3.10.7.4; Linux tcp_prune_ofo_queue); the dup ACK stays

@@ -299,6 +299,8 @@ class SenderPart(ReceiverPart):
         mem = self._mem
         if mem.over_limit:
             self._sndbuf_moderate()
+        elif self._sndbuf >= self.config.send_buffer:
+            pass  # at the maximum
         elif (
             not mem.soft_limited
             and ((self.snd_max - self.snd_una) & MASK) - self._sb.sacked < self._cc.cwnd

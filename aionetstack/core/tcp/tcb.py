@@ -560,11 +560,14 @@ class Tcb:
 
     def _mem_sync(self) -> None:
         """Charge the stack's account with what this connection holds now (send
-        queue, unread data, out-of-order store); once per ``packets_to_send``."""
+        queue, unread data, out-of-order store): after out-of-order store
+        changes; the queues are charged as they change (memory.py)."""
         charged = self._mem_charged
-        if charged >= 0:
-            # always: data charged at once moved the sum without the state
-            held = len(self._sbuf) + len(self._rbuf) + self._reasm.memory
+        if charged < 0:
+            return
+        reasm = self._reasm
+        held = len(self._sbuf) + len(self._rbuf) + (reasm.memory if reasm.bytes else 0)
+        if held != charged:
             self._mem_charged = held
             self._mem.charge(held - charged)
 
