@@ -87,7 +87,9 @@ class OutputPart(HandshakePart):
         if now - self._rcvq_time >= self._rcv_rtt:
             # once per receiver RTT (every flush until one is known)
             self._rcv_autotune(now)
-        if self._freed or self._mem.over_limit:
+        if self._freed:
+            # ACKs freed space (Linux tcp_new_space); above the hard limit send()
+            # moderates the buffer too (sk_stream_moderate_sndbuf)
             self._sndbuf_tune()
         if not (
             self._ack_now
