@@ -28,7 +28,12 @@ own loop), so they do not share the stack's interpreter lock.
     process RSS passes ``--rss-cap``). RSS is this process's (stack and
     asyncio objects); for the kernel the process RSS covers only asyncio's
     objects, so the kernel's own TCP memory (``/proc/net/sockstat`` ``mem``,
-    pages, machine-wide) is printed beside it.
+    pages, machine-wide) is printed beside it. The memory run gives the stack
+    a budget (``--memory-budget``, ``StackConfig.tcp_mem`` = budget/2,
+    3/4 budget, budget): the slow-reader row prints the stack's peak of
+    buffered bytes (its ``tcp_mem`` account: every connection's send and
+    receive queues) against it, the pressure periods and the segments refused
+    above it (``TCPRcvQDrop``); the kernel's sockstat ``mem`` is its own.
 
 A table prints the kernel beside the stack. These are figures of the machine
 the script ran on: on a shared host they are only indicative.
@@ -451,6 +456,8 @@ async def bench_memory(
 
     stop = asyncio.Event()
 
+    account = stack.engine.tcp_memory  # the stack's tcp_mem account (bytes buffered)
+
     async def slow_reader(reader: Any, writer: Any) -> None:
         try:
             while not stop.is_set() and await reader.read(4096):
@@ -464,10 +471,12 @@ async def bench_memory(
     for host in (STACK_IP, KERNEL_IP):
         stop.clear()
         base, mem0 = await settle(), sockstat().get("mem", 0)
+        pressures0, drops0 = account.pressures, account.rcvq_drops
         feeding = asyncio.ensure_future(client("feed", host, 7103, slow, slow_seconds))
-        peak, mem, capped = base, 0, False
+        peak, mem, capped, buffered = base, 0, False, 0
         while not feeding.done():
             peak = max(peak, rss())
+            buffered = max(buffered, account.allocated)
             mem = max(mem, sockstat().get("mem", 0) - mem0)
             if peak > cap and not capped:
                 capped = True  # the stack keeps buffering: stop before the machine suffers
@@ -476,6 +485,13 @@ async def bench_memory(
         result = feeding.result()
         stop.set()
         cell = f"peak +{mb(peak - base)}, sent {mb(result['sent'])}" + (" CAPPED" if capped else "")
+        if host == STACK_IP:
+            high = account.high
+            cell += (
+                f", buffered {mb(buffered)} of {mb(high)} budget (account peak"
+                f" {mb(account.peak)}), {account.pressures - pressures0} pressure,"
+                f" {account.rcvq_drops - drops0} RcvQDrop"
+            )
         cells.append(cell + (f" m{mem:+}p" if host == KERNEL_IP else ""))
         await asyncio.sleep(1.0)
     table.add(f"{slow:,} fast senders, slow readers ({slow_seconds:g} s)", *cells)
@@ -527,6 +543,10 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=1_000)
     parser.add_argument("--slow-seconds", type=float, default=10.0)
     parser.add_argument("--rss-cap", type=int, default=1 << 30, help="bytes (slow case)")
+    parser.add_argument(
+        "--memory-budget", type=int, default=64 << 20,
+        help="the stack's tcp_mem high mark in the memory run, bytes (low 1/2, pressure 3/4)",
+    )  # fmt: skip
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument(
         "--txqueuelen", type=int, default=-1,
@@ -565,6 +585,7 @@ def main() -> None:
                     s, table, args.churn, args.idle, args.slow, args.slow_seconds, args.rss_cap
                 ),
                 time_wait=2.0,
+                tcp_mem=(args.memory_budget // 2, args.memory_budget * 3 // 4, args.memory_budget),
             )
         )
     table.show()

@@ -113,9 +113,7 @@ def _impaired(
     )
 
 
-def capture(
-    link: Link, path: str | os.PathLike[str], *, format: str | None = None
-) -> CaptureLink:
+def capture(link: Link, path: str | os.PathLike[str], *, format: str | None = None) -> CaptureLink:
     """Wrap any link and write both directions to a capture file (closed with
     the link): pcapng, with each packet's direction, when ``path`` ends in
     ``.pcapng`` or ``format="pcapng"``; classic pcap otherwise."""

@@ -213,9 +213,7 @@ class DnsResolver:
                     continue  # SERVFAIL, REFUSED...: the next server
                 addresses, ttl = addresses_for(response)
                 if not addresses:
-                    raise socket.gaierror(
-                        socket.EAI_NODATA, "No address associated with hostname"
-                    )
+                    raise socket.gaierror(socket.EAI_NODATA, "No address associated with hostname")
                 return addresses, ttl
         raise socket.gaierror(
             socket.EAI_AGAIN,

@@ -20,10 +20,10 @@ Linux function each rule mirrors:
 ``SO_KEEPALIVE``               ``keepalive``; the timer armed from now
 ``TCP_KEEPIDLE/INTVL/CNT``     ``keepalive_idle/interval/count``, in seconds
                                and probes, Linux's bounds (1..32767, 1..127)
-``SO_SNDBUF`` / ``SO_RCVBUF``  ``send_buffer`` / ``recv_buffer``; doubled on
-                               set and floored as Linux ``sk_setsockopt``
-                               does, so ``getsockopt`` returns what the kernel
-                               would
+``SO_SNDBUF`` / ``SO_RCVBUF``  the connection's buffer, autotuned until set
+                               (then fixed: SOCK_*BUF_LOCK); doubled on set
+                               and floored as Linux ``sk_setsockopt`` does,
+                               so ``getsockopt`` returns what the kernel would
 ``TCP_CONGESTION``             the controller's name (``reno``); set by a
                                ``StackConfig.congestion_control`` name or the
                                controller's own name (``ENOENT`` otherwise)
@@ -260,9 +260,9 @@ class StackSocket:
         elif level == _SOL_SOCKET and option == socket.SO_KEEPALIVE:
             value = int(cfg.keepalive)
         elif level == _SOL_SOCKET and option == socket.SO_SNDBUF:
-            value = cfg.send_buffer
+            value = conn.send_buffer_size  # autotuned, as Linux's sk_sndbuf
         elif level == _SOL_SOCKET and option == socket.SO_RCVBUF:
-            value = cfg.recv_buffer
+            value = conn.recv_buffer_size
         elif level == _SOL_SOCKET and option == socket.SO_TYPE:
             value = socket.SOCK_STREAM
         elif level == _SOL_SOCKET and option == socket.SO_ERROR:
@@ -287,7 +287,14 @@ class StackSocket:
         else:
             n = _int_value(value, level, option)
             changes = self._int_option(level, option, n)
+        conn = self._conn
+        if "send_buffer" in changes:
+            conn.lock_send_buffer(changes["send_buffer"])  # autotuning ends (SOCK_SNDBUF_LOCK)
+            self._on_send_buffer(changes["send_buffer"])
+        elif "recv_buffer" in changes:
+            conn.lock_recv_buffer(changes["recv_buffer"])
         if all(getattr(cfg, name) == value for name, value in changes.items()):
+            self._driver.touch(conn)
             return  # aiohttp sets TCP_NODELAY on every connection, often twice
         key = (id(cfg), tuple(changes.items()))
         known = _EVOLVED.get(key)
@@ -298,10 +305,8 @@ class StackSocket:
             if len(_EVOLVED) >= _EVOLVED_MAX:
                 _EVOLVED.clear()
             _EVOLVED[key] = (cfg, new)
-        self._conn.set_config(new, self._driver.loop.time())
-        if new.send_buffer != cfg.send_buffer:
-            self._on_send_buffer(new.send_buffer)
-        self._driver.touch(self._conn)  # Nagle lifted, a window to announce...
+        conn.set_config(new, self._driver.loop.time())
+        self._driver.touch(conn)  # Nagle lifted, a window to announce...
 
     def _int_option(self, level: int, option: int, n: int) -> dict[str, Any]:
         if level == _IPPROTO_TCP:

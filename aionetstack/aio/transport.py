@@ -16,14 +16,17 @@ Application calls (``write``, ``write_eof``, ``close``, ``abort``) go straight t
 the engine and ``touch`` the connection; the driver flushes once per loop iteration.
 
 Write buffer. ``write()`` never blocks and never copies into a transport-side
-buffer: the engine queues everything. The engine's ``config.send_buffer`` bytes
-play the role of the kernel socket buffer, and the *transport's* write buffer
-is what the engine holds beyond it::
+buffer: the engine queues everything. The connection's current send buffer
+(``conn.send_buffer_size``, Linux's autotuned ``sk_sndbuf``: 87040 bytes
+after the handshake at MSS 1448, growing with cwnd up to
+``config.send_buffer``, moderated above the stack's memory limit) plays the
+role of the kernel socket buffer, and the *transport's* write buffer is what
+the engine holds beyond it, as a CPython socket transport's beyond the kernel's::
 
-    get_write_buffer_size() == max(0, conn.send_queued - config.send_buffer)
+    get_write_buffer_size() == max(0, conn.send_queued - conn.send_buffer_size)
 
-so bulk writes keep the window full without ever pausing, while a stalled peer
-makes the size grow past the high-water mark (64 KiB default) and
+so bulk writes keep the window full (the buffer grows as cwnd does), while a
+stalled peer makes the size grow past the high-water mark (64 KiB default) and
 ``pause_writing()`` is called; ``SendSpace`` events bring it back under the
 low-water mark (16 KiB) and ``resume_writing()`` follows, so
 ``StreamWriter.drain()`` waits exactly when it should.
@@ -117,7 +120,6 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
         super().__init__(driver, conn, protocol, on_detach)
         self._conn = conn
         self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
-        self._send_buffer = conn.config.send_buffer
         self._high_water = _HIGH_WATER
         self._low_water = _HIGH_WATER // 4
         self._eof = False  # write_eof() called
@@ -154,8 +156,8 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
         return names
 
     def _set_send_buffer(self, size: int) -> None:
-        """SO_SNDBUF changed (StackSocket): the engine holds ``size`` bytes."""
-        self._send_buffer = size
+        """SO_SNDBUF changed (StackSocket): the engine now holds ``size`` bytes
+        (``conn.send_buffer_size``); pause or resume the writer accordingly."""
         if self._protocol_paused:
             self._maybe_resume_protocol()
         else:
@@ -374,7 +376,8 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
         return (self._low_water, self._high_water)
 
     def get_write_buffer_size(self) -> int:
-        size: int = self._conn.send_queued - self._send_buffer
+        conn = self._conn
+        size: int = conn.send_queued - conn.send_buffer_size
         return size if size > 0 else 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:

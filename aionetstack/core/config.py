@@ -26,6 +26,8 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "max_connections": (1, 1 << 30),
     "recv_buffer": (1, 1 << 31),
     "send_buffer": (1, 1 << 31),
+    "recv_buffer_initial": (1, 1 << 31),
+    "send_buffer_initial": (1, 1 << 31),
     "retries2": (0, 255),
     "quickack_segments": (0, 1 << 16),
     "challenge_ack_limit": (0, 1 << 31),
@@ -97,9 +99,30 @@ class StackConfig:
     sack: bool = True  # net.ipv4.tcp_sack
     timestamps: bool = True  # net.ipv4.tcp_timestamps
 
-    # --- buffers -----------------------------------------------------------
-    recv_buffer: int = 4 * 1024 * 1024  # receive buffer; the window advertises its free space
-    send_buffer: int = 4 * 1024 * 1024  # bytes the engine holds before the transport buffers
+    # --- buffers (autotuned between the initial size and the maximum) --------
+    # The receive buffer's maximum (net.ipv4.tcp_rmem[2]); the window advertises
+    # the free space of the current buffer, the window scale is chosen from this
+    # maximum so the buffer can grow. SO_RCVBUF sets a fixed size instead.
+    recv_buffer: int = 4 * 1024 * 1024
+    # net.ipv4.tcp_rmem[1]: a connection's receive buffer at first; it grows with
+    # the rate the application reads (tcp_rcv_space_adjust) up to recv_buffer
+    recv_buffer_initial: int = 128 * 1024
+    # net.ipv4.tcp_moderate_rcvbuf: grow the receive buffer (dynamic right-sizing)
+    moderate_rcvbuf: bool = True
+    # The send buffer's maximum (net.ipv4.tcp_wmem[2]): bytes the engine holds
+    # before the transport's write buffer begins. SO_SNDBUF sets a fixed size.
+    send_buffer: int = 4 * 1024 * 1024
+    # net.ipv4.tcp_wmem[1]: the send buffer until the handshake completes; then
+    # it follows cwnd (tcp_sndbuf_expand: 2 x cwnd x per-segment size) up to send_buffer
+    send_buffer_initial: int = 16 * 1024
+    # net.ipv4.tcp_mem (low, pressure, high), in bytes, not pages: the bytes all
+    # the stack's connections buffer (send + receive queues). Above pressure no
+    # buffer grows and receive windows shrink; above high new data is refused.
+    # Linux sizes it from RAM (tcp_init_mem: pressure = 1/16 of the free pages,
+    # low = 3/4 of it, high = 2 x low); these are its values on a 4 GiB host.
+    tcp_mem: tuple[int, int, int] = attrs.field(
+        default=(192 * 1024 * 1024, 256 * 1024 * 1024, 384 * 1024 * 1024), converter=tuple
+    )
 
     # --- timers (RFC 6298; Linux values) ----------------------------------
     rto_initial: float = 1.0  # TCP_TIMEOUT_INIT
@@ -157,6 +180,11 @@ class StackConfig:
                 raise ValueError(
                     f"StackConfig.nameservers: {server!r} is not an IPv4 or IPv6 address"
                 ) from None
+        mem = self.tcp_mem
+        if len(mem) != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in mem):
+            raise TypeError(f"StackConfig.tcp_mem must be three ints, got {mem!r}")
+        if not 0 <= mem[0] <= mem[1] <= mem[2]:
+            raise ValueError(f"StackConfig.tcp_mem must be 0 <= low <= pressure <= high, got {mem}")
         if self.congestion_control not in CONGESTION_CONTROLS:
             raise ValueError(
                 f"unknown congestion_control {self.congestion_control!r}; "

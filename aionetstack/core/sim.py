@@ -331,7 +331,7 @@ class TcpEndpoint:
         if c is None or c.state is TcpState.CLOSED:
             return
         if self._pending:
-            room = c.config.send_buffer - c.send_queued
+            room = c.send_buffer_size - c.send_queued
             if room > 0 and not c._fin_queued:
                 chunk = self._pending[:room]
                 del self._pending[:room]

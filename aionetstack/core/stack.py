@@ -155,6 +155,7 @@ from aionetstack.core.syncookies import (
 )
 from aionetstack.core.tcp.connection import TcpConnection
 from aionetstack.core.tcp.isn import IsnGenerator
+from aionetstack.core.tcp.memory import TcpMemory
 from aionetstack.core.tcp.states import TcpState
 from aionetstack.core.tcp.tcb import TS_OPT, TS_WORD
 from aionetstack.core.timewait import TW_ACK, TimeWait
@@ -335,6 +336,8 @@ class StackEngine:
         self._routes = RoutingTable()
         self._counters = Counters()
         self._c = self._counters.c
+        # every connection's buffers charged to one account (net.ipv4.tcp_mem)
+        self.tcp_memory = TcpMemory(*config.tcp_mem)
         self._tcp_ports = PortAllocator(
             secret, config.ephemeral_port_low, config.ephemeral_port_high
         )
@@ -792,7 +795,7 @@ class StackEngine:
             sack_permitted=req.sack_ok, ts_recent=ts_recent, peer_window=req.window,
             mtu=req.mtu, synack_sent=req.sent, retransmits=req.retrans, ident=req.ident,
             now=now, ts_offset=req.ts_offset, family=6 if ra > _MASK else 4,
-            flow_label=req.flow_label,
+            flow_label=req.flow_label, memory=self.tcp_memory,
         )  # fmt: skip
         self._child_established(conn, req.key, req.ifindex, req.listener, seg, now)
 
@@ -846,6 +849,7 @@ class StackEngine:
             peer_window=seg.window, mtu=mtu, synack_sent=None, retransmits=0,
             ident=self._next_ip_id(), now=now, ts_offset=ts_offset,
             family=6 if src > _MASK else 4, flow_label=self._flow_label(key),
+            memory=self.tcp_memory,
         )  # fmt: skip
         # a cookie's SYN left no state: the passive open counts when it completes
         self._c["TcpPassiveOpens"] += 1
@@ -1881,6 +1885,7 @@ class StackEngine:
             ts_offset=self._ts_offset(local_addr, remote_addr),
             family=family,
             flow_label=self._flow_label(key) if family == 6 else 0,
+            memory=self.tcp_memory,
         )
         entry = _ConnEntry(conn, key, route.ifindex, None)
         tcp[key] = entry
@@ -2205,6 +2210,7 @@ class StackEngine:
             retrans += _retrans_of(conn)
         snapshot["TcpCurrEstab"] = estab
         snapshot["TcpRetransSegs"] = retrans
+        snapshot.update(self.tcp_memory.counters())
         return snapshot
 
     def connections(self) -> list[TcpConnection]:

@@ -36,7 +36,9 @@ class EventLoopLike(Protocol):
 
     def call_soon(self, callback: Callable[..., object], *args: Any) -> TimerHandleLike: ...
 
-    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> TimerHandleLike: ...
+    def call_at(
+        self, when: float, callback: Callable[..., object], *args: Any
+    ) -> TimerHandleLike: ...
 
     def call_later(
         self, delay: float, callback: Callable[..., object], *args: Any

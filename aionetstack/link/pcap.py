@@ -110,7 +110,9 @@ class PcapWriter(_FileWriter):
         self._file.write(pcap_record_header(n, timestamp, scale=self._scale, snaplen=self.snaplen))
         self._file.write(packet if n <= self.snaplen else memoryview(packet)[: self.snaplen])
 
-    def write_batch(self, packets: Iterable[BytesLike], timestamp: float, *, outbound: bool) -> None:
+    def write_batch(
+        self, packets: Iterable[BytesLike], timestamp: float, *, outbound: bool
+    ) -> None:
         """Record packets of one direction (pcap has no field for it)."""
         for packet in packets:
             self.write(packet, timestamp)
@@ -149,7 +151,9 @@ class PcapngWriter(_FileWriter):
             )
         )
 
-    def write_batch(self, packets: Iterable[BytesLike], timestamp: float, *, outbound: bool) -> None:
+    def write_batch(
+        self, packets: Iterable[BytesLike], timestamp: float, *, outbound: bool
+    ) -> None:
         for packet in packets:
             self.write(packet, timestamp, outbound=outbound)
 
@@ -168,7 +172,10 @@ def capture_format(path: str | os.PathLike[str], format: str | None = None) -> C
 
 
 def open_capture_writer(
-    path: str | os.PathLike[str], format: str | None = None, *, description: str = "aionetstack link"
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    description: str = "aionetstack link",
 ) -> PcapWriter | PcapngWriter:
     """A writer for ``path`` in ``capture_format(path, format)``."""
     if capture_format(path, format) == "pcapng":

@@ -188,7 +188,9 @@ class TunLink:
         iface = next((i for i in ifaces if isinstance(i, ipaddress.IPv4Interface)), None)
         others = [i for i in ifaces if i is not iface]
         if mtu < 1280 and any(i.version == 6 for i in ifaces):
-            raise ValueError(f"an IPv6 address needs an MTU of 1280 or more (RFC 8200 5), not {mtu}")
+            raise ValueError(
+                f"an IPv6 address needs an MTU of 1280 or more (RFC 8200 5), not {mtu}"
+            )
 
         self._mtu = mtu
         self._read_batch = read_batch

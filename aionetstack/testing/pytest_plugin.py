@@ -65,6 +65,7 @@ except ImportError:  # pragma: no cover - without pytest-asyncio async fixtures 
 def _async_fixture(func: _F) -> _F:
     return cast(_F, _fixture(func))
 
+
 VIRTUAL_TIME = "virtual_time"
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 

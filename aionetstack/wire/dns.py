@@ -118,8 +118,10 @@ def encode_name(name: str) -> bytes:
 
 def build_query(ident: int, name: str, qtype: int = TYPE_A) -> bytes:
     """A recursive query (RD) for ``name``/``qtype``/IN with id ``ident``."""
-    return _HDR.pack(ident & 0xFFFF, _RD, 1, 0, 0, 0) + encode_name(name) + struct.pack(
-        "!HH", qtype, CLASS_IN
+    return (
+        _HDR.pack(ident & 0xFFFF, _RD, 1, 0, 0, 0)
+        + encode_name(name)
+        + struct.pack("!HH", qtype, CLASS_IN)
     )
 
 
@@ -228,7 +230,9 @@ def parse_response(data: bytes | bytearray | memoryview) -> DnsResponse:
         target = _read_name(buf, off)[0] if rtype == TYPE_CNAME else ""
         off += rdlength
         # RFC 2181 8: a TTL with the top bit set is treated as zero
-        answers.append(DnsRecord(name, rtype, rclass, ttl if ttl < 0x80000000 else 0, rdata, target))
+        answers.append(
+            DnsRecord(name, rtype, rclass, ttl if ttl < 0x80000000 else 0, rdata, target)
+        )
     return DnsResponse(ident, truncated, rcode, qname, qtype, tuple(answers))
 
 

@@ -159,7 +159,13 @@ def pcapng_enhanced_packet(
     return b"".join(
         (
             _EPB_HEAD.pack(
-                BT_EPB, total, interface, (ticks >> 32) & 0xFFFFFFFF, ticks & 0xFFFFFFFF, incl, length
+                BT_EPB,
+                total,
+                interface,
+                (ticks >> 32) & 0xFFFFFFFF,
+                ticks & 0xFFFFFFFF,
+                incl,
+                length,
             ),
             bytes(packet[:incl]),
             b"\0" * _pad4(incl),

@@ -30,7 +30,10 @@ async def test_stack_close_resets_orphaned_connections():
         await b.start_server(cb, B, 80)
         _r, w = await a.open_connection(B, 80)
         sr, sw = await got
-        w.write(b"x" * 6_000_000)  # more than the peer's 4 MiB window
+        # more than the peer's window (128 KiB at first: tcp_rmem[1]), less than
+        # that and the client's send buffer (87040 bytes after the handshake):
+        # close() hands the rest to the engine
+        w.write(b"x" * 200_000)
         w.close()
         await w.wait_closed()  # transport done; the engine still owns the data
         assert [str(c.state) for c in a.engine.connections()] == ["FIN-WAIT-1"]

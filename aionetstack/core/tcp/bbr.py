@@ -204,6 +204,8 @@ class Bbr:
     )
 
     wants_rate_samples = True
+    # Linux bbr_sndbuf_expand: room for 3 x cwnd, the probing gain above 1
+    sndbuf_expand = 3
     cong_control = True
 
     name = "bbr"

@@ -52,6 +52,9 @@ class CongestionControl(Protocol):
     #: Whether the connection should estimate the delivery rate and call
     #: ``on_rate_sample`` (it costs per-segment work; NewReno does not need it).
     wants_rate_samples: bool
+    #: Send buffer per cwnd segment, in segments (Linux ``ca_ops->sndbuf_expand``;
+    #: 2 when a controller has none, BBR 3): ``tcp_sndbuf_expand``'s factor.
+    sndbuf_expand: int
 
     def on_rate_sample(self, rs: RateSample, now: float) -> None:
         """Once per ACK, after the ACK's other calls: its delivery-rate sample."""
@@ -104,6 +107,7 @@ class NewReno:
     pacing_rate = 0.0
     wants_rate_samples = False
     cong_control = False
+    sndbuf_expand = 2
 
     def __init__(self, mss: int, initial_segments: int = 10) -> None:
         self.mss = mss

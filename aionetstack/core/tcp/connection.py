@@ -47,6 +47,7 @@ from aionetstack.core.tcp.events import (
     TcpEvent,
 )
 from aionetstack.core.tcp.info import TcpInfo
+from aionetstack.core.tcp.memory import TcpMemory
 from aionetstack.core.tcp.output import OutputPart
 from aionetstack.core.tcp.states import TcpState
 from aionetstack.core.tcp.tcb import (
@@ -108,13 +109,14 @@ class TcpConnection(OutputPart):
         ts_offset: int | None = None,
         family: int = 4,
         flow_label: int = 0,
+        memory: TcpMemory | None = None,
     ) -> TcpConnection:
         """Active open (RFC 9293 3.10.1): SYN-SENT, SYN queued for the next flush.
         ``family`` 6: the addresses are IPv6 (128-bit ints), packets are IPv6."""
         c = cls(
             config, local_addr=local_addr, local_port=local_port, remote_addr=remote_addr,
             remote_port=remote_port, iss=iss, mtu=mtu, now=now, ts_offset=ts_offset,
-            family=family, flow_label=flow_label,
+            family=family, flow_label=flow_label, memory=memory,
         )  # fmt: skip
         c._set_state(SYN_SENT, "connect", now)
         return c
@@ -133,12 +135,13 @@ class TcpConnection(OutputPart):
         ts_offset: int | None = None,
         family: int = 4,
         flow_label: int = 0,
+        memory: TcpMemory | None = None,
     ) -> TcpConnection:
         """Passive open from a listener's SYN (RFC 9293 3.10.7.2): SYN-RECEIVED."""
         c = cls(
             config, local_addr=local_addr, local_port=syn.dst_port, remote_addr=remote_addr,
             remote_port=syn.src_port, iss=iss, mtu=mtu, now=now, ts_offset=ts_offset,
-            family=family, flow_label=flow_label,
+            family=family, flow_label=flow_label, memory=memory,
         )  # fmt: skip
         c._accept_syn_options(syn, now, passive=True)
         c._set_state(SYN_RECEIVED, "SYN received (passive open)", now)
@@ -161,6 +164,19 @@ class TcpConnection(OutputPart):
         if config.congestion_control != old.congestion_control:
             self.set_congestion_control(config.congestion_control)
 
+    def lock_send_buffer(self, size: int) -> None:
+        """``SO_SNDBUF`` (Linux sk_setsockopt): the send buffer is ``size`` bytes
+        from now on, no longer autotuned (SOCK_SNDBUF_LOCK)."""
+        self._sndbuf = size
+        self._sndbuf_locked = True
+
+    def lock_recv_buffer(self, size: int) -> None:
+        """``SO_RCVBUF``: the receive buffer is ``size`` bytes from now on, no
+        longer autotuned (SOCK_RCVBUF_LOCK); a window already advertised is
+        never taken back (RFC 9293 3.8.6.2.2)."""
+        self._rcvbuf = size
+        self._rcvbuf_locked = True
+
     @property
     def readable(self) -> int:
         """Bytes ready for ``read()``."""
@@ -170,6 +186,18 @@ class TcpConnection(OutputPart):
     def send_queued(self) -> int:
         """Bytes not yet acknowledged (sent-unacked plus unsent)."""
         return len(self._sbuf)
+
+    @property
+    def send_buffer_size(self) -> int:
+        """The send buffer now (Linux sk_sndbuf, autotuned): the bytes the engine
+        holds before the transport's write buffer begins."""
+        return self._sndbuf
+
+    @property
+    def recv_buffer_size(self) -> int:
+        """The receive buffer now (Linux sk_rcvbuf, autotuned): the window
+        advertises its free space."""
+        return self._rcvbuf
 
     @property
     def in_flight(self) -> int:
@@ -191,6 +219,15 @@ class TcpConnection(OutputPart):
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
         if data:
             self._sbuf += data
+            n = len(data)
+            if self._mem_charged >= 0:
+                # charged at once (Linux sk_wmem_schedule in tcp_sendmsg): above
+                # the hard limit the send buffer is moderated, the writer pauses
+                self._mem_charged += n
+                mem = self._mem
+                mem.charge(n)
+                if mem.over_limit:
+                    self._sndbuf_moderate()
 
     def shutdown(self, now: float) -> None:
         """Send FIN after the queued data (RFC 9293 3.10.4); keep receiving."""
@@ -246,6 +283,11 @@ class TcpConnection(OutputPart):
         else:
             data = bytes(rbuf[:max_bytes])
             del rbuf[:max_bytes]
+        n = len(data)
+        self._copied += n
+        if n and self._mem_charged >= 0:
+            self._mem_charged -= n  # given back at once (memory.py)
+            self._mem.allocated -= n
         self._data_event_pending = False
         if data and self.state in RECEIVING_STATES:
             # A window update "that matters" (RFC 9293 3.8.6.2.2; Linux __tcp_cleanup_rbuf)
@@ -319,10 +361,12 @@ class TcpConnection(OutputPart):
         n = len(payload)
         if d < 0 or (d == 0 and n == 0) or d > ((self.snd_max - snd_una) & MASK):
             return False
+        mem = self._mem
         if n and (
             n > ((self.rcv_adv - self.rcv_nxt + 0x80000000) & MASK) - 0x80000000
             or self._closed_by_app
             or self.state is CLOSE_WAIT
+            or mem.allocated > mem.high
         ):
             return False
         if self.ts_ok:
@@ -360,6 +404,9 @@ class TcpConnection(OutputPart):
                     now,
                 )
         if n:
+            self._rcv_tsecr = seg.ts_ecr or 0  # the receiver's RTT (receiver.py)
+            self._mem_charged += n  # charged at once: the hard limit sees it (memory.py)
+            mem.allocated += n
             self.data_segs_in += 1
             self._rbuf += payload
             self.rcv_nxt = (self.rcv_nxt + n) & MASK
@@ -487,6 +534,9 @@ class TcpConnection(OutputPart):
             data_acked = nbuf
         if data_acked:
             del sbuf[:data_acked]
+            if self._mem_charged >= 0:
+                self._mem_charged -= data_acked  # given back at once (memory.py)
+                self._mem.allocated -= data_acked
             self._sbuf_seq = (self._sbuf_seq + data_acked) & MASK
             self.bytes_acked += data_acked
             self._freed = True
@@ -633,6 +683,7 @@ class TcpConnection(OutputPart):
         ts_offset: int | None = None,
         family: int = 4,
         flow_label: int = 0,
+        memory: TcpMemory | None = None,
     ) -> TcpConnection:
         """A passive open whose SYN-ACK the stack sent without a connection (from a
         SYN-queue request record or a SYN cookie, Linux ``tcp_check_req`` /
@@ -653,10 +704,10 @@ class TcpConnection(OutputPart):
         )  # fmt: skip
         c = cls.accept(
             config, syn, local_addr=local_addr, remote_addr=remote_addr, iss=iss, mtu=mtu,
-            now=now, ts_offset=ts_offset, family=family, flow_label=flow_label,
+            now=now, ts_offset=ts_offset, family=family, flow_label=flow_label, memory=memory,
         )  # fmt: skip
         # what _syn_segment and _output set when the SYN-ACK left
-        free = config.recv_buffer
+        free = c._rcvbuf
         win = free if free < 0xFFFF else 0xFFFF
         c._syn_window = win
         c.rcv_adv = (c.rcv_nxt + win) & MASK

@@ -132,6 +132,7 @@ class Cubic:
     )
 
     wants_rate_samples = True
+    sndbuf_expand = 2
     cong_control = False
 
     name = "cubic"

@@ -75,7 +75,7 @@ class HandshakePart(TimeoutPart):
             ack = self.rcv_nxt
             self._last_ack_sent = ack
         # RFC 7323 2.2: the window in a SYN is never scaled
-        free = self.config.recv_buffer
+        free = self._rcvbuf
         win = free if free < 0xFFFF else 0xFFFF
         self._syn_window = win
         if flags & ACK:
@@ -179,6 +179,7 @@ class HandshakePart(TimeoutPart):
     def _after_established(self, now: float) -> None:
         # Linux tcp_finish_connect / tcp_rcv_state_process: lsndtime starts here
         self._last_send = now
+        self._init_buffer_space(now)  # Linux tcp_init_transfer
         if self.config.keepalive:
             self._tm.keepalive = now + self.config.keepalive_idle
         if self._fin_queued:

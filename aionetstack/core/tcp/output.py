@@ -9,6 +9,11 @@ go-back-N retransmissions (the send loop), a tail loss probe, the duplicate
 ACKs a peer without SACK needs, and finally the ACK that every other segment
 would have carried. ``get_timer()`` is the earliest of the connection's
 deadlines. One call per wakeup, so one ACK covers a whole batch of input.
+
+The flush is also where the buffers are tuned (the receive side's RTT and
+right-sizing, ``receiver.py``; the send buffer, ``sender.py``) and where the
+account's state (pressure, hard limit) follows the charges the queues made as
+they changed (``memory.py``): once per wakeup, never per segment.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ class OutputPart(HandshakePart):
     def packets_to_send(self, now: float) -> list[bytes]:
         """Everything due now, as whole IPv4 packets (see the batching contract)."""
         out = self._output(now)
+        mem = self._mem
+        if mem.allocated > mem.watch or mem.pressure or mem.over_limit:
+            # a mark or the peak may have been passed by the charges made as the
+            # queues changed: the account's state follows (memory.py)
+            mem.charge(0)
         if self._tlp_rearm:
             self._tlp_rearm = False
             if not self._in_recovery and self.snd_una != self.snd_max:
@@ -74,6 +84,13 @@ class OutputPart(HandshakePart):
                     self.snd_nxt = (self.iss + 1) & MASK
                     self._ack_now = False
             return out
+        if now - self._rcvq_time >= self._rcv_rtt:
+            # once per receiver RTT (every flush until one is known)
+            self._rcv_autotune(now)
+        if self._freed:
+            # ACKs freed space (Linux tcp_new_space); above the hard limit send()
+            # moderates the buffer too (sk_stream_moderate_sndbuf)
+            self._sndbuf_tune()
         if not (
             self._ack_now
             or self._tlp_probe

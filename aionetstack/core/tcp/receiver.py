@@ -16,6 +16,25 @@ as the first block.
 
 Window (RFC 9293 3.8.6.2.2, RFC 7323 2.4): receiver SWS avoidance, a window
 that never shrinks, and the out-of-order store charged against the buffer.
+
+Buffer autotuning (Linux dynamic right-sizing, ``tcp_rcv_space_adjust``): the
+receive buffer ``_rcvbuf`` starts at ``recv_buffer_initial`` (tcp_rmem[1]).
+Once per receiver RTT (``_rcv_rtt``: from the TSecr of arriving data, Linux
+``tcp_rcv_rtt_measure_ts``, or without timestamps from the time one window
+takes to arrive, ``tcp_rcv_rtt_measure``) the bytes the application read in
+that RTT are compared with the last RTT's; when they grew, the buffer becomes
+about twice that, plus the growth again, plus 16 segments, up to
+``recv_buffer`` (tcp_rmem[2]). The window scale was chosen from the maximum at
+the handshake, so the larger window can be advertised. The checks run at the
+flush (``_rcv_autotune``, from ``packets_to_send``), never per segment.
+
+Memory pressure (``memory.py``): under pressure the buffer does not grow and
+a new window offers at most 4 segments beyond RCV.NXT (Linux
+``tcp_adjust_rcv_ssthresh`` in ``__tcp_select_window``), never less than what
+was advertised; above the hard limit, data that would join a non-empty
+receive queue, or the out-of-order store, is dropped (``TCPRcvQDrop``,
+``TCPOFODrop``; Linux ``tcp_try_rmem_schedule``; an empty queue always
+accepts, as Linux's ``sk_forced_mem_schedule``, so a connection never starves).
 """
 
 from __future__ import annotations
@@ -58,6 +77,11 @@ from aionetstack.wire.tcp import (
 
 __all__ = ["ReceiverPart"]
 
+# Linux TCP_INIT_CWND: the first receive-space estimate is at most this many segments
+TCP_INIT_CWND = 10
+# Linux tcp_adjust_rcv_ssthresh: under memory pressure a window grows to at most 4 x MSS
+PRESSURE_WINDOW_SEGMENTS = 4
+
 
 class ReceiverPart(Tcb):
     """The receiving half (see the module docstring)."""
@@ -67,7 +91,7 @@ class ReceiverPart(Tcb):
     def _rcv_free(self) -> int:
         # the out-of-order store is charged with its per-block overhead too
         # (Linux counts skb truesize, not payload, against sk_rcvbuf)
-        free = self.config.recv_buffer - len(self._rbuf) - self._reasm.memory
+        free = self._rcvbuf - len(self._rbuf) - self._reasm.memory
         limit = 0xFFFF << self.rcv_wscale
         if free > limit:
             free = limit
@@ -80,22 +104,28 @@ class ReceiverPart(Tcb):
         if cur < 0:
             cur = 0
         ws = self.rcv_wscale
+        rcvbuf = self._rcvbuf
+        if self._mem.pressure:
+            # Linux __tcp_select_window under tcp_under_memory_pressure: the window
+            # offered is clamped to rcv_ssthresh <= 4 * advmss (tcp_adjust_rcv_ssthresh);
+            # never below what was already advertised (the branch below)
+            cap = PRESSURE_WINDOW_SEGMENTS * self.rcv_mss
+            if free > cap:
+                free = cap
         if free > cur:
             # RFC 9293 3.8.6.2.2 receiver SWS avoidance: move the right edge
             # only by at least min(buffer/2, MSS)
             incr = free - cur
-            if (
-                incr >= self.rcv_mss
-                or incr >= (self.config.recv_buffer >> 1)
-                or (cur == 0 and free)
-            ):
-                if free < self.rcv_mss and cur == 0 and free < (self.config.recv_buffer >> 1):
-                    win = 0  # RFC 9293 3.8.6.2.2: keep a zero window until it is worth opening
-                else:
-                    win = free
+            if incr >= self.rcv_mss or incr >= (rcvbuf >> 1) or (cur == 0 and free):
+                # RFC 9293 3.8.6.2.2: keep a zero window until it is worth opening
+                win = 0 if free < self.rcv_mss and cur == 0 and free < (rcvbuf >> 1) else free
             else:
                 win = cur
             raw = win >> ws
+            if (raw << ws) < cur:
+                # the scale's granularity must not move the right edge back
+                # (Linux tcp_select_window: ALIGN(cur_win, 1 << rcv_wscale))
+                raw = (cur + (1 << ws) - 1) >> ws
         else:
             # never shrink: round the current window up to the scale granularity
             raw = (cur + (1 << ws) - 1) >> ws
@@ -207,6 +237,84 @@ class ReceiverPart(Tcb):
                 out.append(((s + base) & MASK, (e + base) & MASK))
         return out[:limit]
 
+    def _init_rcv_space(self, now: float) -> None:
+        """At ESTABLISHED (Linux tcp_init_buffer_space): the first receive-space
+        estimate is the window, at most TCP_INIT_CWND segments."""
+        wnd = seq_diff(self.rcv_adv, self.rcv_nxt)
+        space = TCP_INIT_CWND * self.rcv_mss
+        self._rcvq_space = wnd if 0 < wnd < space else space
+        self._rcvq_copied = self._copied
+        self._rcvq_time = now
+
+    def _rcv_autotune(self, now: float) -> None:
+        """At a flush once per receiver RTT (every flush until one is known):
+        the receiver's RTT estimate, then dynamic right-sizing (module docstring)."""
+        if self.ts_ok:
+            tsecr = self._rcv_tsecr
+            if tsecr != self._rcv_rtt_last_tsecr:
+                # Linux tcp_rcv_rtt_measure_ts: our timestamp echoed on data; a
+                # same-tick echo counts as one tick (1 ms here)
+                self._rcv_rtt_last_tsecr = tsecr
+                delta = (self._ts_val(now) - tsecr) & MASK
+                if delta < 60000:
+                    self._rcv_rtt_update((delta if delta else 1) / 1000.0, False)
+        elif self.bytes_received:
+            # Linux tcp_rcv_rtt_measure: the time one advertised window takes to arrive
+            seq = self._rcv_rtt_seq
+            if seq < 0 or seq_diff(self.rcv_nxt, seq) >= 0:
+                if seq >= 0:
+                    took = now - self._rcv_rtt_time
+                    self._rcv_rtt_update(took if took > 1e-6 else 1e-6, True)
+                # a new measurement, over a window worth measuring (a closed
+                # window's "arrival" says nothing of the RTT)
+                wnd = seq_diff(self.rcv_adv, self.rcv_nxt)
+                if wnd >= self.rcv_mss:
+                    self._rcv_rtt_seq = (self.rcv_nxt + wnd) & MASK
+                    self._rcv_rtt_time = now
+                else:
+                    self._rcv_rtt_seq = -1
+        if self._copied != self._rcvq_copied:
+            self._rcv_space_adjust(now)
+
+    def _rcv_rtt_update(self, sample: float, win_dep: bool) -> None:
+        """Linux tcp_rcv_rtt_update: a smaller sample is taken at once; a larger
+        one moves the estimate by 1/8, unless it depends on the window's size."""
+        old = self._rcv_rtt
+        if old == 0.0 or sample < old:
+            self._rcv_rtt = sample
+        elif not win_dep:
+            self._rcv_rtt = old + (sample - old) / 8.0
+
+    def _rcv_space_adjust(self, now: float) -> None:
+        """Linux tcp_rcv_space_adjust: grow the receive buffer to what the
+        application reads per RTT (dynamic right-sizing)."""
+        rtt = self._rcv_rtt
+        if rtt == 0.0 or now - self._rcvq_time < rtt:
+            return
+        copied = self._copied - self._rcvq_copied
+        space = self._rcvq_space
+        if copied > space:
+            cfg = self.config
+            if cfg.moderate_rcvbuf and not self._rcvbuf_locked and not self._mem.pressure:
+                # rcvwin = 2 x copied + 16 x advmss, plus twice the growth since the
+                # last RTT (room for the sender's slow start to double again)
+                rcvwin = 2 * copied + 16 * self.rcv_mss
+                if space > 0:
+                    rcvwin += 2 * (rcvwin * (copied - space) // space)
+                limit = cfg.recv_buffer
+                rcvbuf = rcvwin if rcvwin < limit else limit
+                if rcvbuf > self._rcvbuf:
+                    self._rcvbuf = rcvbuf
+                    if self.state in RECEIVING_STATES:
+                        # a window update that matters (as read(): RFC 9293 3.8.6.2.2)
+                        cur = seq_diff(self.rcv_adv, self.rcv_nxt)
+                        free = self._rcv_free()
+                        if free - cur >= self.rcv_mss and free >= 2 * cur:
+                            self._ack_now = True
+            self._rcvq_space = copied
+        self._rcvq_copied = self._copied
+        self._rcvq_time = now
+
     def _on_data(self, n: int, now: float, filled_gap: bool) -> None:
         """Decide the ACK for in-order data (RFC 1122 4.2.3.2, RFC 5681 4.2)."""
         if not self._data_event_pending:
@@ -284,6 +392,18 @@ class ReceiverPart(Tcb):
             fin = False
         if d == 0:
             if plen:
+                mem = self._mem
+                if mem.allocated > mem.high and self._rbuf:
+                    # Linux tcp_data_queue: tcp_try_rmem_schedule fails above
+                    # tcp_mem[2] (an empty queue is always charged,
+                    # sk_forced_mem_schedule): dropped, the peer retransmits
+                    mem.rcvq_drops += 1
+                    self.dropped += 1
+                    return
+                self._mem_charged += plen  # charged at once (see memory.py)
+                mem.allocated += plen
+                if seg.ts_ecr:
+                    self._rcv_tsecr = seg.ts_ecr
                 self.data_segs_in += 1
                 filled = False
                 self._rbuf += payload
@@ -300,6 +420,7 @@ class ReceiverPart(Tcb):
                         self.bytes_received += m
                     filled = True
                     self._sack_recent = [o for o in self._sack_recent if o >= self._rcv_off]
+                    self._mem_sync()  # the out-of-order store shrank
                 self._on_data(plen, now, filled)
                 if self._ooo_fin_off >= 0 and self._ooo_fin_off == self._rcv_off:
                     fin = True
@@ -311,8 +432,14 @@ class ReceiverPart(Tcb):
             self._ack_now = True
             self._ooo_acks += 1
             if plen:
+                if self._mem.allocated > self._mem.high:
+                    # Linux tcp_data_queue_ofo: no memory above tcp_mem[2] (TCPOFODrop)
+                    self._mem.ofo_drops += 1
+                    self.dropped += 1
+                    return
                 off = self._rcv_off + d
                 dup = self._reasm.add(off, payload)
+                self._mem_sync()  # the out-of-order store grew
                 if dup is REJECTED:
                     # too many out-of-order blocks: drop it, unSACKed (RFC 2018 8,
                     # RFC 9293 3.10.7.4; Linux tcp_prune_ofo_queue); the dup ACK stays

@@ -9,6 +9,21 @@ remembers the highest sequence sent. The loop sends what min(cwnd, SND.WND)
 allows (RFC 9293 3.8.6.2.1), with sender SWS avoidance and Nagle (RFC 1122
 4.2.3.4); the persist timer probes a zero window (RFC 9293 3.8.6.1) and is the
 SWS override timeout. It stays one flat loop: it runs for every segment sent.
+
+Send buffer autotuning (Linux ``tcp_sndbuf_expand``): the send buffer
+``_sndbuf`` (what the engine holds before the transport's write buffer
+begins, ``TcpTransport.get_write_buffer_size``) is ``send_buffer_initial``
+(tcp_wmem[1]) until the handshake completes, then room for the congestion
+controller's factor (2; BBR 3) x cwnd segments, each counted at Linux's
+per-segment size (payload + headers + skb overhead, rounded up to a power of
+two: 4352 bytes for a 1448-byte MSS, so 87040 bytes at first, as Linux),
+at least TCP_INIT_CWND and reordering + 1 segments, up to ``send_buffer``
+(tcp_wmem[2]). It grows after an ACK freed space while the sender is not
+cwnd-limited and the stack's memory is below tcp_mem's low mark
+(``tcp_should_expand_sndbuf``); above the high mark it is moderated to half of
+what is queued (``sk_stream_moderate_sndbuf``), so the transport pauses the
+writer. The buffer holds payload, its size counts as Linux's: a little more
+payload fits than in a kernel socket of the same size.
 """
 
 from __future__ import annotations
@@ -39,6 +54,22 @@ __all__ = ["SenderPart"]
 
 # pacing: the burst the pacer allows behind its schedule (Linux: ~1 ms of TSO autosizing)
 PACING_BURST = 0.001
+# Linux TCP_INIT_CWND: tcp_sndbuf_expand counts at least this many segments
+TCP_INIT_CWND = 10
+# Linux SOCK_MIN_SNDBUF (2 x the truesize of a small skb): the smallest send buffer
+SOCK_MIN_SNDBUF = 4608
+# Linux tcp_sndbuf_expand's per-segment size: MAX_TCP_HEADER and the aligned
+# skb_shared_info beside the payload, rounded up to a power of two, plus the
+# aligned struct sk_buff (x86-64 values)
+MAX_TCP_HEADER = 320
+SKB_SHINFO = 320
+SKB_STRUCT = 256
+
+
+def segment_truesize(mss: int) -> int:
+    """Linux tcp_sndbuf_expand's ``per_mss``: 4352 for a 1448-byte MSS."""
+    size = mss + MAX_TCP_HEADER + SKB_SHINFO
+    return (1 << (size - 1).bit_length()) + SKB_STRUCT
 
 
 class SenderPart(ReceiverPart):
@@ -241,6 +272,60 @@ class SenderPart(ReceiverPart):
             self._tm.rtx = now + self._rtt.current()
             self._tm.persist = INF
             self._tlp_rearm = self.sack_ok and not self._in_recovery
+
+    def _init_buffer_space(self, now: float) -> None:
+        """At ESTABLISHED (Linux tcp_init_buffer_space): the send buffer sized for
+        the initial window, the first receive-space estimate."""
+        if not self._sndbuf_locked:
+            self._sndbuf_expand()
+        self._init_rcv_space(now)
+
+    def _sndbuf_expand(self) -> None:
+        """Linux tcp_sndbuf_expand: room for ``sndbuf_expand`` x cwnd segments."""
+        mss = self.snd_mss
+        cc = self._cc
+        segs = cc.cwnd // mss if mss > 0 else 0
+        if segs < TCP_INIT_CWND:
+            segs = TCP_INIT_CWND
+        if segs < self._reordering + 1:
+            segs = self._reordering + 1
+        # (Linux sizes by the larger of the peer's MSS option and the current
+        # MSS; the current MSS here, so a peer's large MSS option cannot inflate it)
+        sndmem = cc.sndbuf_expand * segs * segment_truesize(mss)
+        if self._sndbuf < sndmem:
+            limit = self.config.send_buffer
+            self._sndbuf = sndmem if sndmem < limit else limit
+
+    def _sndbuf_tune(self) -> None:
+        """At a flush after ACKs freed space (Linux tcp_new_space) or above the
+        hard memory limit (module docstring)."""
+        if self._sndbuf_locked:
+            return
+        mem = self._mem
+        if mem.over_limit:
+            self._sndbuf_moderate()
+        elif self._sndbuf >= self.config.send_buffer:
+            pass  # at the maximum
+        elif (
+            not mem.soft_limited
+            and ((self.snd_max - self.snd_una) & MASK) - self._sb.sacked < self._cc.cwnd
+        ):
+            # Linux tcp_should_expand_sndbuf: not locked, no memory pressure,
+            # below tcp_mem[0], and the congestion window not filled
+            self._sndbuf_expand()
+
+    def _sndbuf_moderate(self) -> None:
+        """Above the hard limit (Linux sk_stream_moderate_sndbuf): half of what
+        the buffer holds (the transport's write buffer beyond it is the
+        application's), at least SOCK_MIN_SNDBUF; the transport's writer pauses."""
+        if self._sndbuf_locked:
+            return
+        queued = len(self._sbuf)
+        sndbuf = self._sndbuf
+        half = (queued if queued < sndbuf else sndbuf) >> 1
+        if queued and half < sndbuf and sndbuf > SOCK_MIN_SNDBUF:
+            self._sndbuf = half if half > SOCK_MIN_SNDBUF else SOCK_MIN_SNDBUF
+            self._mem.sndbuf_moderations += 1
 
     def _rtx_sent(self, start: int, end: int, now: float, tsval: int) -> None:
         """A retransmission outside the send loop (fast retransmit, recovery,

@@ -44,6 +44,7 @@ from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.congestion import CongestionControl, make_congestion_control
 from aionetstack.core.tcp.delivery import DeliveryRateEstimator, NoDeliveryRate
 from aionetstack.core.tcp.events import Connected, ConnectionClosed, TcpEvent
+from aionetstack.core.tcp.memory import TcpMemory
 from aionetstack.core.tcp.reassembly import Reassembler
 from aionetstack.core.tcp.recovery_state import Episode, RackState, UndoState
 from aionetstack.core.tcp.rtt import RttEstimator
@@ -222,6 +223,8 @@ class Tcb:
         "_rtx_until",
         "_sbuf",
         "_sbuf_seq",
+        "_sndbuf",
+        "_sndbuf_locked",
         "_snd_sml",
         "_last_seg_start",
         "_last_send",
@@ -253,6 +256,17 @@ class Tcb:
         "_pingpong",
         "_last_rcv_data",
         "_rbuf",
+        "_rcvbuf",
+        "_rcvbuf_locked",
+        "_copied",
+        "_rcvq_space",
+        "_rcvq_copied",
+        "_rcvq_time",
+        "_rcv_rtt",
+        "_rcv_rtt_seq",
+        "_rcv_rtt_time",
+        "_rcv_tsecr",
+        "_rcv_rtt_last_tsecr",
         "_rcv_mss_est",
         "_rcv_off",
         "_rcv_unacked",
@@ -264,6 +278,9 @@ class Tcb:
         "rcv_mss",
         "rcv_nxt",
         "rcv_wscale",
+        # ---- the stack's memory account (memory.py) and this connection's charge
+        "_mem",
+        "_mem_charged",
         # ---- options and handshake (handshake.py)
         "_simultaneous",
         "_syn_window",
@@ -330,8 +347,10 @@ class Tcb:
         ts_offset: int | None = None,
         family: int = 4,
         flow_label: int = 0,
+        memory: TcpMemory | None = None,
     ) -> None:
-        """Use ``connect()`` or ``accept()``; this makes a CLOSED shell."""
+        """Use ``connect()`` or ``accept()``; this makes a CLOSED shell. ``memory``:
+        the stack's account (None: one of this connection's own, from the config)."""
         self.config = config
         self.local_addr = local_addr
         self.local_port = local_port
@@ -366,6 +385,10 @@ class Tcb:
         self.snd_wscale = 0
         self._sbuf = bytearray()
         self._sbuf_seq = (iss + 1) & MASK
+        # the send buffer (Linux sk_sndbuf): tcp_wmem[1] until ESTABLISHED, then
+        # autotuned (sender.py _sndbuf_expand) unless SO_SNDBUF fixed it
+        self._sndbuf = min(config.send_buffer_initial, config.send_buffer)
+        self._sndbuf_locked = False
         # end of the last small (sub-MSS) segment sent (Linux snd_sml, Minshall's Nagle)
         self._snd_sml = (iss + 1) & MASK
         # where the last new segment sent starts (what a tail loss probe resends)
@@ -385,6 +408,23 @@ class Tcb:
         self._rcv_off = 0
         self.rcv_wscale = wscale_for(config.recv_buffer) if config.window_scaling else 0
         self._rbuf = bytearray()
+        # the receive buffer (Linux sk_rcvbuf): tcp_rmem[1], grown by dynamic
+        # right-sizing (receiver.py _rcv_space_adjust) unless SO_RCVBUF fixed it
+        self._rcvbuf = min(config.recv_buffer_initial, config.recv_buffer)
+        self._rcvbuf_locked = False
+        self._copied = 0  # bytes the application has read (Linux copied_seq)
+        # Linux rcvq_space: bytes read per RTT last measured, where and when the
+        # current measurement began (tcp_init_buffer_space sets them)
+        self._rcvq_space = 0
+        self._rcvq_copied = 0
+        self._rcvq_time = now
+        # Linux rcv_rtt_est: the receiver's RTT estimate (0.0: none yet), from
+        # timestamps or, without them, from the time one window takes to arrive
+        self._rcv_rtt = 0.0
+        self._rcv_rtt_seq = -1
+        self._rcv_rtt_time = 0.0
+        self._rcv_tsecr = 0  # TSecr of the last data segment
+        self._rcv_rtt_last_tsecr = 0
         # Cap the out-of-order blocks by the buffer size (one per KiB, floor
         # 64, ceiling 65536): tiny segments at every other byte must not make
         # millions of blocks (see reassembly.py; Linux tcp_prune_ofo_queue).
@@ -456,6 +496,11 @@ class Tcb:
         self._rtx_guard = False
         self._rtx_tsval = 0
         self._rtx_until = iss
+        # ---- memory account
+        if memory is None:
+            memory = TcpMemory(*config.tcp_mem)
+        self._mem = memory
+        self._mem_charged = 0  # -1: given back for good (CLOSED / TIME-WAIT)
         # ---- application side
         self._data_event_pending = False
         self._eof_event_sent = False
@@ -502,12 +547,36 @@ class Tcb:
             # RFC 9293 3.10.7.4: the 2*MSL timer; nothing else may run
             self._tm.stop_for_time_wait(now + self.config.time_wait)
             self._emit_closed(None)
+            self._mem_release()
         elif new is CLOSED:
+            self._mem_release()
             self._tm.stop_all()
             self._ack_now = False
             self._fast_rtx = False
             self._probe_pending = False
             self._emit_closed(self.error)
+
+    def _mem_sync(self) -> None:
+        """Charge the stack's account with what this connection holds now (send
+        queue, unread data, out-of-order store): after out-of-order store
+        changes; the queues are charged as they change (memory.py)."""
+        charged = self._mem_charged
+        if charged < 0:
+            return
+        reasm = self._reasm
+        held = len(self._sbuf) + len(self._rbuf) + (reasm.memory if reasm.bytes else 0)
+        if held != charged:
+            self._mem_charged = held
+            self._mem.charge(held - charged)
+
+    def _mem_release(self) -> None:
+        """Give the charge back for good (CLOSED, TIME-WAIT: the stack lets go of
+        the connection; data left unread is no longer the stack's to count)."""
+        charged = self._mem_charged
+        if charged >= 0:
+            self._mem_charged = -1
+            if charged:
+                self._mem.charge(-charged)
 
     def _emit_closed(self, error: OSError | None) -> None:
         if not self._closed_emitted:
