@@ -21,7 +21,7 @@ from tcp_support import (
 from aionetstack.core.config import StackConfig
 from aionetstack.core.tcp.connection import TcpConnection, rst_for_unexpected
 from aionetstack.core.tcp.states import TcpState
-from aionetstack.wire.tcp import ACK, FIN, RST, SYN, parse_tcp
+from aionetstack.wire.tcp import ACK, FIN, RST, SYN, TcpSegment, parse_tcp
 
 MSS = 1460
 
@@ -523,3 +523,18 @@ def test_an_ack_of_data_never_sent_is_one_drop_and_a_challenge_ack() -> None:
     assert info.dropped == before.dropped + 1
     assert info.challenge_acks == before.challenge_acks + 1
     assert [(s.seq, s.ack, s.flags) for s in out] == [(UNA, RCV, ACK)]
+
+
+def test_sack_recovery_never_sends_past_the_receive_window() -> None:
+    # RFC 9293 3.8.6.2.1 / RFC 6675 5 (NextSeg rule 2: new data only if the
+    # receiver's window allows it): the pipe is what cwnd limits; the sequence
+    # space SND.NXT - SND.UNA is what SND.WND limits (Linux tcp_snd_wnd_test)
+    c = tcp_established(SACK, rtt=0.01, now=1.0, window=8 * MSS)
+    c.send(b"x" * 20 * MSS, 2.0)
+    assert len(output(c, 2.0)) == 8
+    sent: list[TcpSegment] = []
+    for k in (2, 3, 4, 5, 6):  # segments 1..k SACKed, the first one lost
+        sent += rx(c, segment(seq=RCV, ack=UNA, window=8 * MSS,
+                              sack_blocks=((UNA + MSS, UNA + k * MSS),)), 2.02)  # fmt: skip
+    assert c.tcp_info().fast_retransmits or c.tcp_info().total_retrans
+    assert sent and all(s.seq + len(s.payload) <= UNA + 8 * MSS for s in sent)

@@ -116,7 +116,9 @@ class SenderPart(ReceiverPart):
             cwnd = cc.cwnd + self._limited_transmit()
         else:
             cwnd = cc.cwnd
-        limit = wnd if wnd < cwnd else cwnd
+        # Linux tcp_snd_wnd_test: the receiver's window bounds the sequence space
+        # (SND.NXT - SND.UNA), cwnd the flight (the pipe in SACK recovery, RFC 6675 4)
+        limit = wnd if wnd < cwnd and pipe < 0 else cwnd
         # pacing (Linux sk_pacing_rate, EDT): 0.0 when the controller does not pace
         rate = cc.pacing_rate
         nagle = not self.config.nodelay and not fin_queued
@@ -139,7 +141,8 @@ class SenderPart(ReceiverPart):
                 avail = nbuf - off
                 if avail <= 0:
                     break
-                in_flight = ((snd_nxt - snd_una + 0x80000000) & MASK) - 0x80000000 - adjust
+                seq_flight = ((snd_nxt - snd_una + 0x80000000) & MASK) - 0x80000000
+                in_flight = seq_flight - adjust
                 is_rtx = snd_nxt != self.snd_max and seq_diff(snd_nxt, self.snd_max) < 0
                 if is_rtx and scoreboard:
                     skip = self._sb.sacked_end(snd_nxt, self.snd_una)
@@ -150,6 +153,8 @@ class SenderPart(ReceiverPart):
                         run_flight = seq_diff(skip, snd_una)
                         continue
                 usable = limit - in_flight
+                if pipe >= 0 and wnd - seq_flight < usable:
+                    usable = wnd - seq_flight  # in recovery: never past SND.UNA + SND.WND
                 n = avail if avail < mss else mss
                 if usable < n:
                     if usable <= 0:
