@@ -395,14 +395,8 @@ class TcpConnection(OutputPart):
             self._new_ack(seg, ack, d, now)
             if self.state is CLOSED:
                 return True
-            rate = self._rate
-            if rate.pending:
-                # once per ACK that delivered data: the delivery-rate sample (Linux
-                # tcp_rate_gen), handed to the congestion controller (cong_control)
-                self._cc.on_rate_sample(
-                    rate.take_sample(now, prior_in_flight, 0, self.snd_una, self._rtt.min_rtt),
-                    now,
-                )
+            if self._rate.pending:
+                self._rate_sample(prior_in_flight, now)
         if n:
             self._rcv_tsecr = seg.ts_ecr or 0  # the receiver's RTT (receiver.py)
             self._mem_charged += n  # charged at once: the hard limit sees it (memory.py)
@@ -504,12 +498,8 @@ class TcpConnection(OutputPart):
             delivered = seq_diff(self.snd_una, snd_una) + self._sb.sacked - sacked_before
             ep.delivered_now = delivered
             ep.prr_delivered += delivered
-        rate = self._rate
-        if rate.pending:
-            # the delivery-rate sample (Linux tcp_rate_gen) for the controller
-            self._cc.on_rate_sample(
-                rate.take_sample(now, prior_in_flight, 0, self.snd_una, self._rtt.min_rtt), now
-            )
+        if self._rate.pending:
+            self._rate_sample(prior_in_flight, now)
         st = self.state
         if st is TIME_WAIT:
             if flags & FIN:
@@ -658,6 +648,12 @@ class TcpConnection(OutputPart):
             f"<TcpConnection {self.local_port}->{self.remote_port} {self.state} "
             f"una={self.snd_una} nxt={self.snd_nxt} rcv_nxt={self.rcv_nxt}>"
         )
+
+    def _rate_sample(self, prior_in_flight: int, now: float) -> None:
+        """Once per ACK that delivered data: the delivery-rate sample (Linux
+        tcp_rate_gen), handed to the congestion controller (cong_control)."""
+        rs = self._rate.take_sample(now, prior_in_flight, 0, self.snd_una, self._rtt.min_rtt)
+        self._cc.on_rate_sample(rs, now)
 
     @classmethod
     def from_handshake(

@@ -97,7 +97,11 @@ CSS_ROUNDS = 5
 
 # What a reduction saves for undo (RFC 9438 4.9.2): W_max, cwnd_prior, K,
 # origin, t_epoch, W_est, and HyStart++ (active, in CSS, CSS rounds, baseline)
-_Saved = tuple[float, int, float, float, float | None, float, bool, bool, int, float]
+_CURVE_STATE = (
+    "_w_max", "_cwnd_prior", "_k", "_origin", "_epoch_start", "_w_est",
+    "_hystart", "_css", "_css_rounds", "_css_baseline",
+)  # fmt: skip
+_Saved = tuple[object, ...]
 
 
 class Cubic:
@@ -280,18 +284,8 @@ class Cubic:
         if saved is not None and self.cwnd < prior_cwnd:
             # RFC 9438 4.9.2: the reduction was spurious and cwnd is still below
             # the window before it: restore the curve as it was
-            (
-                self._w_max,
-                self._cwnd_prior,
-                self._k,
-                self._origin,
-                self._epoch_start,
-                self._w_est,
-                self._hystart,
-                self._css,
-                self._css_rounds,
-                self._css_baseline,
-            ) = saved
+            for name, value in zip(_CURVE_STATE, saved, strict=True):
+                setattr(self, name, value)
         # RFC 3708 / RFC 4015 3.2 / Linux tcp_undo_cwnd_reduction: never shrink
         if prior_cwnd > self.cwnd:
             self.cwnd = prior_cwnd
@@ -414,18 +408,7 @@ class Cubic:
 
     def _save(self) -> None:
         """Save the state a spurious reduction restores (RFC 9438 4.9.2)."""
-        self._saved = (
-            self._w_max,
-            self._cwnd_prior,
-            self._k,
-            self._origin,
-            self._epoch_start,
-            self._w_est,
-            self._hystart,
-            self._css,
-            self._css_rounds,
-            self._css_baseline,
-        )
+        self._saved = tuple(getattr(self, name) for name in _CURVE_STATE)
 
     def _reduce(self) -> None:
         """RFC 9438 4.6 / 4.7; Linux cubictcp_recalc_ssthresh."""
