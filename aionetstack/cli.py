@@ -462,7 +462,7 @@ _GATEWAY_KEYS = {
     "tun": "str", "kernel_address": "str", "address": "str", "mtu": "str",
     "route": "list", "socks5": "str", "direct": "bool", "bind_interface": "str",
     "bind_address": "str", "udp_timeout": "str", "max_flows": "str", "pcap": "str",
-    "stats": "str", "log_level": "str", "grace": "str", "fake_ip": "str",
+    "stats": "str", "log_level": "str", "grace": "str", "fake_ip": "cidrs",
     "answer_ping": "bool",
 }  # fmt: skip
 
@@ -485,7 +485,9 @@ def _load_config(path: str) -> dict[str, Any]:
         kind = _GATEWAY_KEYS.get(name)
         if kind is None:
             raise CliError(f"config {path!r}: unknown key {key!r}", 2)
-        if kind == "list":
+        if kind == "cidrs" and isinstance(value, str):
+            value = [value]  # fake_ip: one network, or one per family
+        if kind in ("list", "cidrs"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise CliError(f"config {path!r}: {key} must be a list of strings", 2)
             defaults[name] = [_cidr(v) for v in value]
@@ -604,8 +606,13 @@ async def _gateway(args: argparse.Namespace) -> int:
         # replies to any client source: the kernel's address of each family
         args.gateway = ",".join(a.split("/")[0] for a in args.kernel_address.split(","))
     routes = list(args.route)
-    if args.fake_ip and args.fake_ip not in routes:
-        routes.append(args.fake_ip)  # the pool's addresses must come to us too
+    try:
+        pool = FakeIpPool(*args.fake_ip) if args.fake_ip else None
+    except ValueError as exc:
+        raise CliError(f"--fake-ip: {exc}", 2) from None
+    for network in args.fake_ip:
+        if network not in routes:
+            routes.append(network)  # the pool's addresses must come to us too
     link = _open_link(args)
     try:
         for network in routes:
@@ -621,7 +628,7 @@ async def _gateway(args: argparse.Namespace) -> int:
             max_tcp_flows=args.max_flows,
             max_udp_sessions=args.max_flows,
             udp_timeout=args.udp_timeout,
-            fake_ip=FakeIpPool(args.fake_ip) if args.fake_ip else None,
+            fake_ip=pool,
         )
         await relay.start()
         api = None
@@ -636,7 +643,7 @@ async def _gateway(args: argparse.Namespace) -> int:
         _say(
             f"aionetstack gateway: {args.address} on {args.tun}; routes "
             f"{', '.join(routes)}; via {via}"
-            + (f"; fake-IP DNS from {args.fake_ip}" if args.fake_ip else "")
+            + (f"; fake-IP DNS from {', '.join(args.fake_ip)}" if args.fake_ip else "")
             + (f"; stats on http://{args.stats[0]}:{args.stats[1]}/" if api else "")
         )
         try:
@@ -658,7 +665,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     if bool(args.socks5) == bool(args.direct):
         raise CliError("give one of --socks5 HOST:PORT or --direct", 2)
     families = {ipaddress.ip_interface(a).version for a in args.address.split(",") if a}
-    for network in args.route:
+    for network in [*args.route, *args.fake_ip]:
         version = ipaddress.ip_network(network).version
         if version not in families:
             # the stack would own the route but have no address to answer from
@@ -1022,9 +1029,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--bind-address", metavar="ADDR", help="outbound sockets from this source address"
     )
     p.add_argument(
-        "--fake-ip", metavar="CIDR", type=_cidr,
+        "--fake-ip", metavar="CIDR", type=_cidr, action="append", default=[],
         help="answer DNS (any UDP port 53) from this pool (routed too) and dial "
-        "connections to its addresses by name, e.g. 198.18.128.0/17",
+        "connections to its addresses by name, e.g. 198.18.128.0/17; give it "
+        "again with an IPv6 network (2001:2:0:f000::/64) to answer AAAA too",
     )  # fmt: skip
     p.add_argument(
         "--udp-timeout", metavar="S", type=_positive, default=60.0,

@@ -50,7 +50,7 @@ close goes to the ``aionetstack.gateway`` logger.
 
 *Fake-IP DNS* (optional, ``fake_ip=FakeIpPool("198.18.128.0/17")``,
 ``fakeip.py``): every datagram to port 53 that parses as a query is answered
-by the relay itself (an ``A`` record from the pool), and flows to a pool
+by the relay itself (an ``A`` or ``AAAA`` record from the pool), and flows to a pool
 address are dialed by the name it stands for (SOCKS5 resolves it at the
 proxy). Replies to UDP sent by name come from the address the proxy reports.
 

@@ -52,3 +52,37 @@ def test_other_types_get_an_empty_answer_and_junk_is_not_answered() -> None:
     assert pool.answer(query("t.test")[:-3]) is None  # truncated question
     with pytest.raises(ValueError):
         FakeIpPool("198.18.128.0/31")
+
+
+def test_aaaa_query_gets_an_address_of_the_ipv6_pool() -> None:
+    pool = FakeIpPool("198.18.128.0/17", "2001:2:0:f000::/64", ttl=3)
+    assert [str(n) for n in pool.networks] == ["198.18.128.0/17", "2001:2:0:f000::/64"]
+    reply = pool.answer(query("six.test", "AAAA"))
+    assert reply is not None
+    answer = DNS(reply).an[0]
+    assert (answer.type, answer.ttl, answer.rdata) == (28, 3, "2001:2:0:f000::1")
+    # the same name has an address in each family, each mapping back to it
+    v4 = DNS(pool.answer(query("six.test")) or b"").an[0].rdata
+    assert v4 == "198.18.128.1" and len(pool) == 2
+    assert pool.name_for("2001:2:0:f000::1") == pool.name_for(v4) == "six.test"
+    assert pool.address_for("other.test", 6) == "2001:2:0:f000::2"
+    assert "2001:2:0:f000::2" in pool and "2001:2:0:f001::1" not in pool
+    assert pool.name_for("2001:2:0:f000::3") is None
+
+
+def test_ipv6_only_pool_answers_a_empty() -> None:
+    pool = FakeIpPool("2001:2:0:f000::/126")  # three usable addresses
+    msg = DNS(pool.answer(query("four.test")) or b"")
+    assert (msg.qr, msg.rcode, msg.ancount) == (1, 0, 0)
+    assert str(pool.network) == "2001:2:0:f000::/126"
+    names = [f"n{i}.test" for i in range(4)]
+    addresses = [pool.address_for(name, 6) for name in names]
+    # the fourth: the pool is full, the least recently used (n0) gives its address up
+    assert addresses == [f"2001:2:0:f000::{i}" for i in (1, 2, 3, 1)]
+    assert pool.name_for("2001:2:0:f000::1") == "n3.test" and len(pool) == 3
+    with pytest.raises(KeyError):
+        pool.address_for("x.test", 4)
+    with pytest.raises(ValueError):
+        FakeIpPool("2001:2:0:f000::/64", "2001:2:0:f001::/64")  # one per family
+    with pytest.raises(ValueError):
+        FakeIpPool()

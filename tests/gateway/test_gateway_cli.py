@@ -72,6 +72,9 @@ def test_argument_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert code == 2 and "is not a network" in err
     code, err = run(["gateway", "--route", "2001:2::/48", "--direct"], capsys)
     assert code == 2 and "needs an IPv6 --address" in err
+    code, err = run(["gateway", "--route", "198.18.64.0/24", "--direct",
+                     "--fake-ip", "2001:2:0:f000::/64"], capsys)  # fmt: skip
+    assert code == 2 and "2001:2:0:f000::/64 needs an IPv6 --address" in err
     code, err = run(["gateway", "--route", "198.18.64.0/24", "--direct", "--stats", "x"], capsys)
     assert code == 2 and "HOST:PORT" in err
     bad: dict[str, str] = {
@@ -96,6 +99,11 @@ def test_config_values_go_through_the_flag_checks(
     path.write_text('route = ["198.18.64.0/24"]\ndirect = true\nmax_flows = 0\n')
     code, err = run(["gateway", "--config", str(path)], capsys)
     assert code == 2 and "not a positive integer" in err
+    # fake_ip: one network as a string, or one per family as a list
+    for value in ('"2001:2:0:f000::/64"', '["198.18.128.0/17", "2001:2:0:f000::/64"]'):
+        path.write_text(f'route = ["198.18.64.0/24"]\ndirect = true\nfake_ip = {value}\n')
+        code, err = run(["gateway", "--config", str(path)], capsys)
+        assert code == 2 and "2001:2:0:f000::/64 needs an IPv6 --address" in err
 
 
 def test_stats_api_serves_loopback_only() -> None:

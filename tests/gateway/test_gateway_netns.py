@@ -288,10 +288,10 @@ def started_downloads(count: int) -> list[socket.socket]:
     return socks
 
 
-def dig(server: str, name: str = "relay.test") -> list[str]:
-    """The A answer for ``name`` (dnsmasq answers relay.test), asked of ``server``."""
+def dig(server: str, name: str = "relay.test", qtype: str = "A") -> list[str]:
+    """The ``qtype`` answer for ``name`` (dnsmasq answers relay.test), asked of ``server``."""
     run = subprocess.run(
-        ["dig", f"@{server}", name, "A", "+short", "+time=3", "+tries=2"],
+        ["dig", f"@{server}", name, qtype, "+short", "+time=3", "+tries=2"],
         capture_output=True,
         timeout=30,
     )
@@ -418,6 +418,25 @@ def test_fake_ip_dns_then_a_connection_by_name(outside: Outside) -> None:
         gw.wait_idle()
         snap = gw.api("/")
         assert snap["totals"]["dns_answered"] == 1
+        assert [f["name"] for f in snap["recent"]] == ["localhost"]
+
+
+def test_fake_ip_over_ipv6(outside: Outside) -> None:
+    """An IPv6 pool beside the IPv4 one: AAAA answered from it, and a
+    connection to its address dialed by name through microsocks."""
+    if shutil.which("dig") is None:
+        cannot_run("dig is not installed: make system-deps")
+    with gateway(*DUAL_STACK, "--route", ROUTED6, "--route", ROUTED,
+                 "--fake-ip", "198.18.128.0/17",
+                 "--fake-ip", "2001:2:0:f000::/64",
+                 "--socks5", f"{OUTSIDE_VETH}:1080") as gw:  # fmt: skip
+        assert dig(DNS6, "localhost", "AAAA") == ["2001:2:0:f000::1"]  # asked over IPv6
+        assert dig(DNS, "localhost", "A") == ["198.18.128.1"]
+        url = f"http://[2001:2:0:f000::1]:8080/bytes/{MiB}"
+        assert curl_sha(url) == sha_of_payload(MiB)
+        gw.wait_idle()
+        snap = gw.api("/")
+        assert snap["totals"]["dns_answered"] == 2
         assert [f["name"] for f in snap["recent"]] == ["localhost"]
 
 
