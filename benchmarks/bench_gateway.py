@@ -36,6 +36,10 @@ rates, the aionetstack process's CPU seconds per GB moved: on a 2-core machine
 shared by curl, the proxy, the HTTP server and the relay, the throughput ratio
 depends on who else needs the CPU; the CPU cost per byte does not.
 
+``--baseline DIR`` adds a *baseline* column: the gateway of another source
+tree (a worktree of an older commit with its Cython extension built),
+run in the same rounds (A B C, then C B A), for before/after figures.
+
 1 flow of 64 MiB and 50 parallel flows of 8 MiB each (``--quick``: 8 MiB and
 50 x 1 MiB). The issue's target: gateway >= 70 % of raw.
 
@@ -197,10 +201,19 @@ def outside() -> Iterator[None]:
 
 
 @contextmanager
-def aionetstack(*args: str, ready: tuple[str, int]) -> Iterator[subprocess.Popen[bytes]]:
+def aionetstack(
+    *args: str, ready: tuple[str, int], tree: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m aionetstack ARGS`` on the TUN device; from the source tree
+    ``tree`` (``--baseline``) instead of this one if given."""
     argv = [sys.executable, "-m", "aionetstack", *args, "--tun", "ansbench0",
             "--kernel-address", "198.18.0.1/24", "--address", "198.18.0.2/24"]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = None
+    if tree is not None:
+        env = {**os.environ, "PYTHONPATH": tree}
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree, env=env
+    )
     try:
         wait_port(*ready, args[0])
         yield proc
@@ -307,10 +320,18 @@ PROXIES = {"microsocks": 1080, "dante": 1081}
 
 
 @contextmanager
-def phase(kind: str, mtu: int, port: int) -> Iterator[tuple[str, list[str], int | None]]:
+def phase(
+    kind: str, mtu: int, port: int, baseline: str | None = None
+) -> Iterator[tuple[str, list[str], int | None]]:
     """Set up one way of reaching the HTTP server: the base URL, curl's options,
     the aionetstack process (raw, gateway) whose CPU time is counted."""
-    if kind == "raw":
+    if kind == "baseline":  # the gateway of another source tree (--baseline)
+        with aionetstack("gateway", "--route", "198.18.64.0/24", "--socks5",
+                         f"198.18.200.2:{port}", "--mtu", str(mtu), "--log-level", "warning",
+                         "--stats", "127.0.0.1:9977", ready=("127.0.0.1", 9977),
+                         tree=baseline) as proc:  # fmt: skip
+            yield "http://198.18.64.1:8080", [], proc.pid
+    elif kind == "raw":
         with aionetstack("serve", "--http", "80", "--mtu", str(mtu), "-q",
                          "--stats-interval", "0", ready=("198.18.0.2", 80)) as proc:  # fmt: skip
             yield "http://198.18.0.2", [], proc.pid
@@ -343,7 +364,14 @@ def main() -> None:
     parser.add_argument("--proxy", action="append", choices=list(PROXIES),
                         help="SOCKS5 server(s) to relay through (default both)")  # fmt: skip
     parser.add_argument("--memory", type=int, metavar="N", help="memory per flow with N flows")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also run the gateway of the source tree DIR (a worktree of "
+                             "another commit, Cython extension built), interleaved")  # fmt: skip
     args = parser.parse_args()
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
+        if not os.path.isdir(os.path.join(args.baseline, "aionetstack")):
+            parser.error(f"--baseline: no aionetstack package in {args.baseline}")
     ensure_private_netns()
     if args.memory:
         with outside():
@@ -357,13 +385,20 @@ def main() -> None:
     if not (shutil.which("redsocks") and shutil.which("nft")):
         kinds.remove("redsocks")
         print("redsocks or nft missing (make system-deps): no redsocks column")
+    if args.baseline:
+        kinds.insert(1, "baseline")
     runs = [("raw", "-")] + [(kind, proxy) for proxy in proxies for kind in kinds]
     got: dict[tuple[str, str, int, int], list[float]] = {}
     with outside():
-        for _ in range(args.rounds):
+        for n in range(args.rounds):
             for mtu in mtus:
-                for kind, proxy in runs:
-                    with phase(kind, mtu, PROXIES.get(proxy, 0)) as (url, curl, pid):
+                # A B C, then C B A: neither tree always runs right after raw
+                for kind, proxy in runs[:1] + (runs[1:] if n % 2 == 0 else runs[:0:-1]):
+                    with phase(kind, mtu, PROXIES.get(proxy, 0), args.baseline) as (
+                        url,
+                        curl,
+                        pid,
+                    ):
                         for flows, size in cases:
                             cpu = cpu_seconds(pid)
                             rate = download(f"{url}/bytes/{size}", flows, *curl)
@@ -373,8 +408,10 @@ def main() -> None:
                             got.setdefault((kind + " cpu", proxy, mtu, flows), []).append(per_gb)
     print(f"MB/s, median of {args.rounds} rounds, and % of raw; cpu: the aionetstack "
           "process's CPU seconds per GB moved (raw: serving it, gateway: relaying it)")  # fmt: skip
-    print(f"{'MTU':>6} {'flows':>5} {'raw':>6} {'cpu':>5} {'proxy':>10} {'gateway':>12} {'cpu':>5}"
-          + "".join(f" {kind:>12}" for kind in kinds[1:]))  # fmt: skip
+    print(f"{'MTU':>6} {'flows':>5} {'raw':>6} {'cpu':>5} {'proxy':>10}"
+          + "".join(f" {kind:>12}" + (" {:>5}".format("cpu") if kind in ("gateway", "baseline")
+                                       else "") for kind in kinds)
+          + (f" {'gw/alone':>8}" if "alone" in kinds else ""))  # fmt: skip
     for mtu in mtus:
         for flows, _ in cases:
             raw = statistics.median(got["raw", "-", mtu, flows])
@@ -384,10 +421,17 @@ def main() -> None:
                 for kind in kinds:
                     rate = statistics.median(got[kind, proxy, mtu, flows])
                     line += f" {rate:>6.1f} {rate / raw * 100:>4.0f}%"
-                    if kind == "gateway":
-                        line += f" {statistics.median(got['gateway cpu', proxy, mtu, flows]):>5.2f}"
+                    if kind in ("gateway", "baseline"):
+                        cpu = statistics.median(got[f"{kind} cpu", proxy, mtu, flows])
+                        line += f" {cpu:>5.2f}"
+                if "alone" in kinds:  # the gateway against the proxy's own ceiling
+                    alone = statistics.median(got["alone", proxy, mtu, flows])
+                    gateway = statistics.median(got["gateway", proxy, mtu, flows])
+                    line += f" {gateway / alone * 100:>7.0f}%"
                 print(line)
-    print("target: gateway >= 70 % of raw (issue 13); 'alone': curl's own SOCKS5 client")
+    print("target: gateway >= 70 % of raw (issue 13); 'alone': curl's own SOCKS5 client "
+          "through the proxy (what the proxy path carries by itself); gw/alone: the gateway "
+          "against it")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ Theory of operation
 A relay terminates flows in the user-space stack and re-originates them from
 the KERNEL through a ``Dialer``:
 
+* ``await dialer.connect_tcp(host, port)`` returns a ``TcpChannel``: the
+  connection, handshake done, not yet handed over; ``channel.attach(protocol)``
+  gives its transport to ``protocol`` together with what arrived before (the
+  relay splices it so), ``channel.streams()`` as asyncio streams.
 * ``await dialer.open_tcp(host, port)`` returns asyncio streams. Backpressure is
   asyncio's own: ``StreamWriter.drain()`` waits while the kernel send buffer and
   the transport buffer are above the high-water mark, and the ``StreamReader``
@@ -235,16 +239,138 @@ class UdpAssociation:
             self._closed.set_result(None)
 
 
+class TcpChannel(asyncio.Protocol):
+    """An outbound TCP connection from its dial until its hand-over.
+
+    The protocol a dialer connects with (``loop.create_connection(TcpChannel,
+    ...)``, or a ``Stack``'s). It keeps what arrives (at most ``limit`` bytes:
+    reading pauses above it), which a handshake reads with ``readexactly``;
+    then ``attach(protocol)`` hands the transport to its user together with
+    what was received and not read (bytes a server that speaks first sent,
+    or that followed a SOCKS5 reply), its EOF and how it ended, in order: the
+    public replacement for reaching into a ``StreamReader``'s buffer.
+    ``streams()`` hands it over as asyncio streams instead.
+    """
+
+    def __init__(self, limit: int = DEFAULT_STREAM_LIMIT) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._eof = False
+        self._closed = False
+        self._error: Exception | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._attached: asyncio.BaseProtocol | None = None
+
+    # --- asyncio.Protocol (until attach) ---------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) > self.limit and self.transport is not None:
+            self.transport.pause_reading()  # bounded; reading resumes after attach
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return True  # half-open: the user decides (the relay passes it on)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._error = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    # --- before the hand-over ------------------------------------------------
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    async def readexactly(self, n: int) -> bytes:
+        """Exactly ``n`` bytes; ``asyncio.IncompleteReadError`` at EOF, the
+        connection's error if it was lost first."""
+        while len(self._buffer) < n:
+            if self._error is not None:
+                raise self._error
+            if self._eof or self._closed:
+                partial = bytes(self._buffer)
+                self._buffer.clear()
+                raise asyncio.IncompleteReadError(partial, n)
+            if self.transport is not None and not self.transport.is_reading():
+                self.transport.resume_reading()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    # --- the hand-over -----------------------------------------------------
+    def attach(self, protocol: asyncio.BaseProtocol) -> None:
+        """Make ``protocol`` the transport's protocol, then give it, in order,
+        the bytes received and not read, the EOF (a ``False`` return closes
+        the transport, as asyncio does) and the loss, as it would have seen
+        them. ``connection_made`` is not called (call it first if the
+        protocol needs it). Reading stays as it was (paused if the buffer
+        was full): the caller resumes it."""
+        if self._attached is not None:
+            raise RuntimeError("this connection was handed over already")
+        transport = self.transport
+        if transport is None:
+            raise RuntimeError("not connected")
+        self._attached = protocol
+        transport.set_protocol(protocol)
+        data, self._buffer = bytes(self._buffer), bytearray()
+        if data:
+            protocol.data_received(data)  # type: ignore[attr-defined]
+        if self._eof and not protocol.eof_received():  # type: ignore[attr-defined]
+            transport.close()
+        if self._closed:
+            protocol.connection_lost(self._error)
+
+    def streams(
+        self, limit: int | None = None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Hand the connection over as asyncio streams (``limit``: the reader's,
+        default the channel's)."""
+        transport = self.transport
+        if transport is None:
+            raise RuntimeError("not connected")
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=limit or self.limit, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        protocol.connection_made(transport)
+        self.attach(protocol)
+        if not transport.is_closing() and not transport.is_reading():
+            transport.resume_reading()
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
 @runtime_checkable
 class Dialer(Protocol):
     """What the gateway relay needs from an outbound path."""
 
     stats: DialerStats
 
+    async def connect_tcp(self, host: str, port: int) -> TcpChannel:
+        """A TCP connection to ``(host, port)`` (``host`` may be a name), not
+        yet handed over: the relay attaches its own protocol to it."""
+        ...
+
     async def open_tcp(
         self, host: str, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """A TCP byte stream to ``(host, port)``; ``host`` may be a name."""
+        """The same as asyncio streams (``(await connect_tcp(...)).streams()``)."""
         ...
 
     async def open_udp(self) -> UdpAssociation:
@@ -406,9 +532,7 @@ class DirectDialer(_DialerBase):
                 seen.append(item)
         return seen
 
-    async def open_tcp(
-        self, host: str, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def connect_tcp(self, host: str, port: int) -> TcpChannel:
         try:
             async with asyncio.timeout(self.timeout):
                 return await self._connect(host, port)
@@ -416,9 +540,12 @@ class DirectDialer(_DialerBase):
             self.stats.tcp_failed += 1
             raise
 
-    async def _connect(
+    async def open_tcp(
         self, host: str, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return (await self.connect_tcp(host, port)).streams()
+
+    async def _connect(self, host: str, port: int) -> TcpChannel:
         loop = asyncio.get_running_loop()
         last: OSError | None = None
         for family, sockaddr in await self._resolve(host, port, socket.SOCK_STREAM):
@@ -432,9 +559,9 @@ class DirectDialer(_DialerBase):
             except BaseException:
                 sock.close()
                 raise
-            streams = await asyncio.open_connection(sock=sock, limit=self.limit)
+            _, channel = await loop.create_connection(lambda: TcpChannel(self.limit), sock=sock)
             self.stats.tcp_opened += 1
-            return streams
+            return channel
         raise last or OSError(errno.EHOSTUNREACH, f"no address for {host!r}")
 
     async def open_udp(self) -> DirectUdpAssociation:
@@ -561,17 +688,20 @@ class Socks5Dialer(_DialerBase):
         pwd = urllib.parse.unquote(parts.password) if parts.password is not None else None
         return cls(parts.hostname, parts.port, username=user, password=pwd, **kwargs)  # type: ignore[arg-type]
 
-    async def open_tcp(
-        self, host: str, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """CONNECT (RFC 1928 4); the returned streams carry the relayed bytes."""
+    async def connect_tcp(self, host: str, port: int) -> TcpChannel:
+        """CONNECT (RFC 1928 4); the channel then carries the relayed bytes."""
         try:
-            streams = await self._request(socks5.CMD_CONNECT, host, port)
+            channel, _ = await self._request(socks5.CMD_CONNECT, host, port)
         except BaseException:
             self.stats.tcp_failed += 1
             raise
         self.stats.tcp_opened += 1
-        return streams[0], streams[1]
+        return channel
+
+    async def open_tcp(
+        self, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return (await self.connect_tcp(host, port)).streams()
 
     async def open_udp(self) -> Socks5UdpAssociation:
         """UDP ASSOCIATE (RFC 1928 4, 7)."""
@@ -579,7 +709,8 @@ class Socks5Dialer(_DialerBase):
         try:
             # All zeros: we do not know the address the proxy will see us from
             # (RFC 1928 4, "MUST use a port number and address of all zeros").
-            reader, writer, reply = await self._request(socks5.CMD_UDP_ASSOCIATE, "0.0.0.0", 0)
+            channel, reply = await self._request(socks5.CMD_UDP_ASSOCIATE, "0.0.0.0", 0)
+            reader, writer = channel.streams()
             try:
                 relay = await self._relay_address(reply, writer, loop)
                 sock = self.via.make_socket(_family(relay[0]), socket.SOCK_DGRAM)
@@ -611,47 +742,42 @@ class Socks5Dialer(_DialerBase):
             ip = ipaddress.ip_address(writer.get_extra_info("peername")[0])
         return ip, reply.port
 
-    async def _request(
-        self, command: int, host: str, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, socks5.Reply]:
+    async def _request(self, command: int, host: str, port: int) -> tuple[TcpChannel, socks5.Reply]:
         request = socks5.encode_request(command, host, port)  # ValueError before any I/O
-        reader, writer = await self.via.open_tcp(self.host, self.port)
+        channel = await self.via.connect_tcp(self.host, self.port)
         try:
-            reply = await self._handshake(reader, writer, request)
+            reply = await self._handshake(channel, request)
         except BaseException:
-            writer.transport.abort()
+            assert channel.transport is not None
+            channel.transport.abort()
             raise
-        return reader, writer, reply
+        return channel, reply
 
-    async def _handshake(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-    ) -> socks5.Reply:
+    async def _handshake(self, channel: TcpChannel, request: bytes) -> socks5.Reply:
         # RFC 1928 3: method selection.
         method = socks5.parse_method_choice(
-            await self._step(reader, writer, socks5.encode_greeting(self._userpass is not None), 2)
+            await self._step(channel, socks5.encode_greeting(self._userpass is not None), 2)
         )
         if method == socks5.METHOD_USERPASS:
             if self._userpass is None:
                 raise socks5.violation("proxy chose username/password, which we did not offer")
             # RFC 1929 2.
-            socks5.parse_userpass_reply(await self._step(reader, writer, self._userpass, 2))
+            socks5.parse_userpass_reply(await self._step(channel, self._userpass, 2))
         # RFC 1928 4 and 6: the request and its reply (5 bytes tell the length).
-        head = await self._step(reader, writer, request, 5)
+        head = await self._step(channel, request, 5)
         length = socks5.reply_length(head)
         assert length is not None  # 5 bytes always reach the name's length byte
-        rest = await self._step(reader, writer, b"", length - len(head))
+        rest = await self._step(channel, b"", length - len(head))
         return socks5.parse_reply(head + rest)
 
-    async def _step(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, out: bytes, n: int
-    ) -> bytes:
-        """Send ``out``, then read exactly ``n`` bytes, within ``timeout``."""
+    async def _step(self, channel: TcpChannel, out: bytes, n: int) -> bytes:
+        """Send ``out``, then read exactly ``n`` bytes, within ``timeout``
+        (the messages are a few hundred bytes at most: no drain needed)."""
         try:
             async with asyncio.timeout(self.timeout):
                 if out:
-                    writer.write(out)
-                    await writer.drain()
-                return await reader.readexactly(n)
+                    channel.write(out)
+                return await channel.readexactly(n)
         except asyncio.IncompleteReadError:
             raise ConnectionResetError(
                 errno.ECONNRESET, "SOCKS5 proxy closed the connection during the handshake"

@@ -10,13 +10,15 @@ matching outbound flow through ``dialer`` (``DirectDialer`` or ``Socks5Dialer``,
 ``dialers.py``).
 
 *TCP.* Each accepted connection is held with its reading paused while it
-dials ``dialer.open_tcp(dst)``; a failed dial aborts the inside connection
+dials ``dialer.connect_tcp(dst)``; a failed dial aborts the inside connection
 (the client gets an RST at once: "connection reset", never a hang). Then the
 two transports are spliced (``_Splice``): each one's protocol writes what it
 receives straight into the other transport, no stream, task or copy between
-them (the outbound stream's leftover bytes, if the server spoke first, go
-first). Backpressure: when a transport's write buffer passes ``buffer_size``
-(its high-water mark; the stack's transport counts beyond the engine's send
+them. The dialer's ``TcpChannel`` hands its transport over with
+``attach()``, which first replays what arrived before (a server that speaks
+first, bytes right behind the SOCKS5 reply), its EOF and its end.
+Backpressure: when a transport's write buffer passes ``buffer_size`` (its
+high-water mark; the stack's transport counts beyond the engine's send
 buffer) its protocol pauses reading on the other transport, whose TCP window
 then closes, and resumes it below the low-water mark: both ways, at most
 ``buffer_size`` plus one delivered chunk waiting per direction. (Before the
@@ -25,6 +27,14 @@ relayed byte through Dante.) An EOF is passed on as a half-close
 (``write_eof``), both ways; the flow ends when both directions have ended (or
 ``half_close_timeout`` after the first did). An error on either side aborts
 both (the client gets an RST).
+
+*Small pieces.* A proxy that copies in small pieces (microsocks: 1 KiB per
+``read()``/``write()``) makes most reads of the outbound socket small (a
+loop iteration, a ``recv`` and a stack write each), yet the stack side still
+sends full segments: writes within one loop iteration leave together (the
+driver flushes once per iteration) and Nagle holds a sub-MSS tail only while
+a small segment is unacknowledged (``benchmarks/README.md``, bench_gateway,
+has the measurements, and why ``SO_RCVLOWAT`` read coalescing was dropped).
 
 *UDP.* Sessions are keyed by the inside source ``(ip, port)`` only: one
 outbound association per source (RFC 4787 4.1 endpoint-independent mapping,
@@ -68,7 +78,7 @@ import errno
 import ipaddress
 import itertools
 import logging
-from typing import Any, cast
+from typing import Any
 
 from attrs import asdict, define
 
@@ -76,7 +86,7 @@ from aionetstack.aio.datagram import DatagramTransport, TransparentDatagramProto
 from aionetstack.aio.server import Server
 from aionetstack.aio.stack import AddressFilter, Stack
 from aionetstack.core.verdict import Verdict
-from aionetstack.gateway.dialers import Dialer, UdpAssociation
+from aionetstack.gateway.dialers import Dialer, TcpChannel, UdpAssociation
 from aionetstack.gateway.fakeip import FakeIpPool
 
 __all__ = ["Flow", "Relay", "RelayStats", "Verdict"]
@@ -448,10 +458,10 @@ class Relay:
 
     async def _tcp_work(self, flow: Flow, side: _Accepted) -> None:
         inside = side.transport
-        out: asyncio.StreamWriter | None = None
+        channel: TcpChannel | None = None
         try:
             try:
-                out_reader, out = await self.dialer.open_tcp(*self._target(flow, flow.dst))
+                channel = await self.dialer.connect_tcp(*self._target(flow, flow.dst))
             except (OSError, ValueError) as exc:
                 self.stats.tcp_dial_failed += 1
                 flow.end = f"dial failed: {_reason(exc)}"
@@ -460,43 +470,30 @@ class Relay:
                 flow.end = f"reset: {_reason(side.lost)}"
                 return
             flow.state = "open"
-            outside = cast(asyncio.Transport, out.transport)
-            flow.end = await self._splice(flow, inside, out_reader, outside)
+            flow.end = await self._splice(flow, inside, channel)
         except asyncio.CancelledError:
             flow.end = "shutdown"
             raise
         finally:
             if flow.end != "closed":
                 inside.abort()
-                if out is not None:
-                    out.transport.abort()
+                if channel is not None and channel.transport is not None:
+                    channel.transport.abort()
             self._tcp.pop(flow.id, None)
             self.stats.tcp_closed += 1
             self._ended(flow, flow.end or "reset")
 
-    async def _splice(
-        self,
-        flow: Flow,
-        inside: asyncio.Transport,
-        out_reader: asyncio.StreamReader,
-        outside: asyncio.Transport,
-    ) -> str:
+    async def _splice(self, flow: Flow, inside: asyncio.Transport, channel: TcpChannel) -> str:
         """Join the two transports until both directions ended; how the flow ended."""
-        assert self._loop is not None
+        assert self._loop is not None and channel.transport is not None
+        outside = channel.transport
         splice = _Splice(flow, inside, outside, self._loop)
-        # What the outbound stream holds already (a server that speaks first,
-        # or bytes behind the SOCKS5 reply) goes first; CPython's StreamReader
-        # keeps it in _buffer, its EOF in _eof.
-        pending = bytes(getattr(out_reader, "_buffer", b""))
-        error = out_reader.exception()
-        outside.set_protocol(splice.down)
         inside.set_protocol(splice.up)
-        if error is not None:
-            return f"reset: {_reason(error)}"
-        if pending:
-            splice.down.data_received(pending)
-        if getattr(out_reader, "_eof", False):
-            splice.down.eof_received()
+        # What the outbound connection holds already (a server that speaks
+        # first, bytes behind the SOCKS5 reply), its EOF or its end, go first.
+        channel.attach(splice.down)
+        if splice.ended.done():
+            return splice.ended.result()
         for transport in (inside, outside):
             transport.set_write_buffer_limits(high=self.buffer_size)
             if not transport.is_reading():

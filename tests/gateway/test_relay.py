@@ -22,7 +22,7 @@ import pytest
 import aionetstack
 from aionetstack.aio.datagram import TransparentDatagramProtocol
 from aionetstack.gateway import FakeIpPool, Relay, Verdict
-from aionetstack.gateway.dialers import DialerStats, UdpAssociation
+from aionetstack.gateway.dialers import DialerStats, TcpChannel, UdpAssociation
 
 T = 20.0
 DEST = "198.18.0.77"  # any address: S answers for all of them
@@ -57,20 +57,25 @@ class StackDialer:
         self.assocs: list[StackUdp] = []
         self.names: dict[str, str] = {}  # the proxy's "DNS", for names dialed
         self.dialed: list[str] = []
+        self.delay = 0.0  # a slow handshake after the connect (SOCKS5 would take one)
 
-    async def open_tcp(
-        self, host: str, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def connect_tcp(self, host: str, port: int) -> TcpChannel:
         self.dialed.append(host)
         try:
-            streams = await self.stack.open_connection(
-                self.names.get(host, host), port, limit=self.limit
+            _, channel = await self.stack.create_connection(
+                lambda: TcpChannel(self.limit), self.names.get(host, host), port
             )
         except OSError:
             self.stats.tcp_failed += 1
             raise
+        await asyncio.sleep(self.delay)
         self.stats.tcp_opened += 1
-        return streams
+        return channel
+
+    async def open_tcp(
+        self, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return (await self.connect_tcp(host, port)).streams()
 
     async def open_udp(self) -> UdpAssociation:
         assoc = StackUdp(asyncio.get_running_loop(), self.stats)
@@ -96,8 +101,13 @@ def body(size: int) -> bytes:
 async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """``GET N`` -> N bytes then close; ``SINK`` -> read to EOF then ``LEN SHA``;
     ``STALL`` -> as SINK after reading nothing for 8 s; ``HOLD`` -> read to EOF,
-    never answer."""
+    never answer. On port 21 it speaks first (a banner and 100 kB), then
+    echoes one line and closes."""
     try:
+        if writer.get_extra_info("sockname")[1] == 21:  # speaks first, then echoes a line
+            writer.write(b"220 ready\n" + body(100000))
+            writer.write(b"echo " + await reader.readline())
+            return
         line = (await reader.readline()).split()
         if line[:1] == [b"GET"]:
             writer.write(body(int(line[1])))
@@ -208,6 +218,26 @@ async def test_tcp_download_upload_and_half_close(
     assert sum(line.startswith("open tcp") for line in lines) == 2
     closes = [line for line in lines if line.startswith("close tcp")]
     assert len(closes) == 2 and "down=3000000" in closes[0] and "end=closed" in closes[0]
+
+
+@pytest.mark.virtual_time
+async def test_a_server_that_speaks_first(net: Net) -> None:
+    """Its first bytes reach the dialer's ``TcpChannel`` before the relay
+    takes the connection over (the dial's slow end): ``attach()`` hands them
+    on first, in order; past the channel's limit (64 KiB here) it had
+    paused reading, and the splice resumed it."""
+    net.dialer.delay = 1.0
+    async with Relay(net.gateway, net.dialer) as relay:
+        async with asyncio.timeout(T):
+            reader, writer = await net.client.open_connection(DEST, 21)
+            assert await reader.readline() == b"220 ready\n"
+            assert await reader.readexactly(100000) == body(100000)
+            writer.write(b"hello\n")
+            assert await reader.read() == b"echo hello\n"
+            writer.close()
+        await settle(relay)
+        assert relay.recent[-1].end == "closed"
+        assert relay.recent[-1].bytes_down == len(b"220 ready\n") + 100000 + 11
 
 
 @pytest.mark.virtual_time
