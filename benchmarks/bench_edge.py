@@ -34,6 +34,13 @@ own loop), so they do not share the stack's interpreter lock.
     buffered bytes (its ``tcp_mem`` account: every connection's send and
     receive queues) against it, the pressure periods and the segments refused
     above it (``TCPRcvQDrop``); the kernel's sockstat ``mem`` is its own.
+(d) ``rr`` (only with ``--only ...,rr``): the keep-alive exchange of the wrk
+    case without aiohttp and wrk: 100 connections, each sending a small
+    request when the previous response arrived, both ends in this process,
+    over two stacks joined by a memory link and over kernel sockets on
+    loopback, interleaved: CPU of this process per request (client and
+    server). Steadier than wrk on a shared machine: no other process is
+    in the loop.
 
 A table prints the kernel beside the stack. These are figures of the machine
 the script ran on: on a shared host they are only indicative.
@@ -384,6 +391,94 @@ async def bench_wrk(
         await runner.cleanup()
 
 
+# --- (d) rr: keep-alive request/response, both ends in this process ----------------
+
+RR_REQUEST = b"GET / HTTP/1.1\r\nHost: edge\r\n\r\n"
+RR_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world\n"
+)
+
+
+class _RrServer(asyncio.Protocol):
+    """Answers every request segment with the response (the wrk case's app, bare)."""
+
+    write: Callable[[bytes], None]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.write = transport.write  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self.write(RR_RESPONSE)
+
+
+class _RrClient(asyncio.Protocol):
+    """Sends a request, and the next one when the response arrives (a small
+    response is one segment: no parsing)."""
+
+    def __init__(self, state: list[Any]) -> None:
+        self.state = state  # [responses, target, done future]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: Any = transport
+        self.transport.write(RR_REQUEST)
+
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        state[0] += 1
+        if state[0] < state[1]:
+            self.transport.write(RR_REQUEST)
+        elif not state[2].done():
+            state[2].set_result(None)
+
+
+async def rr_round(
+    connect: Callable[[Callable[[], asyncio.Protocol]], Awaitable[Any]], conns: int, requests: int
+) -> float:
+    """CPU microseconds of this process per request/response (both ends)."""
+    loop = asyncio.get_running_loop()
+    state: list[Any] = [0, requests, loop.create_future()]
+    cpu0 = time.process_time()
+    made = [await connect(lambda: _RrClient(state)) for _ in range(conns)]
+    await state[2]
+    cpu = (time.process_time() - cpu0) / state[0] * 1e6
+    for transport, _protocol in made:
+        transport.close()
+    await asyncio.sleep(0.2)
+    return cpu
+
+
+async def bench_rr(table: Table, conns: int, requests: int, rounds: int) -> None:
+    """The keep-alive exchange of the wrk case without aiohttp and wrk: two
+    stacks over a memory link, and two kernel sockets over loopback, both ends
+    in this process, interleaved (best round kept). The engine's and the
+    asyncio layer's cost per request, twice (client and server)."""
+    from aionetstack.testing.pair import SERVER_ADDRESS, open_stack_pair
+
+    loop = asyncio.get_running_loop()
+    a, b = await open_stack_pair()
+    kernel_srv = await loop.create_server(_RrServer, "127.0.0.1", 0, backlog=1024)
+    port = kernel_srv.sockets[0].getsockname()[1]
+    try:
+        await b.create_server(_RrServer, SERVER_ADDRESS, 80, backlog=1024)
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            for name, connect in (
+                ("stack", lambda f: a.create_connection(f, SERVER_ADDRESS, 80)),
+                ("kernel", lambda f: loop.create_connection(f, "127.0.0.1", port)),
+            ):
+                cpu = await rr_round(connect, conns, requests)
+                best[name] = min(best.get(name, cpu), cpu)
+        table.add(
+            f"rr keep-alive, {conns} conns, in process ({best['stack'] / best['kernel']:.2f}x cpu)",
+            f"{best['stack']:.1f} us CPU/req",
+            f"{best['kernel']:.1f} us CPU/req",
+        )
+    finally:
+        kernel_srv.close()
+        await a.close()
+        await b.close()
+
+
 # --- (c) memory ---------------------------------------------------------------------
 
 
@@ -530,7 +625,11 @@ async def with_stack(body: Callable[[Any], Awaitable[None]], **config: Any) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="flood,wrk,memory", help="subset of flood,wrk,memory")
+    parser.add_argument(
+        "--only",
+        default="flood,wrk,memory",
+        help="subset of flood,wrk,memory,rr (rr: not by default)",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs, small counts")
     parser.add_argument("--flood-seconds", type=float, default=20.0)
     parser.add_argument("--wrk-seconds", type=float, default=10.0)
@@ -547,6 +646,7 @@ def main() -> None:
         "--memory-budget", type=int, default=64 << 20,
         help="the stack's tcp_mem high mark in the memory run, bytes (low 1/2, pressure 3/4)",
     )  # fmt: skip
+    parser.add_argument("--rr-requests", type=int, default=40_000, help="per rr round")
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument(
         "--txqueuelen", type=int, default=-1,
@@ -588,6 +688,8 @@ def main() -> None:
                 tcp_mem=(args.memory_budget // 2, args.memory_budget * 3 // 4, args.memory_budget),
             )
         )
+    if "rr" in only:
+        asyncio.run(bench_rr(table, 100, args.rr_requests, max(2, args.wrk_rounds)))
     table.show()
     print(
         "  wrk cells: requests/s, p50/p99 latency, CPU of this process per request (stack or"

@@ -222,7 +222,8 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
                 data = conn.read()
                 if not data:
                     return
-                self._driver.touch(conn)  # the window reopened
+                if conn.ack_due:  # the window reopened enough to be announced
+                    self._driver.touch(conn)
                 self._protocol.data_received(data)  # type: ignore[attr-defined]
         except (SystemExit, KeyboardInterrupt):
             raise
@@ -242,7 +243,8 @@ class TcpTransport(StackTransport[asyncio.BaseProtocol], asyncio.Transport):
             n = len(data)
             if not n:
                 return
-            self._driver.touch(conn)
+            if conn.ack_due:
+                self._driver.touch(conn)
             memoryview(buf)[:n] = data
             protocol.buffer_updated(n)
 

@@ -1646,7 +1646,9 @@ class StackEngine:
                     entry.queued = True
                     listener.accept_queue.append(conn)
                     ready[id(listener)] = listener
-            else:
+            elif conn.has_events:
+                # news only: a connection touched for its output (an application
+                # write, a timer) with no event is not listed
                 ready[id(conn)] = conn
             if state is _TIME_WAIT:
                 self._to_time_wait(entry, conn, now)
@@ -1806,7 +1808,9 @@ class StackEngine:
 
     def take_ready(self, now: float) -> list[object]:
         """Objects with news since the last call: TcpConnection, TcpListener,
-        UdpEndpoint, PingRequest (each at most once, in first-news order).
+        UdpEndpoint, PingRequest (each at most once, in first-news order). A
+        connection is listed when it has events to pull (``has_events``), not
+        merely because it was touched (an application write, a timer).
 
         Settling pulls the output of touched connections, so it is built at
         ``now`` (the driver's current time), not at the last input's."""

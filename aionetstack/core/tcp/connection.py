@@ -204,6 +204,18 @@ class TcpConnection(OutputPart):
         """Sequence space sent and not acknowledged (SND.NXT - SND.UNA)."""
         return seq_diff(self.snd_nxt, self.snd_una)
 
+    @property
+    def has_events(self) -> bool:
+        """Events wait for ``next_event()`` (the engine lists the connection as ready)."""
+        return bool(self._events)
+
+    @property
+    def ack_due(self) -> bool:
+        """An ACK or window update is owed now (set by ``read()`` when the window
+        it reopened matters, Linux __tcp_cleanup_rbuf): the owner should let the
+        engine pull the connection's output."""
+        return self._ack_now
+
     def next_event(self) -> TcpEvent | None:
         if self._events:
             return self._events.popleft()

@@ -52,3 +52,8 @@ class ConnectionClosed:
 
 
 TcpEvent = Connected | DataAvailable | EofReceived | SendSpace | ConnectionClosed
+
+# The field-less events are immutable: one instance each serves every
+# connection (no allocation per segment on the keep-alive path).
+DATA_AVAILABLE = DataAvailable()
+SEND_SPACE = SendSpace()

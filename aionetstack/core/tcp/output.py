@@ -19,7 +19,7 @@ they changed (``memory.py``): once per wakeup, never per segment.
 from __future__ import annotations
 
 from aionetstack.core.tcp.events import (
-    SendSpace,
+    SEND_SPACE,
 )
 from aionetstack.core.tcp.handshake import HandshakePart
 from aionetstack.core.tcp.recovery_state import Xmit
@@ -180,7 +180,7 @@ class OutputPart(HandshakePart):
             out.append(self._segment(seq, ACK, b"", tsval, sack))
         if self._freed:
             self._freed = False
-            self._events.append(SendSpace())
+            self._events.append(SEND_SPACE)
         return out
 
     def get_timer(self) -> float | None:

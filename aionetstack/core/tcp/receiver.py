@@ -42,7 +42,7 @@ from __future__ import annotations
 import errno
 
 from aionetstack.core.tcp.events import (
-    DataAvailable,
+    DATA_AVAILABLE,
     EofReceived,
 )
 from aionetstack.core.tcp.reassembly import REJECTED
@@ -319,7 +319,7 @@ class ReceiverPart(Tcb):
         """Decide the ACK for in-order data (RFC 1122 4.2.3.2, RFC 5681 4.2)."""
         if not self._data_event_pending:
             self._data_event_pending = True
-            self._events.append(DataAvailable())
+            self._events.append(DATA_AVAILABLE)
         self._rcv_unacked += n
         self._last_rcv_data = now
         if n > self._rcv_mss_est:
