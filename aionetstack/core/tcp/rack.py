@@ -55,19 +55,25 @@ class RackTlpPart(SenderPart):
         for x in self._ep.log:
             if x.delivered:
                 continue
-            if seq_diff(x.end, ack) > 0:
+            cum = seq_diff(x.end, ack) <= 0
+            if not cum:
                 e = self._sb.sacked_end(x.start, self.snd_una)
                 if e is None or seq_diff(e, x.end) < 0:
                     continue
             x.delivered = True
             if x.rtx and (
-                now - x.time < min_rtt or (ecr and seq_diff(ecr, self._ts_val(x.time)) < 0)
+                now - x.time < min_rtt
+                or (cum and ecr and seq_diff(ecr, self._ts_val(x.time)) < 0)
             ):
-                # RFC 8985 6.2 step 2: probably the original's ACK, not this one
+                # RFC 8985 6.2 step 2: probably the original's ACK, not this one.
+                # The echo only dates what the ACK cumulatively acknowledged: a
+                # receiver takes TS.Recent from in-order segments only (RFC 7323
+                # 4.3), so a SACKed retransmission is always echoed an older TSval,
+                # and judging it so kept RACK from ever seeing a retransmission
+                # delivered by SACK: a retransmission lost again waited for the
+                # RTO. Linux tcp_rack_advance (tcp_recovery.c) uses min_rtt alone.
                 continue
-            if x.time > self._rack.xmit_ts:
-                self._rack.xmit_ts = x.time
-                self._rack.rtt = now - x.time
+            self._rack.advance(x.time, x.end, now - x.time)
 
     def _arm_tlp(self, now: float) -> None:
         """RFC 8985 7.2: schedule a probe timeout (PTO) for the tail of a flight."""

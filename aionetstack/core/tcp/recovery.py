@@ -55,6 +55,10 @@ from aionetstack.wire.tcp import (
 
 __all__ = ["RecoveryPart"]
 
+# the RACK reordering timer fires this long after the computed deadline, so the
+# walk at that wakeup finds the piece lost (Linux adds TCP_TIMEOUT_MIN, 2 jiffies)
+REO_TIMER_SLACK = 0.001
+
 
 class RecoveryPart(RackTlpPart):
     """Loss recovery and undo (see the module docstring)."""
@@ -121,6 +125,7 @@ class RecoveryPart(RackTlpPart):
         dup_b = self._sb.dup_boundary((self._reordering - 1) * self.snd_mss, self.snd_una)
         fack = sb[-1][1] if sb else una
         rack_xmit = self._rack.xmit_ts
+        rack_end = self._rack.end_seq
         rack_ok = rack_xmit >= self._ep.start
         reo = self._reo_wnd()
         # RFC 8985 6.2 step 5: sent before RACK.xmit_ts and RACK.rtt + reo_wnd ago
@@ -136,6 +141,9 @@ class RecoveryPart(RackTlpPart):
         lost = 0
         first_s = first_e = una
         found = False
+        # RFC 8985 6.3 / Linux tcp_rack_detect_loss: the longest wait until a piece
+        # held back only by the reordering window (or RACK.rtt) is lost
+        reo_due = 0.0
         p = una
         i = 0
         while seq_diff(p, smax) < 0:
@@ -149,10 +157,21 @@ class RecoveryPart(RackTlpPart):
             if x is not None:
                 end = x.end if seq_diff(x.end, hole_end) < 0 else hole_end
                 t = x.time
-                # RFC 8985 6.2 step 5; a transmission made at ``now`` (this very
-                # wakeup: the loop's clock does not move within one) cannot be
-                # known lost yet, even when RACK.rtt and reo_wnd are both 0
-                is_lost = t < now and t <= rack_xmit and t <= rack_deadline and not x.delivered
+                # RFC 8985 6.2 step 5: sent before RACK.xmit_ts; of one instant
+                # (a wakeup sends its retransmissions and new data at one clock
+                # reading), the lower sequence first, as Linux tcp_rack_sent_after
+                # (bug: new data sent in the wakeup of a retransmission that was
+                # then SACKed counted as sent before it: lost, resent needlessly)
+                before = t < rack_xmit or (t == rack_xmit and seq_diff(end, rack_end) <= 0)
+                # a transmission made at ``now`` (this very wakeup: the loop's
+                # clock does not move within one) cannot be known lost yet, even
+                # when RACK.rtt and reo_wnd are both 0
+                is_lost = t < now and before and t <= rack_deadline and not x.delivered
+                if not is_lost and before and not x.delivered:
+                    # sent before RACK.xmit_ts: lost once RACK.rtt + reo_wnd has passed
+                    due = t + self._rack.rtt + reo
+                    if due > reo_due:
+                        reo_due = due
             else:
                 end = hole_end
                 span = (end - p) & MASK
@@ -170,12 +189,23 @@ class RecoveryPart(RackTlpPart):
                         and (tail_lost or (below_fack_lost and seq_diff(p, fack) < 0))
                     )
                 )
+                if not is_lost and not below_fack_lost and seq_diff(p, fack) < 0:
+                    # below the highest SACK: lost when reo_wnd has passed
+                    due = self._ep.start + reo
+                    if due > reo_due:
+                        reo_due = due
             if is_lost:
                 lost += seq_diff(end, p)
                 if not found:
                     found = True
                     first_s, first_e = p, end
             p = end
+        # RFC 8985 6.3 (Linux tcp_rack_mark_lost arms ICSK_TIME_REO_TIMEOUT in
+        # recovery too): without the timer a piece held back by the reordering
+        # window was looked at again only when the next ACK came, and at the tail
+        # of a transfer none comes: the RTO repaired it (bug: at 5 % loss one RTO
+        # in most BBR transfers, once an undo had raised DupThresh and so reo_wnd)
+        self._tm.reo = reo_due + REO_TIMER_SLACK if reo_due else INF
         pipe = seq_diff(smax, una) - self._sb.sacked - lost
         return (pipe if pipe > 0 else 0), first_s, first_e
 
@@ -319,8 +349,9 @@ class RecoveryPart(RackTlpPart):
         # full ACK filled it, so SND.UNA now is data nobody lost (bug: it was
         # resent, one needless retransmission per episode that ended so)
         self._fast_rtx = False
-        self._rack.xmit_ts = -INF
+        self._rack.reset()
         self._frto = False
+        self._tm.reo = INF  # the episode's RACK timer (``_classify``)
 
     def _frto_delivered(self, start: int, end: int) -> None:
         """RFC 5682 3.1 step 3.b (Linux FLAG_ORIG_SACK_ACKED): ``[start, end)`` was
