@@ -12,6 +12,8 @@ from __future__ import annotations
 from tcp_support import CLIENT_ISS, RCV, ack, output, rx, segment
 from test_tcp_recovery import client  # ESTABLISHED at t=1.0, SRTT and min RTT 10 ms
 
+from aionetstack.wire.tcp import TcpSegment
+
 UNA = CLIENT_ISS + 1
 MSS = 1460
 
@@ -98,3 +100,46 @@ def test_the_reordering_timer_runs_in_recovery() -> None:
     out = output(c, t)
     assert out and out[0].seq == S(0)
     assert c.tcp_info().rto_expirations == 0
+
+
+def segs(out: list[TcpSegment]) -> list[int]:
+    """The data segments of ``out``, as segment numbers."""
+    return [(s.seq - UNA) // MSS for s in out if s.payload]
+
+
+def test_part_of_a_burst_sacked_dates_the_burst() -> None:
+    # New data sent in one wakeup is one log entry; a SACK of part of it is news
+    # of everything sent before that part (Linux advances RACK per segment): the
+    # burst's own hole below it and the retransmission sent with it are lost.
+    c = client()
+    c.send(b"x" * 40 * MSS, 1.0)
+    assert len(output(c, 1.0)) == 10
+    # segment 0 lost: its retransmission and segments 10-13 leave at 1.010
+    assert segs(rx(c, ack(UNA, (S(1), S(8))), 1.010)) == [0, 10, 11, 12, 13]
+    # 20 ms later (more than min_RTT): 11 SACKed, 10 and the retransmission not
+    out = segs(rx(c, ack(UNA, (S(11), S(12)), (S(1), S(10))), 1.030))
+    assert out[:2] == [0, 10]
+    assert c.tcp_info().rto_expirations == 0
+
+
+def test_a_retransmission_still_in_flight_is_counted_for_the_undo() -> None:
+    # Linux tcp_init_undo: undo_retrans = retrans_out. An episode that starts while
+    # a retransmission of the previous one is in flight sends nothing itself (the
+    # head is on its way); its end is no proof that the loss was reordering.
+    c = client()
+    c.send(b"x" * 40 * MSS, 1.0)
+    assert len(output(c, 1.0)) == 10
+    assert segs(rx(c, ack(UNA, (S(1), S(8))), 1.010)) == [0, 10, 11, 12, 13]
+    assert segs(rx(c, ack(UNA, (S(11), S(12)), (S(1), S(10))), 1.030))[:2] == [0, 10]
+    # the full ACK of the episode (SND.UNA reaches 10); the retransmission of 10
+    # (new data of the episode, above its recovery point) is still in flight
+    rx(c, ack(S(10), (S(11), S(12))), 1.041)
+    t = c.get_timer()
+    assert t is not None and t < 1.05  # the RACK timer: a new episode for 10
+    c.handle_timer(t)
+    assert 10 not in segs(output(c, t))  # its retransmission is on its way
+    assert c.tcp_info().fast_retransmits == 2
+    cwnd = c.tcp_info().cwnd
+    rx(c, ack(c.snd_max), 1.052)  # everything arrives: 10's retransmission did it
+    info = c.tcp_info()
+    assert info.undos == 0 and info.cwnd <= cwnd + 2 * MSS

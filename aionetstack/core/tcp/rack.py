@@ -52,6 +52,8 @@ class RackTlpPart(SenderPart):
         ack = self.snd_una
         min_rtt = self._rtt.min_rtt
         ecr = seg.ts_ecr if self.ts_ok else None
+        blocks = seg.sack_blocks
+        rack = self._rack
         for x in self._ep.log:
             if x.delivered:
                 continue
@@ -59,11 +61,24 @@ class RackTlpPart(SenderPart):
             if not cum:
                 e = self._sb.sacked_end(x.start, self.snd_una)
                 if e is None or seq_diff(e, x.end) < 0:
+                    if not x.rtx:
+                        # a burst of new data is logged as one entry (its segments
+                        # share one send time): the part of it this ACK delivers
+                        # dates it up to that part's end, as Linux's per-segment
+                        # tcp_rack_advance would (bug: RACK ignored a burst until
+                        # all of it was delivered, so a loss in it, or a
+                        # retransmission sent with it, waited for other news)
+                        if seq_diff(ack, x.start) > 0:
+                            rack.advance(x.time, ack, now - x.time)
+                        for s0, e0 in blocks:
+                            if seq_diff(e0, x.start) > 0 and seq_diff(s0, x.end) < 0:
+                                rack.advance(
+                                    x.time, e0 if seq_diff(e0, x.end) < 0 else x.end, now - x.time
+                                )
                     continue
             x.delivered = True
             if x.rtx and (
-                now - x.time < min_rtt
-                or (cum and ecr and seq_diff(ecr, self._ts_val(x.time)) < 0)
+                now - x.time < min_rtt or (cum and ecr and seq_diff(ecr, self._ts_val(x.time)) < 0)
             ):
                 # RFC 8985 6.2 step 2: probably the original's ACK, not this one.
                 # The echo only dates what the ACK cumulatively acknowledged: a
@@ -73,7 +88,7 @@ class RackTlpPart(SenderPart):
                 # delivered by SACK: a retransmission lost again waited for the
                 # RTO. Linux tcp_rack_advance (tcp_recovery.c) uses min_rtt alone.
                 continue
-            self._rack.advance(x.time, x.end, now - x.time)
+            rack.advance(x.time, x.end, now - x.time)
 
     def _arm_tlp(self, now: float) -> None:
         """RFC 8985 7.2: schedule a probe timeout (PTO) for the tail of a flight."""

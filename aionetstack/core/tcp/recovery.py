@@ -129,7 +129,9 @@ class RecoveryPart(RackTlpPart):
         rack_ok = rack_xmit >= self._ep.start
         reo = self._reo_wnd()
         # RFC 8985 6.2 step 5: sent before RACK.xmit_ts and RACK.rtt + reo_wnd ago
-        rack_deadline = now - self._rack.rtt - reo
+        # (as an age: ``now - t`` is computed as RACK.rtt was, so the newest
+        # delivered transmission's own instant is not missed by a rounding ulp)
+        rack_wait = self._rack.rtt + reo
         tail_lost = self._ep.loss_all or (rack_ok and rack_xmit - reo >= self._ep.start)
         # RFC 8985 6.2 step 5 for holes below the highest SACK (sent before it):
         # lost once reo_wnd has passed (0 until reordering is seen)
@@ -166,10 +168,10 @@ class RecoveryPart(RackTlpPart):
                 # a transmission made at ``now`` (this very wakeup: the loop's
                 # clock does not move within one) cannot be known lost yet, even
                 # when RACK.rtt and reo_wnd are both 0
-                is_lost = t < now and before and t <= rack_deadline and not x.delivered
+                is_lost = t < now and before and now - t >= rack_wait and not x.delivered
                 if not is_lost and before and not x.delivered:
                     # sent before RACK.xmit_ts: lost once RACK.rtt + reo_wnd has passed
-                    due = t + self._rack.rtt + reo
+                    due = t + rack_wait
                     if due > reo_due:
                         reo_due = due
             else:
@@ -386,7 +388,18 @@ class RecoveryPart(RackTlpPart):
     def _start_undo(self) -> None:
         """Save the window before a reduction (Linux tcp_init_undo)."""
         una = self.snd_una
-        self._undo.start(self._cc.cwnd, self._cc.ssthresh, una, seq_diff(self._rtx_max, una) > 0)
+        # Linux tcp_init_undo: undo_retrans = retrans_out. Retransmissions of an
+        # earlier episode still in flight repair this loss too; only DSACKs for
+        # them (or Eifel) show it spurious (bug: an episode whose head was already
+        # on its way sent nothing, and its end undid the reduction and raised
+        # DupThresh as if the loss had been reordering)
+        outstanding = 0
+        for x in self._ep.log:
+            if x.rtx and not x.delivered and seq_diff(x.end, una) > 0:
+                outstanding += 1
+        self._undo.start(
+            self._cc.cwnd, self._cc.ssthresh, una, seq_diff(self._rtx_max, una) > 0, outstanding
+        )
 
     def _undo_reduction(self, now: float, why: str) -> None:
         """The reduction was spurious: restore cwnd/ssthresh, leave recovery

@@ -203,7 +203,9 @@ class UndoState:
         #: TSval of the first retransmission (0: none yet).
         self.tsval = 0
 
-    def start(self, cwnd: int, ssthresh: int, una: int, rtx_outstanding: bool = False) -> None:
+    def start(
+        self, cwnd: int, ssthresh: int, una: int, rtx_outstanding: bool = False, retrans: int = 0
+    ) -> None:
         """Save the window before a reduction (Linux tcp_init_undo).
 
         ``rtx_outstanding``: data retransmitted before is not yet acknowledged.
@@ -218,7 +220,9 @@ class UndoState:
         self.cwnd = cwnd
         self.ssthresh = ssthresh
         self.marker = una
-        self.retrans = 0
+        # Linux tcp_init_undo: the retransmissions still in flight (``retrans``)
+        # must be shown needless too
+        self.retrans = retrans
         if not rtx_outstanding:
             self.tsval = 0
 
