@@ -199,13 +199,7 @@ class SenderPart(ReceiverPart):
                 if rate:
                     pace_next = self._pace_next
                     if pace_next > now:
-                        # wake when a burst's worth is due, not at each segment's
-                        # own departure time: Linux paces TSO bursts of about 1 ms
-                        # of the rate, at least 2 segments (tcp_tso_autosize), one
-                        # timer per burst (tcp_pacing_check); a wakeup per segment
-                        # cost a loop turn and a TUN write each, a third of the CPU
-                        # of a paced BBR sender over TUN
-                        self._tm.pace = pace_next + self._pacing_burst(rate) - self.snd_mss / rate
+                        self._tm.pace = pace_next  # the next departure time
                         break
                     # a burst of up to PACING_BURST behind the schedule is allowed
                     floor = now - self._pacing_burst(rate)
