@@ -35,6 +35,8 @@ from aionetstack.wire.tcp import (
 
 __all__ = ["RackTlpPart"]
 
+HALF = 0x80000000  # offsets at or above it lie behind SND.UNA on the sequence circle
+
 
 class RackTlpPart(SenderPart):
     """RACK state updates and tail loss probes (see the module docstring)."""
@@ -54,11 +56,31 @@ class RackTlpPart(SenderPart):
         ecr = seg.ts_ecr if self.ts_ok else None
         blocks = seg.sack_blocks
         rack = self._rack
+        # the ACK's blocks as offsets above SND.UNA (a DSACK below it: none)
+        offs = []
+        for s0, e0 in blocks:
+            eo = (e0 - ack) & MASK
+            if 0 < eo < HALF:
+                so = (s0 - ack) & MASK
+                offs.append((so if so < HALF else 0, eo))
         for x in self._ep.log:
             if x.delivered:
                 continue
-            cum = seq_diff(x.end, ack) <= 0
+            xe = (x.end - ack) & MASK
+            cum = xe == 0 or xe >= HALF  # x.end <= SND.UNA
             if not cum:
+                xs = (x.start - ack) & MASK
+                if 0 < xs < HALF:
+                    # not reached by the cumulative ACK: only what this ACK's
+                    # blocks cover can be newly SACKed (the scoreboard learns
+                    # nothing else from it), so the rest is skipped without a
+                    # walk over the scoreboard (this runs per entry per ACK in
+                    # recovery, where the log holds every burst in flight)
+                    for so, eo in offs:
+                        if eo > xs and so < xe:
+                            break
+                    else:
+                        continue
                 e = self._sb.sacked_end(x.start, self.snd_una)
                 if e is None or seq_diff(e, x.end) < 0:
                     if not x.rtx:

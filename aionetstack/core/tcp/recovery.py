@@ -132,7 +132,8 @@ class RecoveryPart(RackTlpPart):
         # (as an age: ``now - t`` is computed as RACK.rtt was, so the newest
         # delivered transmission's own instant is not missed by a rounding ulp)
         rack_wait = self._rack.rtt + reo
-        tail_lost = self._ep.loss_all or (rack_ok and rack_xmit - reo >= self._ep.start)
+        loss_all = self._ep.loss_all
+        tail_lost = loss_all or (rack_ok and rack_xmit - reo >= self._ep.start)
         # RFC 8985 6.2 step 5 for holes below the highest SACK (sent before it):
         # lost once reo_wnd has passed (0 until reordering is seen)
         below_fack_lost = rack_ok or now - self._ep.start >= reo
@@ -168,6 +169,13 @@ class RecoveryPart(RackTlpPart):
                 # a transmission made at ``now`` (this very wakeup: the loop's
                 # clock does not move within one) cannot be known lost yet, even
                 # when RACK.rtt and reo_wnd are both 0
+                if not before and i >= nsb and not x.rtx and not loss_all:
+                    # above the highest SACK, new data sent after RACK.xmit_ts:
+                    # so is everything above it (new data leaves in sequence
+                    # order; retransmissions up here come only after an RTO):
+                    # nothing more is lost or due, the walk is over (it would
+                    # visit every burst in flight, per ACK)
+                    break
                 is_lost = t < now and before and now - t >= rack_wait and not x.delivered
                 if not is_lost and before and not x.delivered:
                     # sent before RACK.xmit_ts: lost once RACK.rtt + reo_wnd has passed
@@ -394,9 +402,12 @@ class RecoveryPart(RackTlpPart):
         # on its way sent nothing, and its end undid the reduction and raised
         # DupThresh as if the loss had been reordering)
         outstanding = 0
+        sb = self._sb
         for x in self._ep.log:
             if x.rtx and not x.delivered and seq_diff(x.end, una) > 0:
-                outstanding += 1
+                e = sb.sacked_end(x.start, una)  # (SACKed while no episode ran)
+                if e is None or seq_diff(e, x.end) < 0:
+                    outstanding += 1
         self._undo.start(
             self._cc.cwnd, self._cc.ssthresh, una, seq_diff(self._rtx_max, una) > 0, outstanding
         )
