@@ -289,10 +289,13 @@ TS = StackConfig(
 )  # fmt: skip
 
 
-def establish_ts(now: float = 0.0, rtt: float = 0.0, window: int = 65535) -> TcpConnection:
+def establish_ts(
+    now: float = 0.0, rtt: float = 0.0, window: int = 65535, config: StackConfig = TS
+) -> TcpConnection:
     """A client in ESTABLISHED with timestamps and SACK; its SYN-ACK came ``rtt``
-    after the SYN (so SRTT = ``rtt``, or the 1 ms clock granularity for 0)."""
-    c = make_client(TS, now)
+    after the SYN (so SRTT = ``rtt``, or the 1 ms clock granularity for 0).
+    ``config`` must enable both (TS, with NewReno, by default)."""
+    c = make_client(config, now)
     output(c, now)
     synack = segment(seq=SERVER_ISS, ack=UNA, flags=SYN | ACK, mss=1460, window=window,
                      sack_permitted=True, ts_val=1, ts_ecr=c._ts_val(now))  # fmt: skip

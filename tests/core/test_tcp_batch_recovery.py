@@ -159,3 +159,36 @@ def test_a_batch_ending_recovery_after_a_partial_ack_resends_nothing() -> None:
     c.receive(ack(11, 1.10, (), c._ts_val(1.06)), 1.10)  # type: ignore[arg-type]
     assert seg_numbers(output(c, 1.10)) == [13, 14, 15]  # new data only, not 11 again
     assert c.tcp_info().total_retrans == 2
+
+
+def test_bbr_conserves_the_flight_before_the_batch_on_entering_recovery() -> None:
+    # Linux bbr_set_cwnd_to_recover_or_restore: on entering recovery cwnd =
+    # packets in flight + acked, with every earlier ACK already answered by
+    # sends. The driver feeds a flight's ACKs as one batch, so when the loss
+    # shows at the batch's end the pipe has shrunk to the hole: cwnd fell to
+    # 2 segments in STARTUP (bug). The flight before the batch is the pipe.
+    from aionetstack.core.config import StackConfig
+
+    cfg = StackConfig(timestamps=True, sack=True, window_scaling=False, recv_buffer=65535,
+                      congestion_control="bbr")  # fmt: skip
+    c = establish_ts(rtt=0.01, config=cfg)
+    c.send(b"x" * (40 * MSS), 1.0)
+    sent = output(c, 1.0)
+    t = 1.0
+    while len(sent) < 10:  # BBR paces the initial window out
+        t = c.get_timer() or t
+        c.handle_timer(t)
+        sent += output(c, t)
+    assert len(sent) == 10 and t < 1.01
+    ecr = c._ts_val(1.0)
+    # one batch at 1.02: segments 0-7 ACKed one by one, 8 lost, 9 SACKed
+    for k in range(1, 9):
+        c.receive(ack(k, 1.02, tsecr=ecr), 1.02)  # type: ignore[arg-type]
+    c.receive(ack(8, 1.02, (blk(9, 9),), ecr), 1.02)  # type: ignore[arg-type]
+    info = c.tcp_info()
+    assert info.fast_retransmits == 1
+    # packet conservation on the 10 segments in flight before the batch, not
+    # on the one left after it (cwnd 2 segments)
+    assert info.cwnd >= 10 * MSS, info.cwnd // MSS
+    (rtx, *_rest) = output(c, 1.02)
+    assert rtx.seq == UNA + 8 * MSS

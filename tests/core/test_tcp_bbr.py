@@ -281,7 +281,8 @@ def test_full_bandwidth_needs_three_rounds_without_25_percent_growth() -> None:
 def test_packet_conservation_in_recovery_then_restore() -> None:
     cc, f = filled()
     before = cc.cwnd
-    cc.on_loss_sack(f.now, 50 * MSS)
+    # the flight before the ACK (or the batch of ACKs) that shows the loss
+    cc.on_loss_sack(f.now, 37 * MSS)
     assert cc.cwnd == before  # nothing changes until the ACK's sample
     f.round(5 * MSS, losses=2 * MSS, in_flight=30 * MSS)
     assert cc.cwnd == 30 * MSS + 5 * MSS  # the flight plus what this ACK delivered
@@ -310,7 +311,7 @@ def test_rto_cuts_to_one_segment_and_restores_on_exit() -> None:
 def test_undo_resets_full_pipe_detection_and_returns_to_open() -> None:
     cc, f = filled()
     before = cc.cwnd
-    cc.on_loss_fast(f.now, 50 * MSS)
+    cc.on_loss_fast(f.now, 12 * MSS)  # the flight before the ACK
     f.round(2 * MSS, in_flight=10 * MSS)
     assert cc.cwnd == 12 * MSS
     cc.undo(before, cc.ssthresh)

@@ -160,6 +160,7 @@ class Bbr:
         "_cycle_time",
         "_delivered",
         "_delivered_time",
+        "_entry_flight",
         "_extra_acked",
         "_extra_acked_idx",
         "_extra_acked_rtts",
@@ -248,6 +249,7 @@ class Bbr:
         self._delivered_time = 0.0  # tp->delivered_mstamp
         self._lost = 0  # tp->lost (bytes)
         self._in_flight = 0  # the pipe after the ACK being processed
+        self._entry_flight = 0  # the flight before the batch that started recovery
         self._lt_is_sampling = False
         self._lt_rtt_cnt = 0
         self._lt_use_bw = False
@@ -576,7 +578,15 @@ class Bbr:
                 # first round of recovery: packet conservation
                 self._packet_conservation = True
                 self._next_rtt_delivered = self._delivered  # start a round now
-                cwnd = self._in_flight + acked
+                # Linux: tcp_packets_in_flight() + acked, where every earlier ACK
+                # was answered by sends before this one came. The driver feeds a
+                # whole batch of ACKs first, so the pipe here has shrunk by what
+                # the batch delivered before the loss showed (bug: a loss found
+                # at the end of a flight's batch cut cwnd to 2 segments in
+                # STARTUP); the flight before the batch, as the engine measures
+                # it for every controller (``on_loss_sack``), is the pipe Linux
+                # would have had, less what this ACK found lost
+                cwnd = max(self._in_flight + acked, self._entry_flight - rs.losses)
             elif prev >= _CA_RECOVERY and state < _CA_RECOVERY:
                 cwnd = max(cwnd, self._prior_cwnd)  # restore the cwnd of before
                 self._packet_conservation = False
@@ -673,15 +683,16 @@ class Bbr:
         pass  # cwnd is set once per ACK by on_rate_sample (cong_control)
 
     def on_loss_fast(self, now: float, in_flight: int) -> None:
-        self._enter_recovery()
+        self._enter_recovery(in_flight)
 
     def on_loss_sack(self, now: float, in_flight: int) -> None:
-        self._enter_recovery()
+        self._enter_recovery(in_flight)
 
-    def _enter_recovery(self) -> None:
+    def _enter_recovery(self, in_flight: int) -> None:
         # bbr_ssthresh saves cwnd; TCP_CA_Recovery makes the next sample
         # conserve packets for a round (ssthresh itself is left alone)
         self._save_cwnd()
+        self._entry_flight = in_flight
         self._ca_state = _CA_RECOVERY
 
     def on_dupack_in_recovery(self) -> None:

@@ -35,6 +35,8 @@ from aionetstack.wire.tcp import (
 
 __all__ = ["RackTlpPart"]
 
+HALF = 0x80000000  # offsets at or above it lie behind SND.UNA on the sequence circle
+
 
 class RackTlpPart(SenderPart):
     """RACK state updates and tail loss probes (see the module docstring)."""
@@ -52,22 +54,63 @@ class RackTlpPart(SenderPart):
         ack = self.snd_una
         min_rtt = self._rtt.min_rtt
         ecr = seg.ts_ecr if self.ts_ok else None
+        blocks = seg.sack_blocks
+        rack = self._rack
+        # the ACK's blocks as offsets above SND.UNA (a DSACK below it: none)
+        offs = []
+        for s0, e0 in blocks:
+            eo = (e0 - ack) & MASK
+            if 0 < eo < HALF:
+                so = (s0 - ack) & MASK
+                offs.append((so if so < HALF else 0, eo))
         for x in self._ep.log:
             if x.delivered:
                 continue
-            if seq_diff(x.end, ack) > 0:
+            xe = (x.end - ack) & MASK
+            cum = xe == 0 or xe >= HALF  # x.end <= SND.UNA
+            if not cum:
+                xs = (x.start - ack) & MASK
+                if 0 < xs < HALF:
+                    # not reached by the cumulative ACK: only what this ACK's
+                    # blocks cover can be newly SACKed (the scoreboard learns
+                    # nothing else from it), so the rest is skipped without a
+                    # walk over the scoreboard (this runs per entry per ACK in
+                    # recovery, where the log holds every burst in flight)
+                    for so, eo in offs:
+                        if eo > xs and so < xe:
+                            break
+                    else:
+                        continue
                 e = self._sb.sacked_end(x.start, self.snd_una)
                 if e is None or seq_diff(e, x.end) < 0:
+                    if not x.rtx:
+                        # a burst of new data is logged as one entry (its segments
+                        # share one send time): the part of it this ACK delivers
+                        # dates it up to that part's end, as Linux's per-segment
+                        # tcp_rack_advance would (bug: RACK ignored a burst until
+                        # all of it was delivered, so a loss in it, or a
+                        # retransmission sent with it, waited for other news)
+                        if seq_diff(ack, x.start) > 0:
+                            rack.advance(x.time, ack, now - x.time)
+                        for s0, e0 in blocks:
+                            if seq_diff(e0, x.start) > 0 and seq_diff(s0, x.end) < 0:
+                                rack.advance(
+                                    x.time, e0 if seq_diff(e0, x.end) < 0 else x.end, now - x.time
+                                )
                     continue
             x.delivered = True
             if x.rtx and (
-                now - x.time < min_rtt or (ecr and seq_diff(ecr, self._ts_val(x.time)) < 0)
+                now - x.time < min_rtt or (cum and ecr and seq_diff(ecr, self._ts_val(x.time)) < 0)
             ):
-                # RFC 8985 6.2 step 2: probably the original's ACK, not this one
+                # RFC 8985 6.2 step 2: probably the original's ACK, not this one.
+                # The echo only dates what the ACK cumulatively acknowledged: a
+                # receiver takes TS.Recent from in-order segments only (RFC 7323
+                # 4.3), so a SACKed retransmission is always echoed an older TSval,
+                # and judging it so kept RACK from ever seeing a retransmission
+                # delivered by SACK: a retransmission lost again waited for the
+                # RTO. Linux tcp_rack_advance (tcp_recovery.c) uses min_rtt alone.
                 continue
-            if x.time > self._rack.xmit_ts:
-                self._rack.xmit_ts = x.time
-                self._rack.rtt = now - x.time
+            rack.advance(x.time, x.end, now - x.time)
 
     def _arm_tlp(self, now: float) -> None:
         """RFC 8985 7.2: schedule a probe timeout (PTO) for the tail of a flight."""

@@ -55,6 +55,10 @@ from aionetstack.wire.tcp import (
 
 __all__ = ["RecoveryPart"]
 
+# the RACK reordering timer fires this long after the computed deadline, so the
+# walk at that wakeup finds the piece lost (Linux adds TCP_TIMEOUT_MIN, 2 jiffies)
+REO_TIMER_SLACK = 0.001
+
 
 class RecoveryPart(RackTlpPart):
     """Loss recovery and undo (see the module docstring)."""
@@ -121,11 +125,15 @@ class RecoveryPart(RackTlpPart):
         dup_b = self._sb.dup_boundary((self._reordering - 1) * self.snd_mss, self.snd_una)
         fack = sb[-1][1] if sb else una
         rack_xmit = self._rack.xmit_ts
+        rack_end = self._rack.end_seq
         rack_ok = rack_xmit >= self._ep.start
         reo = self._reo_wnd()
         # RFC 8985 6.2 step 5: sent before RACK.xmit_ts and RACK.rtt + reo_wnd ago
-        rack_deadline = now - self._rack.rtt - reo
-        tail_lost = self._ep.loss_all or (rack_ok and rack_xmit - reo >= self._ep.start)
+        # (as an age: ``now - t`` is computed as RACK.rtt was, so the newest
+        # delivered transmission's own instant is not missed by a rounding ulp)
+        rack_wait = self._rack.rtt + reo
+        loss_all = self._ep.loss_all
+        tail_lost = loss_all or (rack_ok and rack_xmit - reo >= self._ep.start)
         # RFC 8985 6.2 step 5 for holes below the highest SACK (sent before it):
         # lost once reo_wnd has passed (0 until reordering is seen)
         below_fack_lost = rack_ok or now - self._ep.start >= reo
@@ -136,6 +144,9 @@ class RecoveryPart(RackTlpPart):
         lost = 0
         first_s = first_e = una
         found = False
+        # RFC 8985 6.3 / Linux tcp_rack_detect_loss: the longest wait until a piece
+        # held back only by the reordering window (or RACK.rtt) is lost
+        reo_due = 0.0
         p = una
         i = 0
         while seq_diff(p, smax) < 0:
@@ -149,10 +160,28 @@ class RecoveryPart(RackTlpPart):
             if x is not None:
                 end = x.end if seq_diff(x.end, hole_end) < 0 else hole_end
                 t = x.time
-                # RFC 8985 6.2 step 5; a transmission made at ``now`` (this very
-                # wakeup: the loop's clock does not move within one) cannot be
-                # known lost yet, even when RACK.rtt and reo_wnd are both 0
-                is_lost = t < now and t <= rack_xmit and t <= rack_deadline and not x.delivered
+                # RFC 8985 6.2 step 5: sent before RACK.xmit_ts; of one instant
+                # (a wakeup sends its retransmissions and new data at one clock
+                # reading), the lower sequence first, as Linux tcp_rack_sent_after
+                # (bug: new data sent in the wakeup of a retransmission that was
+                # then SACKed counted as sent before it: lost, resent needlessly)
+                before = t < rack_xmit or (t == rack_xmit and seq_diff(end, rack_end) <= 0)
+                # a transmission made at ``now`` (this very wakeup: the loop's
+                # clock does not move within one) cannot be known lost yet, even
+                # when RACK.rtt and reo_wnd are both 0
+                if not before and i >= nsb and not x.rtx and not loss_all:
+                    # above the highest SACK, new data sent after RACK.xmit_ts:
+                    # so is everything above it (new data leaves in sequence
+                    # order; retransmissions up here come only after an RTO):
+                    # nothing more is lost or due, the walk is over (it would
+                    # visit every burst in flight, per ACK)
+                    break
+                is_lost = t < now and before and now - t >= rack_wait and not x.delivered
+                if not is_lost and before and not x.delivered:
+                    # sent before RACK.xmit_ts: lost once RACK.rtt + reo_wnd has passed
+                    due = t + rack_wait
+                    if due > reo_due:
+                        reo_due = due
             else:
                 end = hole_end
                 span = (end - p) & MASK
@@ -170,12 +199,23 @@ class RecoveryPart(RackTlpPart):
                         and (tail_lost or (below_fack_lost and seq_diff(p, fack) < 0))
                     )
                 )
+                if not is_lost and not below_fack_lost and seq_diff(p, fack) < 0:
+                    # below the highest SACK: lost when reo_wnd has passed
+                    due = self._ep.start + reo
+                    if due > reo_due:
+                        reo_due = due
             if is_lost:
                 lost += seq_diff(end, p)
                 if not found:
                     found = True
                     first_s, first_e = p, end
             p = end
+        # RFC 8985 6.3 (Linux tcp_rack_mark_lost arms ICSK_TIME_REO_TIMEOUT in
+        # recovery too): without the timer a piece held back by the reordering
+        # window was looked at again only when the next ACK came, and at the tail
+        # of a transfer none comes: the RTO repaired it (bug: at 5 % loss one RTO
+        # in most BBR transfers, once an undo had raised DupThresh and so reo_wnd)
+        self._tm.reo = reo_due + REO_TIMER_SLACK if reo_due else INF
         pipe = seq_diff(smax, una) - self._sb.sacked - lost
         return (pipe if pipe > 0 else 0), first_s, first_e
 
@@ -319,8 +359,9 @@ class RecoveryPart(RackTlpPart):
         # full ACK filled it, so SND.UNA now is data nobody lost (bug: it was
         # resent, one needless retransmission per episode that ended so)
         self._fast_rtx = False
-        self._rack.xmit_ts = -INF
+        self._rack.reset()
         self._frto = False
+        self._tm.reo = INF  # the episode's RACK timer (``_classify``)
 
     def _frto_delivered(self, start: int, end: int) -> None:
         """RFC 5682 3.1 step 3.b (Linux FLAG_ORIG_SACK_ACKED): ``[start, end)`` was
@@ -355,7 +396,21 @@ class RecoveryPart(RackTlpPart):
     def _start_undo(self) -> None:
         """Save the window before a reduction (Linux tcp_init_undo)."""
         una = self.snd_una
-        self._undo.start(self._cc.cwnd, self._cc.ssthresh, una, seq_diff(self._rtx_max, una) > 0)
+        # Linux tcp_init_undo: undo_retrans = retrans_out. Retransmissions of an
+        # earlier episode still in flight repair this loss too; only DSACKs for
+        # them (or Eifel) show it spurious (bug: an episode whose head was already
+        # on its way sent nothing, and its end undid the reduction and raised
+        # DupThresh as if the loss had been reordering)
+        outstanding = 0
+        sb = self._sb
+        for x in self._ep.log:
+            if x.rtx and not x.delivered and seq_diff(x.end, una) > 0:
+                e = sb.sacked_end(x.start, una)  # (SACKed while no episode ran)
+                if e is None or seq_diff(e, x.end) < 0:
+                    outstanding += 1
+        self._undo.start(
+            self._cc.cwnd, self._cc.ssthresh, una, seq_diff(self._rtx_max, una) > 0, outstanding
+        )
 
     def _undo_reduction(self, now: float, why: str) -> None:
         """The reduction was spurious: restore cwnd/ssthresh, leave recovery

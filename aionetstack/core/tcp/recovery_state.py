@@ -203,7 +203,9 @@ class UndoState:
         #: TSval of the first retransmission (0: none yet).
         self.tsval = 0
 
-    def start(self, cwnd: int, ssthresh: int, una: int, rtx_outstanding: bool = False) -> None:
+    def start(
+        self, cwnd: int, ssthresh: int, una: int, rtx_outstanding: bool = False, retrans: int = 0
+    ) -> None:
         """Save the window before a reduction (Linux tcp_init_undo).
 
         ``rtx_outstanding``: data retransmitted before is not yet acknowledged.
@@ -218,7 +220,9 @@ class UndoState:
         self.cwnd = cwnd
         self.ssthresh = ssthresh
         self.marker = una
-        self.retrans = 0
+        # Linux tcp_init_undo: the retransmissions still in flight (``retrans``)
+        # must be shown needless too
+        self.retrans = retrans
         if not rtx_outstanding:
             self.tsval = 0
 
@@ -233,11 +237,14 @@ class UndoState:
 class RackState:
     """RFC 8985 6.1 RACK state."""
 
-    __slots__ = ("reo_mult", "rtt", "xmit_ts")
+    __slots__ = ("end_seq", "reo_mult", "rtt", "xmit_ts")
 
     def __init__(self) -> None:
         #: RACK.xmit_ts: send time of the latest transmission known delivered.
         self.xmit_ts = -INF
+        #: RACK.end_seq: its end, which orders transmissions of the same instant
+        #: (one wakeup sends many at one clock reading; Linux tcp_rack_sent_after)
+        self.end_seq = 0
         #: RACK.rtt: the RTT measured from that transmission.
         self.rtt = 0.0
         #: RACK.reo_wnd_mult (RFC 8985 6.2 step 4), grown by DSACKs.
@@ -246,7 +253,19 @@ class RackState:
     def reset(self) -> None:
         """A new or finished episode: nothing delivered yet."""
         self.xmit_ts = -INF
+        self.end_seq = 0
         self.rtt = 0.0
+
+    def advance(self, time: float, end: int, rtt: float) -> None:
+        """RFC 8985 6.2 step 2 (Linux tcp_rack_advance): a transmission sent at
+        ``time`` ending at ``end`` was delivered; keep the most recently sent
+        one, by time, then by sequence (Linux tcp_rack_sent_after)."""
+        if time > self.xmit_ts or (
+            time == self.xmit_ts and ((end - self.end_seq) & 0xFFFFFFFF) - 1 < 0x7FFFFFFF
+        ):
+            self.xmit_ts = time
+            self.end_seq = end
+            self.rtt = rtt
 
     def reo_wnd(self, min_rtt: float, srtt: float, reordering: int, recovery: bool) -> float:
         """RFC 8985 6.2 step 4: reo_wnd = reo_wnd_mult * min_RTT / 4, at most SRTT;

@@ -127,8 +127,12 @@ class TimeoutPart(RecoveryPart):
 
     def _on_reo_timer(self, now: float) -> None:
         """RFC 8985 6.3: the reordering window passed and the hole below SACKed
-        data is still there: it is lost (RACK), recovery starts."""
+        data is still there: it is lost (RACK), recovery starts. In recovery
+        (Linux tcp_rack_reo_timeout) the flush's walk over the holes marks what
+        the window held back and resends it (``recovery._classify``)."""
         self._tm.reo = INF
+        if self._in_recovery:
+            return
         st = self.state
         if (
             not self._in_recovery
