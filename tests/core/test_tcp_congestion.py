@@ -19,14 +19,26 @@ class TestNewReno:
 
     def test_fast_recovery_and_rto(self) -> None:
         cc = NewReno(1000, 10)
+        cc.cwnd = 20_000
         cc.on_loss_fast(0.0, 20_000)
         assert (cc.ssthresh, cc.cwnd) == (10_000, 13_000)
         cc.on_dupack_in_recovery()
         assert cc.cwnd == 14_000
         cc.on_recovery_exit(0.1, 5_000)
         assert cc.cwnd == 10_000  # ssthresh
+        cc.cwnd = 8_000
         cc.on_rto(0.2, 8_000)
         assert (cc.ssthresh, cc.cwnd) == (4_000, 1000)
+
+    @pytest.mark.parametrize("loss", ["on_loss_fast", "on_loss_sack", "on_rto"])
+    def test_ssthresh_halves_the_window_in_whole_segments(self, loss: str) -> None:
+        # Linux tcp_reno_ssthresh: max(cwnd >> 1, 2) with cwnd counted in
+        # packets; the flight passed in does not matter
+        cc = NewReno(1000, 10)
+        for cwnd, ssthresh in ((5_500, 2_000), (7_999, 3_000), (9_000, 4_000), (31_000, 15_000)):
+            cc.cwnd = cwnd
+            getattr(cc, loss)(0.0, 1_000)
+            assert cc.ssthresh == ssthresh, cwnd
 
     def test_initial_window_rfc6928(self) -> None:
         assert NewReno(1460).cwnd == 10 * 1460
@@ -68,6 +80,7 @@ class TestNewReno:
     def test_ssthresh_floor_is_two_segments(self, loss: str) -> None:
         # RFC 5681 3.1 eq. 4: ssthresh = max(FlightSize / 2, 2 * SMSS)
         cc = NewReno(1000, 10)
+        cc.cwnd = 3_000
         getattr(cc, loss)(0.0, 1_500)
         assert cc.ssthresh == 2_000
         cc.on_recovery_exit(0.1, 0)
@@ -76,6 +89,7 @@ class TestNewReno:
     def test_partial_ack_deflates_by_the_acked_amount_plus_one_mss(self) -> None:
         # RFC 6582 3.2 step 5
         cc = NewReno(1000, 10)
+        cc.cwnd = 20_000
         cc.on_loss_fast(0.0, 20_000)
         assert cc.cwnd == 13_000
         cc.on_partial_ack(5_000)

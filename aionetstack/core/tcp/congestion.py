@@ -135,16 +135,23 @@ class NewReno:
                 self._ca_acc -= self.cwnd
                 self.cwnd += self.mss
 
+    def _reduced_ssthresh(self) -> int:
+        """Linux tcp_reno_ssthresh: half the window in whole segments, at least
+        two (RFC 5681 eq. 4 allows FlightSize or cwnd; Linux halves cwnd, and
+        its window is counted in packets: a fractional window grows back slower)."""
+        segments = self.cwnd // self.mss >> 1
+        return (segments if segments > 2 else 2) * self.mss
+
     def on_loss_fast(self, now: float, in_flight: int) -> None:
         # RFC 5681 3.2 step 2 (eq. 4) and step 3; RFC 6582 3.2 step 2
-        self.ssthresh = max(in_flight // 2, 2 * self.mss)
+        self.ssthresh = self._reduced_ssthresh()
         self.cwnd = self.ssthresh + 3 * self.mss
         self._ca_acc = 0
 
     def on_loss_sack(self, now: float, in_flight: int) -> None:
         # RFC 6675 5 step (4.2): ssthresh = cwnd = FlightSize / 2 (RFC 5681 eq. 4);
         # the pipe, not window inflation, accounts for what has left the network
-        self.ssthresh = max(in_flight // 2, 2 * self.mss)
+        self.ssthresh = self._reduced_ssthresh()
         self.cwnd = self.ssthresh
         self._ca_acc = 0
 
@@ -172,8 +179,9 @@ class NewReno:
         self.cwnd = max(self.ssthresh, 2 * self.mss)
 
     def on_rto(self, now: float, in_flight: int) -> None:
-        # RFC 5681 3.1 eq. 4 and loss window LW = 1 SMSS
-        self.ssthresh = max(in_flight // 2, 2 * self.mss)
+        # RFC 5681 3.1 eq. 4 (Linux tcp_enter_loss: ca_ops->ssthresh) and loss
+        # window LW = 1 SMSS
+        self.ssthresh = self._reduced_ssthresh()
         self.cwnd = self.mss
         self._ca_acc = 0
 
