@@ -50,6 +50,16 @@ class Sink(asyncio.Protocol):
             self.done.set_result(time.perf_counter())
 
 
+async def send_all(writer: asyncio.StreamWriter, total: int) -> None:
+    """Write ``total`` bytes in 256 KiB chunks, waiting on ``drain()``."""
+    chunk = b"\xa5" * (256 * 1024)
+    sent = 0
+    while sent < total:
+        writer.write(chunk)
+        sent += len(chunk)
+        await writer.drain()
+
+
 async def bench_bulk(mtu: int, megabytes: int) -> None:
     a, b = await make(mtu)
     total = megabytes * 1024 * 1024
@@ -57,13 +67,8 @@ async def bench_bulk(mtu: int, megabytes: int) -> None:
     done: asyncio.Future[float] = loop.create_future()
     server = await b.create_server(lambda: Sink(total, done), B, 5001)
     _reader, writer = await a.open_connection(B, 5001)
-    chunk = b"\xa5" * (256 * 1024)
     t0 = time.perf_counter()
-    sent = 0
-    while sent < total:
-        writer.write(chunk)
-        sent += len(chunk)
-        await writer.drain()
+    await send_all(writer, total)
     t1 = await done
     rate = total / (t1 - t0) / 1e6
     info = writer.get_extra_info("tcp_info")
@@ -202,13 +207,8 @@ async def family_cpu(family: int, megabytes: int, connects: int) -> tuple[float,
     done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
     server = await b.create_server(lambda: Sink(total, done), host, 5001)
     _reader, writer = await a.open_connection(host, 5001)
-    chunk = b"\xa5" * (256 * 1024)
     c0 = time.process_time()
-    sent = 0
-    while sent < total:
-        writer.write(chunk)
-        sent += len(chunk)
-        await writer.drain()
+    await send_all(writer, total)
     await done
     bulk = (time.process_time() - c0) / (total / (1448 if family == 4 else 1428)) * 1e6
     writer.close()

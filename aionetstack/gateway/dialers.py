@@ -408,6 +408,15 @@ class _DialerBase:
         self.stats = DialerStats()
         self._associations: set[UdpAssociation] = set()
 
+    async def connect_tcp(self, host: str, port: int) -> TcpChannel:
+        raise NotImplementedError
+
+    async def open_tcp(
+        self, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """``connect_tcp`` handed over as asyncio streams."""
+        return (await self.connect_tcp(host, port)).streams()
+
     def _track(self, assoc: UdpAssociation) -> UdpAssociation:
         self.stats.udp_opened += 1
         self._associations.add(assoc)
@@ -539,11 +548,6 @@ class DirectDialer(_DialerBase):
         except BaseException:
             self.stats.tcp_failed += 1
             raise
-
-    async def open_tcp(
-        self, host: str, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return (await self.connect_tcp(host, port)).streams()
 
     async def _connect(self, host: str, port: int) -> TcpChannel:
         loop = asyncio.get_running_loop()
@@ -697,11 +701,6 @@ class Socks5Dialer(_DialerBase):
             raise
         self.stats.tcp_opened += 1
         return channel
-
-    async def open_tcp(
-        self, host: str, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return (await self.connect_tcp(host, port)).streams()
 
     async def open_udp(self) -> Socks5UdpAssociation:
         """UDP ASSOCIATE (RFC 1928 4, 7)."""

@@ -12,6 +12,7 @@ the per-segment paths of the TCP engine may inline ``seq_diff``'s expression.
 from __future__ import annotations
 
 __all__ = [
+    "SEQ_HALF",
     "SEQ_MOD",
     "seq_add",
     "seq_diff",
@@ -26,7 +27,8 @@ __all__ = [
 
 SEQ_MOD = 1 << 32
 _MASK = 0xFFFFFFFF
-_HALF = 1 << 31
+#: Half the circle: an offset ``(a - b) & 0xFFFFFFFF`` at or above it puts ``a`` behind ``b``.
+SEQ_HALF = _HALF = 1 << 31
 
 
 def seq_diff(a: int, b: int) -> int:

@@ -155,14 +155,20 @@ def test_syn_retransmissions_count_as_retransmissions() -> None:
     assert c.tcp_info().total_retrans == 1 and c.tcp_info().rto_expirations == 1
 
 
-def test_the_first_rto_keeps_the_sack_scoreboard() -> None:
-    # RFC 6675 5.1: after a first timeout SACKed data is not resent (RFC 2018 8
-    # allows forgetting only after repeated timeouts)
+def first_segment_lost_rest_sacked() -> TcpConnection:
+    """Four segments sent at 2.0; at 2.02 the last three are SACKed, the first is missing."""
     c = tcp_established(SACK, rtt=0.01, now=1.0)
     c.send(b"x" * 4 * MSS, 2.0)
     output(c, 2.0)
     c.receive(segment(seq=RCV, ack=UNA, sack_blocks=((UNA + MSS, UNA + 4 * MSS),)), 2.02)
     output(c, 2.02)
+    return c
+
+
+def test_the_first_rto_keeps_the_sack_scoreboard() -> None:
+    # RFC 6675 5.1: after a first timeout SACKed data is not resent (RFC 2018 8
+    # allows forgetting only after repeated timeouts)
+    c = first_segment_lost_rest_sacked()
     seqs: list[int] = []
     t = c.get_timer()
     for _ in range(6):
@@ -182,11 +188,7 @@ def test_the_first_rto_keeps_the_sack_scoreboard() -> None:
 def test_a_repeated_rto_forgets_the_sack_scoreboard() -> None:
     # RFC 2018 8: after repeated timeouts the receiver may have reneged; the
     # SACKed data is sent again once the hole is filled
-    c = tcp_established(SACK, rtt=0.01, now=1.0)
-    c.send(b"x" * 4 * MSS, 2.0)
-    output(c, 2.0)
-    c.receive(segment(seq=RCV, ack=UNA, sack_blocks=((UNA + MSS, UNA + 4 * MSS),)), 2.02)
-    output(c, 2.02)
+    c = first_segment_lost_rest_sacked()
     t = c.get_timer()
     for _ in range(10):
         assert t is not None

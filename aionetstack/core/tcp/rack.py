@@ -25,7 +25,7 @@ from aionetstack.core.tcp.tcb import (
     MASK,
 )
 from aionetstack.core.tcp.timers import INF
-from aionetstack.wire.seq import seq_diff
+from aionetstack.wire.seq import SEQ_HALF, seq_diff
 from aionetstack.wire.tcp import (
     ACK,
     FIN,
@@ -34,8 +34,6 @@ from aionetstack.wire.tcp import (
 )
 
 __all__ = ["RackTlpPart"]
-
-HALF = 0x80000000  # offsets at or above it lie behind SND.UNA on the sequence circle
 
 
 class RackTlpPart(SenderPart):
@@ -60,17 +58,17 @@ class RackTlpPart(SenderPart):
         offs = []
         for s0, e0 in blocks:
             eo = (e0 - ack) & MASK
-            if 0 < eo < HALF:
+            if 0 < eo < SEQ_HALF:
                 so = (s0 - ack) & MASK
-                offs.append((so if so < HALF else 0, eo))
+                offs.append((so if so < SEQ_HALF else 0, eo))
         for x in self._ep.log:
             if x.delivered:
                 continue
             xe = (x.end - ack) & MASK
-            cum = xe == 0 or xe >= HALF  # x.end <= SND.UNA
+            cum = xe == 0 or xe >= SEQ_HALF  # x.end <= SND.UNA
             if not cum:
                 xs = (x.start - ack) & MASK
-                if 0 < xs < HALF:
+                if 0 < xs < SEQ_HALF:
                     # not reached by the cumulative ACK: only what this ACK's
                     # blocks cover can be newly SACKed (the scoreboard learns
                     # nothing else from it), so the rest is skipped without a

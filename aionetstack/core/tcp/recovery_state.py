@@ -260,9 +260,7 @@ class RackState:
         """RFC 8985 6.2 step 2 (Linux tcp_rack_advance): a transmission sent at
         ``time`` ending at ``end`` was delivered; keep the most recently sent
         one, by time, then by sequence (Linux tcp_rack_sent_after)."""
-        if time > self.xmit_ts or (
-            time == self.xmit_ts and ((end - self.end_seq) & 0xFFFFFFFF) - 1 < 0x7FFFFFFF
-        ):
+        if time > self.xmit_ts or (time == self.xmit_ts and seq_diff(end, self.end_seq) > 0):
             self.xmit_ts = time
             self.end_seq = end
             self.rtt = rtt
